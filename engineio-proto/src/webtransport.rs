@@ -58,10 +58,14 @@ impl FrameHeader {
 
 /// Appends the framed packet (header, then payload) to `out`. Text packets go in text frames;
 /// binary messages in binary frames holding just the data. On error `out` is left as it was.
+///
+/// An empty binary message goes as the text frame `b` (its base64 form): the reference would
+/// write a binary frame of length zero, which every receiver, its own included, rejects.
 pub fn encode_packet(packet: &PacketRef<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let start = out.len();
+    let as_text = packet.data.is_binary() && packet.data.is_empty();
     // The payload goes first into `out` so it is encoded once; its header then moves in front.
-    let kind = packet.encode_frame(ProtocolVersion::V4, false, out)?;
+    let kind = packet.encode_frame(ProtocolVersion::V4, as_text, out)?;
     let header = match FrameHeader::new(kind, out.len() - start) {
         Ok(h) => h,
         Err(e) => {
