@@ -17,6 +17,11 @@ impl Utf8Bytes {
         Utf8Bytes(Bytes::new())
     }
 
+    /// Copies `text` into a new buffer.
+    pub fn copy_from_str(text: &str) -> Self {
+        Utf8Bytes(Bytes::copy_from_slice(text.as_bytes()))
+    }
+
     /// Wraps a static string without copying.
     pub const fn from_static(s: &'static str) -> Self {
         Utf8Bytes(Bytes::from_static(s.as_bytes()))
@@ -33,6 +38,16 @@ impl Utf8Bytes {
         // Every constructor checks or inherits UTF-8 validity; a failure here is a bug in this
         // module, never something a peer can cause.
         str::from_utf8(&self.0).expect("Utf8Bytes holds UTF-8 by construction")
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The underlying bytes.
@@ -70,6 +85,12 @@ impl Deref for Utf8Bytes {
 impl AsRef<str> for Utf8Bytes {
     fn as_ref(&self) -> &str {
         self.as_str()
+    }
+}
+
+impl AsRef<[u8]> for Utf8Bytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 

@@ -1,0 +1,307 @@
+//! serde integration: building packets from any `Serialize` value and reading payloads into
+//! any `Deserialize` type, with binary values carried as attachments.
+//!
+//! Byte values are whatever serializes through `serialize_bytes`: [`bytes::Bytes`],
+//! `serde_bytes` types, `&[u8]` fields marked `#[serde(with = "serde_bytes")]`. (A plain
+//! `Vec<u8>` serializes as an array of numbers, as in serde_json.) When reading, a placeholder
+//! is handed to the target type as borrowed bytes, so `&[u8]` fields borrow the attachment
+//! without a copy, `bytes::Bytes` and `Vec<u8>` fields copy it; strings of a binary packet are
+//! not borrowable (they come from a parsed tree), those of a plain packet are.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::Utf8Bytes;
+use crate::error::EncodeError;
+use crate::packet::{AckId, Namespace, Packet, PacketType};
+use crate::placeholder::{BinarySink, JsFormatter, PlaceholderDeserializer};
+use crate::validate::{EventNameKind, classify_event_name};
+
+/// The name of an event: a string, or (protocol v5 allows it) a number.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventName<'a> {
+    /// A string name, unescaped.
+    Text(Cow<'a, str>),
+    /// A numeric name.
+    Number(serde_json::Number),
+}
+
+impl EventName<'_> {
+    /// The name if it is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::Text(name) => Some(name),
+            Self::Number(_) => None,
+        }
+    }
+}
+
+impl Packet {
+    /// CONNECT without payload (a client joining without auth, or a v4 server's reply).
+    pub fn connect(namespace: Namespace) -> Self {
+        Self::without_data(PacketType::Connect, namespace)
+    }
+
+    /// CONNECT with a payload: the client's auth object, or the v5 server's `{"sid":…}`.
+    pub fn connect_with<T: Serialize + ?Sized>(
+        namespace: Namespace,
+        data: &T,
+    ) -> Result<Self, EncodeError> {
+        let json = serialize(data, &mut sink(false))?;
+        Ok(Self::with_json(
+            PacketType::Connect,
+            namespace,
+            None,
+            json,
+            Vec::new(),
+        ))
+    }
+
+    /// DISCONNECT.
+    pub fn disconnect(namespace: Namespace) -> Self {
+        Self::without_data(PacketType::Disconnect, namespace)
+    }
+
+    /// CONNECT_ERROR (v4: ERROR) with a payload, e.g. `{"message":"Invalid namespace"}`.
+    pub fn connect_error<T: Serialize + ?Sized>(
+        namespace: Namespace,
+        data: &T,
+    ) -> Result<Self, EncodeError> {
+        let json = serialize(data, &mut sink(false))?;
+        Ok(Self::with_json(
+            PacketType::ConnectError,
+            namespace,
+            None,
+            json,
+            Vec::new(),
+        ))
+    }
+
+    /// EVENT `[event, ...args]`, where `args` serializes to a JSON array (a tuple, slice,
+    /// `Vec`…; `()` for none) whose elements become the arguments.
+    ///
+    /// Byte values anywhere in `args` become placeholders numbered in argument order and the
+    /// attachments of the packet, in the same pass that writes the JSON; the packet is then
+    /// sent as BINARY_EVENT. The JSON is byte-identical to the reference encoder's for the
+    /// same values. Reserved event names are not refused here (the reference encoder does not
+    /// either), but v5 peers reject them.
+    pub fn event<T: Serialize + ?Sized>(
+        namespace: Namespace,
+        event: &str,
+        args: &T,
+        ack_id: Option<AckId>,
+    ) -> Result<Self, EncodeError> {
+        let mut sink = sink(true);
+        let mut json = vec![b'['];
+        append(&mut json, event, &mut sink)?;
+        let start = json.len();
+        append(&mut json, args, &mut sink)?;
+        match &json[start..] {
+            b"null" | b"[]" => {
+                json.truncate(start);
+                json.push(b']');
+            }
+            [b'[', ..] => json[start] = b',',
+            _ => return Err(EncodeError::ArgumentsNotASequence),
+        }
+        let attachments = sink.attachments.unwrap_or_default();
+        Ok(Self::with_json(
+            PacketType::Event,
+            namespace,
+            ack_id,
+            json,
+            attachments,
+        ))
+    }
+
+    /// ACK `[...args]` for the event that carried `ack_id`; `args` as for
+    /// [`Packet::event`].
+    pub fn ack<T: Serialize + ?Sized>(
+        namespace: Namespace,
+        ack_id: AckId,
+        args: &T,
+    ) -> Result<Self, EncodeError> {
+        let mut sink = sink(true);
+        let mut json = serialize(args, &mut sink)?;
+        match json.first() {
+            Some(b'[') => {}
+            Some(b'n') => json = b"[]".to_vec(),
+            _ => return Err(EncodeError::ArgumentsNotASequence),
+        }
+        let attachments = sink.attachments.unwrap_or_default();
+        Ok(Self::with_json(
+            PacketType::Ack,
+            namespace,
+            Some(ack_id),
+            json,
+            attachments,
+        ))
+    }
+
+    fn without_data(packet_type: PacketType, namespace: Namespace) -> Self {
+        Self {
+            packet_type,
+            namespace,
+            ack_id: None,
+            data: None,
+            attachments: Vec::new(),
+        }
+    }
+
+    fn with_json(
+        packet_type: PacketType,
+        namespace: Namespace,
+        ack_id: Option<AckId>,
+        json: Vec<u8>,
+        attachments: Vec<bytes::Bytes>,
+    ) -> Self {
+        // serde_json writes UTF-8, so the fallback is never taken.
+        let data = Utf8Bytes::try_from_bytes(json.into()).unwrap_or_default();
+        Self {
+            packet_type,
+            namespace,
+            ack_id,
+            data: Some(data),
+            attachments,
+        }
+    }
+
+    /// The event name of an EVENT/BINARY_EVENT, read without parsing the arguments.
+    pub fn event_name(&self) -> Option<EventName<'_>> {
+        if !matches!(
+            self.packet_type,
+            PacketType::Event | PacketType::BinaryEvent
+        ) {
+            return None;
+        }
+        let json = self.data.as_ref()?.as_bytes();
+        let open = json
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
+        if json[open] != b'[' {
+            return None;
+        }
+        let raw = serde_json::Deserializer::from_slice(&json[open + 1..])
+            .into_iter::<&RawValue>()
+            .next()?
+            .ok()?;
+        match classify_event_name(raw.get()) {
+            EventNameKind::String(name) => Some(EventName::Text(name)),
+            EventNameKind::Number => serde_json::from_str(raw.get()).ok().map(EventName::Number),
+            EventNameKind::Other => None,
+        }
+    }
+
+    /// The arguments: for EVENT the payload array without the event name, for ACK the whole
+    /// array, deserialized as a sequence into `T` (a tuple, a `Vec`, a tuple struct…) with
+    /// placeholders turned back into the attachments' bytes. Arguments beyond those `T` reads
+    /// are ignored, as a JavaScript handler ignores extra arguments. A packet without payload
+    /// has no arguments.
+    pub fn args<'de, T: Deserialize<'de>>(&'de self) -> Result<T, serde_json::Error> {
+        let skip_event_name = matches!(
+            self.packet_type,
+            PacketType::Event | PacketType::BinaryEvent
+        );
+        self.read(Args {
+            skip_event_name,
+            target: PhantomData,
+        })
+    }
+
+    /// The whole payload deserialized into `T` (a CONNECT auth object, a CONNECT_ERROR
+    /// message…), placeholders turned back into bytes. A packet without payload reads as
+    /// unit, so `Option<T>` gives `None`.
+    pub fn data<'de, T: Deserialize<'de>>(&'de self) -> Result<T, serde_json::Error> {
+        self.read(PhantomData)
+    }
+
+    fn read<'de, S: DeserializeSeed<'de>>(
+        &'de self,
+        seed: S,
+    ) -> Result<S::Value, serde_json::Error> {
+        let Some(json) = &self.data else {
+            return seed.deserialize(de::value::UnitDeserializer::new());
+        };
+        if self.attachments.is_empty() {
+            let mut de = serde_json::Deserializer::from_slice(json.as_bytes());
+            let value = seed.deserialize(&mut de)?;
+            de.end()?;
+            return Ok(value);
+        }
+        let tree: Value = serde_json::from_slice(json.as_bytes())?;
+        seed.deserialize(PlaceholderDeserializer {
+            value: &tree,
+            attachments: &self.attachments,
+        })
+    }
+}
+
+fn sink(allow_binary: bool) -> BinarySink {
+    BinarySink {
+        attachments: allow_binary.then(Vec::new),
+        refused: false,
+    }
+}
+
+fn serialize<T: Serialize + ?Sized>(
+    value: &T,
+    sink: &mut BinarySink,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(64);
+    append(&mut out, value, sink)?;
+    Ok(out)
+}
+
+fn append<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+    sink: &mut BinarySink,
+) -> Result<(), EncodeError> {
+    let mut ser = serde_json::Serializer::with_formatter(out, JsFormatter { sink: &mut *sink });
+    match value.serialize(&mut ser) {
+        Ok(()) => Ok(()),
+        Err(_) if sink.refused => Err(EncodeError::BinaryNotAllowed),
+        Err(err) => Err(EncodeError::Serialize(err)),
+    }
+}
+
+/// Reads a payload array as the argument sequence, skipping the event name.
+struct Args<T> {
+    skip_event_name: bool,
+    target: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Args<T> {
+    type Value = T;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<T, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Args<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of arguments")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        T::deserialize(de::value::SeqDeserializer::new(std::iter::empty::<()>()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        if self.skip_event_name {
+            seq.next_element::<IgnoredAny>()?;
+        }
+        let args = T::deserialize(de::value::SeqAccessDeserializer::new(&mut seq))?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(args)
+    }
+}

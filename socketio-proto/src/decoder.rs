@@ -1,0 +1,194 @@
+//! [`Decoder`]: the per-connection state machine that reassembles binary packets.
+
+use bytes::Bytes;
+
+use crate::Utf8Bytes;
+use crate::error::DecodeError;
+use crate::header::RawHeader;
+use crate::packet::{Namespace, Packet, PacketType, ProtocolVersion};
+use crate::placeholder;
+
+/// Resource limits, each enforced before anything is buffered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest attachment count a binary header may declare. Default 10, the reference's
+    /// `maxAttachments`.
+    pub max_attachments: usize,
+    /// Largest total size of one packet's attachments, in bytes. Default 1 000 000, the
+    /// Engine.IO `maxPayload` default, so a packet's attachments together weigh no more than
+    /// one maximal Engine.IO message. The reference has no such limit.
+    pub max_attachment_bytes: usize,
+    /// Deepest JSON nesting accepted in a binary packet, whose placeholder check recurses.
+    /// Default 128, serde_json's own recursion limit (which also bounds the typed reads of
+    /// [`Packet::args`] and [`Packet::data`]). Plain packets are checked without recursion
+    /// and accept any depth, as `JSON.parse` does. Keep it modest: the walk uses the stack.
+    pub max_json_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_attachments: 10,
+            max_attachment_bytes: 1_000_000,
+            max_json_depth: 128,
+        }
+    }
+}
+
+/// What a [`Decoder`] has after an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeStatus {
+    /// A whole packet.
+    Complete(Packet),
+    /// A binary packet's header arrived or one of its attachments did; `remaining` more binary
+    /// frames complete it. Nothing else may arrive in between.
+    NeedAttachments {
+        /// Attachments still expected (at least 1).
+        remaining: usize,
+    },
+}
+
+/// Decodes the Socket.IO packets of one Engine.IO connection.
+///
+/// Feed it every Engine.IO `message` in order: text messages to
+/// [`feed_text`](Self::feed_text), binary ones to [`feed_binary`](Self::feed_binary). A binary
+/// packet (type 5/6) is a text header followed by its attachments as the very next binary
+/// messages; the decoder holds at most one such packet (the reference keeps this state per
+/// connection, not per namespace).
+///
+/// Every packet is validated as the reference decoder of the chosen [`ProtocolVersion`]
+/// validates it. After any error the decoder is idle again and holds nothing; the error's
+/// [`action`](DecodeError::action) says what to do with the connection. Call
+/// [`reset`](Self::reset) when the connection closes.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    version: ProtocolVersion,
+    limits: Limits,
+    partial: Option<Partial>,
+}
+
+/// A binary packet waiting for its attachments.
+#[derive(Debug, Clone)]
+struct Partial {
+    packet: Packet,
+    expected: usize,
+    bytes: usize,
+}
+
+impl Decoder {
+    /// A decoder for one connection speaking `version`.
+    pub fn new(version: ProtocolVersion, limits: Limits) -> Self {
+        Self {
+            version,
+            limits,
+            partial: None,
+        }
+    }
+
+    /// The protocol version.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Decodes a text message (one Socket.IO packet without the Engine.IO `4` prefix).
+    ///
+    /// `text` must be UTF-8, which Engine.IO text messages always are; it is checked once
+    /// here. The packet's namespace and payload become slices of `text`.
+    pub fn feed_text(&mut self, text: impl Into<Bytes>) -> Result<DecodeStatus, DecodeError> {
+        if self.partial.take().is_some() {
+            return Err(DecodeError::UnexpectedText);
+        }
+        let text = Utf8Bytes::try_from_bytes(text.into()).map_err(|_| DecodeError::InvalidUtf8)?;
+        let str = text.as_str();
+        let header = RawHeader::parse(str, self.version, &self.limits)?;
+        header.validate()?;
+        let namespace = match header.namespace() {
+            "/" => Namespace::main(),
+            name => Namespace::from_wire(text.slice_ref(name), self.version),
+        };
+        let mut packet = Packet {
+            packet_type: header.packet_type(),
+            namespace,
+            ack_id: header.ack_id(),
+            data: header.json().map(|json| text.slice_ref(json)),
+            attachments: Vec::new(),
+        };
+        let expected = header.attachments();
+        if expected == 0 {
+            return Ok(DecodeStatus::Complete(packet));
+        }
+        if self.version == ProtocolVersion::V5 {
+            packet.packet_type = match packet.packet_type {
+                PacketType::BinaryEvent => PacketType::Event,
+                _ => PacketType::Ack,
+            };
+        }
+        // `expected` is at most `max_attachments`, so this allocation is bounded.
+        packet.attachments.reserve_exact(expected);
+        self.partial = Some(Partial {
+            packet,
+            expected,
+            bytes: 0,
+        });
+        Ok(DecodeStatus::NeedAttachments {
+            remaining: expected,
+        })
+    }
+
+    /// Decodes a binary message: the next attachment of the pending binary packet.
+    ///
+    /// The attachment is kept as the given `Bytes`, without copying.
+    pub fn feed_binary(&mut self, data: impl Into<Bytes>) -> Result<DecodeStatus, DecodeError> {
+        let data = data.into();
+        let Some(mut partial) = self.partial.take() else {
+            return Err(DecodeError::UnexpectedBinary);
+        };
+        let total = partial.bytes.saturating_add(data.len());
+        if total > self.limits.max_attachment_bytes {
+            return Err(DecodeError::AttachmentsTooLarge);
+        }
+        partial.bytes = total;
+        partial.packet.attachments.push(data);
+        let remaining = partial.expected - partial.packet.attachments.len();
+        if remaining > 0 {
+            self.partial = Some(partial);
+            return Ok(DecodeStatus::NeedAttachments { remaining });
+        }
+        let packet = partial.packet;
+        placeholder::check(
+            packet.data.as_ref().map(Utf8Bytes::as_bytes),
+            packet.attachments.len(),
+            self.limits.max_json_depth,
+        )?;
+        Ok(DecodeStatus::Complete(packet))
+    }
+
+    /// Drops a partially received binary packet (call it when the connection closes).
+    pub fn reset(&mut self) {
+        self.partial = None;
+    }
+
+    /// Whether no binary packet is pending.
+    pub fn is_idle(&self) -> bool {
+        self.partial.is_none()
+    }
+
+    /// Attachments the pending binary packet still needs (0 when idle).
+    pub fn remaining_attachments(&self) -> usize {
+        self.partial
+            .as_ref()
+            .map_or(0, |p| p.expected - p.packet.attachments.len())
+    }
+
+    /// Bytes of attachments held for the pending packet (0 when idle); never above
+    /// [`Limits::max_attachment_bytes`].
+    pub fn buffered_bytes(&self) -> usize {
+        self.partial.as_ref().map_or(0, |p| p.bytes)
+    }
+}

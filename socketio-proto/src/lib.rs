@@ -1,0 +1,124 @@
+//! Sans-IO Socket.IO packet codec for protocol v5 (socket.io 3 and 4) and v4 (socket.io 1.x
+//! and 2.x): packets, namespaces, acknowledgements, binary attachments, serde.
+//!
+//! The crate does no I/O. Its input is the data of Engine.IO `message` packets — text
+//! (`Bytes` holding UTF-8) and binary (`Bytes`) — and its output is the same: one text message
+//! per packet, followed by one binary message per attachment.
+//!
+//! # Decoding, in two layers
+//!
+//! * [`RawHeader::parse`] is a borrowed view of a text packet's header (type, attachment
+//!   count, namespace, ack id, raw JSON slice). It allocates nothing and leaves the payload
+//!   alone; [`RawHeader::validate`] applies the reference's payload rules when wanted. This is
+//!   the path for proxies and routers.
+//! * [`Decoder`] is the per-connection state machine. Feed it every text and binary message;
+//!   it validates each packet exactly as the reference decoder of the [`ProtocolVersion`]
+//!   does (socket.io-parser 4.2.7 for v5, 3.4.5 for v4), reassembles binary packets and
+//!   answers [`DecodeStatus::Complete`] or [`DecodeStatus::NeedAttachments`]. The owned
+//!   [`Packet`] it returns holds its namespace, JSON and attachments as `Bytes` slices of the
+//!   received frames: no copy. [`Packet::detach`] copies them out for long-lived packets.
+//!
+//! Errors are a small `Copy` enum, [`DecodeError`], whose `Display` is the reference's exact
+//! message and whose [`action`](DecodeError::action) says what to do on the wire (close the
+//! Engine.IO connection, or for v4 unknown packet types, ignore the packet). After an error
+//! the decoder is idle again. No input panics, every count and length is bounded by
+//! [`Limits`], and the limits are checked before anything is buffered.
+//!
+//! # Encoding
+//!
+//! Build packets with [`Packet::event`], [`Packet::ack`], [`Packet::connect_with`]… from any
+//! `Serialize` arguments: byte values ([`bytes::Bytes`], `serde_bytes`) become placeholders
+//! and attachments in the same pass that writes the JSON. [`Packet::encode`] writes only the
+//! header and shares the JSON and attachments, so an [`EncodedPacket`] is sent to many
+//! receivers without re-encoding. Output is byte-identical to the reference encoder.
+//!
+//! # Example
+//!
+//! A server receives a binary event over WebSocket (a text frame `451-…` and a binary frame;
+//! the Engine.IO layer strips the `4`) and acknowledges it with binary data.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use socketio_proto::{DecodeStatus, Decoder, Limits, Packet, PacketType, ProtocolVersion};
+//!
+//! let mut decoder = Decoder::new(ProtocolVersion::V5, Limits::default());
+//!
+//! // 1. The header announces one attachment; the decoder waits for it.
+//! let status = decoder.feed_text(r#"51-/chat,7["upload","a.png",{"_placeholder":true,"num":0}]"#)?;
+//! assert_eq!(status, DecodeStatus::NeedAttachments { remaining: 1 });
+//!
+//! // 2. The binary frame completes the packet. v5 reports it as a plain EVENT.
+//! let DecodeStatus::Complete(packet) = decoder.feed_binary(Bytes::from_static(b"\x89PNG"))? else {
+//!     panic!("one attachment was announced");
+//! };
+//! assert_eq!(packet.packet_type(), PacketType::Event);
+//! assert_eq!(packet.namespace(), "/chat");
+//! assert_eq!(packet.event_name().and_then(|n| n.as_str().map(str::to_owned)).as_deref(), Some("upload"));
+//!
+//! // 3. Typed arguments; the placeholder comes back as the attachment's bytes (borrowed).
+//! let (file_name, content): (String, &[u8]) = packet.args()?;
+//! assert_eq!((file_name.as_str(), content), ("a.png", &b"\x89PNG"[..]));
+//!
+//! // 4. Reply with serde arguments: the `Bytes` value becomes placeholder 0 and an attachment.
+//! let ack_id = packet.ack_id().expect("the client asked for an ack");
+//! let thumbnail = Bytes::from_static(b"thumb");
+//! let reply = Packet::ack(packet.full_namespace().clone(), ack_id, &("stored", thumbnail))?;
+//!
+//! // 5. Encode once; send the text, then each attachment as a binary message.
+//! let encoded = reply.encode();
+//! assert_eq!(encoded.to_text(), r#"61-/chat,7["stored",{"_placeholder":true,"num":0}]"#);
+//! assert_eq!(encoded.attachments(), &[Bytes::from_static(b"thumb")]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Where this crate is stricter than the reference
+//!
+//! The reference decoders accept some inputs through JavaScript quirks; this crate rejects
+//! them, and follows the house rules for binary packets:
+//!
+//! * the empty string (JS: CONNECT `/`) ⇒ [`DecodeError::EmptyPacket`];
+//! * whitespace where an ack id may start (JS reads ack id 0) and ack ids above 2^53−1 (JS
+//!   loses precision) ⇒ [`DecodeError::InvalidAckId`];
+//! * attachment counts that are not plain decimal digits (JS accepts `1e1`, `0x1`, ` 1`,
+//!   `1.0`) ⇒ [`DecodeError::IllegalAttachmentCount`]; a first character that is whitespace
+//!   (JS: type 0) ⇒ [`DecodeError::UnknownPacketType`];
+//! * placeholders: `num` must be integral, and each attachment must be referenced exactly
+//!   once (JS drops unused attachments, allows repeats and yields `undefined` for `0.5`)
+//!   ⇒ [`DecodeError::IllegalPlaceholder`]; every placeholder object in the JSON text counts,
+//!   including one hidden in an extra key of another placeholder or under an overwritten
+//!   duplicate key (both of which JS discards);
+//! * attachments above [`Limits::max_attachment_bytes`] in total, and binary-packet JSON
+//!   deeper than [`Limits::max_json_depth`], are refused (the reference has no such limits).
+//!
+//! For protocol v4, the reference parser does not throw on an unknown packet type but emits
+//! an ERROR packet that socket.io 2.x ignores; here that is
+//! [`DecodeError::UnknownPacketType`] with [`WireAction::IgnorePacket`], and the connection
+//! may stay open. On the encoding side, a BINARY_EVENT/BINARY_ACK without attachments is
+//! refused ([`EncodeError::AttachmentMismatch`]) where the v4 reference writes `50-…`, which
+//! its own decoders reject.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
+mod args;
+mod decoder;
+mod encode;
+mod error;
+mod header;
+mod packet;
+mod placeholder;
+
+mod validate;
+
+pub use bytes;
+
+pub use args::EventName;
+pub use decoder::{DecodeStatus, Decoder, Limits};
+pub use encode::EncodedPacket;
+pub use engineio_proto::Utf8Bytes;
+pub use error::{DecodeError, EncodeError, WireAction};
+pub use header::RawHeader;
+pub use packet::{AckId, Namespace, Packet, PacketType, ProtocolVersion};
+pub use validate::RESERVED_EVENT_NAMES;
