@@ -78,7 +78,9 @@
 //!
 //! * the empty string (JS: CONNECT `/`) ⇒ [`DecodeError::EmptyPacket`];
 //! * whitespace where an ack id may start (JS reads ack id 0) and ack ids above 2^53−1 (JS
-//!   loses precision) ⇒ [`DecodeError::InvalidAckId`];
+//!   loses precision) ⇒ [`DecodeError::InvalidAckId`]; non-ASCII whitespace there (U+00A0,
+//!   U+FEFF, … which JS also reads as ack id 0) and whitespace inside an ack id (JS: `NaN`)
+//!   fail as [`DecodeError::InvalidPayload`] instead;
 //! * attachment counts that are not plain decimal digits (JS accepts `1e1`, `0x1`, ` 1`,
 //!   `1.0`) ⇒ [`DecodeError::IllegalAttachmentCount`]; a first character that is whitespace
 //!   (JS: type 0) ⇒ [`DecodeError::UnknownPacketType`];
@@ -93,7 +95,8 @@
 //! For protocol v4, the reference parser does not throw on an unknown packet type but emits
 //! an ERROR packet that socket.io 2.x ignores; here that is
 //! [`DecodeError::UnknownPacketType`] with [`WireAction::IgnorePacket`], and the connection
-//! may stay open. On the encoding side, a BINARY_EVENT/BINARY_ACK without attachments is
+//! may stay open. (A leading whitespace character, which the reference reads as type 0 and
+//! then usually rejects, also gets `IgnorePacket` here.) On the encoding side, a BINARY_EVENT/BINARY_ACK without attachments is
 //! refused ([`EncodeError::AttachmentMismatch`]) where the v4 reference writes `50-…`, which
 //! its own decoders reject.
 
