@@ -101,6 +101,7 @@ mod json;
 pub mod jsonp;
 mod packet;
 mod payload;
+pub mod session;
 mod utf8;
 pub mod webtransport;
 

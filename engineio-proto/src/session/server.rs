@@ -1,0 +1,938 @@
+//! The server side: request routing and one [`ServerSession`] per Engine.IO session.
+//!
+//! # Run loop
+//!
+//! 1. For every HTTP request on the Engine.IO path, call [`route`] with the method, the query
+//!    string and whether it is a WebSocket upgrade request.
+//!    - [`Route::Refuse`]: answer with [`ErrorResponse`] (its `body()` on polling, its
+//!      `upgrade_response()` on a WebSocket upgrade request).
+//!    - [`Route::Handshake`]: pick a session id (this crate has no RNG), create a
+//!      [`ServerSession`] with the request (polling) or the accepted WebSocket, and keep it in
+//!      your map from sid to session.
+//!    - [`Route::Session`]: look the sid up (unknown: refuse with [`ErrorCode::UnknownSid`]) and
+//!      hand the request to the session: [`ServerSession::handle_get`],
+//!      [`ServerSession::handle_post`] then [`ServerSession::handle_post_body`], or
+//!      [`ServerSession::handle_websocket_open`] once the WebSocket is accepted.
+//! 2. Feed it what happens on the wire: WebSocket frames, closed sockets, aborted requests.
+//! 3. After every input, drain [`ServerSession::poll_transmit`] (responses to write, frames to
+//!    send, sockets to close) and [`ServerSession::poll_event`] (messages, upgrades, the close)
+//!    until both return `None`, then sleep until [`ServerSession::poll_timeout`] and call
+//!    [`ServerSession::handle_timeout`].
+//! 4. After [`Event::Closed`], drain the transmits once more and drop the session.
+//!
+//! A parked GET is answered by a later transmit, so keep the request open until its
+//! [`Transmit::Response`] arrives.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{CloseReason, RequestId, SendError, SocketId};
+use crate::handshake::{ErrorCode, ErrorResponse, OpenPacket, RequestQuery, Transport};
+use crate::packet::{Data, Frame, Packet, PacketType, ProtocolVersion};
+use crate::payload::{
+    Limits, PayloadFormat, RECORD_SEPARATOR, decode_payload_owned, encode_payload,
+};
+use crate::utf8::Utf8Bytes;
+use crate::{DecodeError, EncodeError, jsonp};
+
+/// Server settings. The defaults are the reference's; change fields with
+/// `ServerConfig { allow_eio3: true, ..Default::default() }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// How often the v4 server pings (advertised; in v3 the client pings this often). 25 s.
+    pub ping_interval: Duration,
+    /// How long a heartbeat may stay unanswered. 20 s.
+    pub ping_timeout: Duration,
+    /// How long an upgrade may take before the new transport is dropped. 10 s.
+    pub upgrade_timeout: Duration,
+    /// How long a server-initiated close on polling waits for a GET to carry the `1`. 30 s.
+    pub close_timeout: Duration,
+    /// While an upgrade is probed, a pending GET is released with `6` this often. 100 ms.
+    pub noop_interval: Duration,
+    /// The largest POST body accepted (`maxHttpBufferSize`, advertised as `maxPayload`).
+    /// 1 000 000 bytes.
+    pub max_payload: usize,
+    /// Most packets in one POST body (see [`Limits::max_packets`]). 10 000.
+    pub max_packets: usize,
+    /// Accept Engine.IO v3 clients (Socket.IO 2.x). Off, as in the reference.
+    pub allow_eio3: bool,
+    /// Offer the upgrade from polling to WebSocket. On.
+    pub allow_upgrades: bool,
+    /// Accept the polling transport. On.
+    pub polling: bool,
+    /// Accept the WebSocket transport. On.
+    pub websocket: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            close_timeout: Duration::from_millis(30_000),
+            noop_interval: Duration::from_millis(100),
+            max_payload: 1_000_000,
+            max_packets: 10_000,
+            allow_eio3: false,
+            allow_upgrades: true,
+            polling: true,
+            websocket: true,
+        }
+    }
+}
+
+/// The HTTP method of a request, as far as Engine.IO cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Method {
+    /// GET: a handshake, a long-poll, or a WebSocket upgrade request.
+    Get,
+    /// POST: packets from the client.
+    Post,
+    /// Anything else.
+    Other,
+}
+
+/// What a new session needs from its handshake request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handshake {
+    /// The protocol version the client asked for.
+    pub version: ProtocolVersion,
+    /// The transport of the handshake request.
+    pub transport: Transport,
+    /// The `b64` flag: the client cannot take binary.
+    pub b64: bool,
+    /// The JSONP callback index (`j`), for JSONP polling.
+    pub jsonp_index: Option<String>,
+}
+
+/// Where a request goes: see [`route`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// A new session: create a [`ServerSession`].
+    Handshake(Handshake),
+    /// A request for the session `sid`, with its parsed query (for `b64` on an upgrade).
+    Session {
+        /// The session id.
+        sid: Cow<'a, str>,
+        /// The whole query.
+        query: RequestQuery<'a>,
+    },
+    /// Refuse the request with this error.
+    Refuse(ErrorCode),
+}
+
+/// Routes a request by its method, query string (without `?`) and whether it asks for a
+/// WebSocket upgrade, applying the reference's checks in the reference's order: transport
+/// (code 0), then for requests without `sid` the method (code 2), a WebSocket transport without
+/// upgrade (code 3) and the protocol version (code 5). A request with a `sid` must use the
+/// transport it asks for: polling without upgrade, or WebSocket with one (code 3 otherwise).
+///
+/// ```
+/// use engineio_proto::session::server::{route, Method, Route, ServerConfig};
+/// use engineio_proto::ErrorCode;
+/// let config = ServerConfig::default();
+/// assert!(matches!(route(&config, Method::Get, "EIO=4&transport=polling", false), Route::Handshake(_)));
+/// assert_eq!(route(&config, Method::Get, "EIO=3&transport=polling", false), Route::Refuse(ErrorCode::UnsupportedProtocolVersion));
+/// assert_eq!(route(&config, Method::Post, "EIO=4&transport=polling", false), Route::Refuse(ErrorCode::BadHandshakeMethod));
+/// ```
+pub fn route<'a>(
+    config: &ServerConfig,
+    method: Method,
+    query: &'a str,
+    websocket_upgrade: bool,
+) -> Route<'a> {
+    let query = match RequestQuery::parse(query) {
+        Ok(q) => q,
+        Err(code) => return Route::Refuse(code),
+    };
+    let enabled = match query.transport {
+        Transport::Polling => config.polling,
+        Transport::Websocket => config.websocket,
+        // WebTransport runs on HTTP/3 sessions, never on an HTTP request.
+        Transport::Webtransport => false,
+    };
+    if !enabled {
+        return Route::Refuse(ErrorCode::TransportUnknown);
+    }
+    let is_websocket = query.transport == Transport::Websocket;
+    if let Some(sid) = query.sid.clone() {
+        if is_websocket != websocket_upgrade {
+            return Route::Refuse(ErrorCode::BadRequest);
+        }
+        return Route::Session { sid, query };
+    }
+    if method != Method::Get {
+        return Route::Refuse(ErrorCode::BadHandshakeMethod);
+    }
+    if is_websocket && !websocket_upgrade {
+        return Route::Refuse(ErrorCode::BadRequest);
+    }
+    let version = match query.version {
+        Some(ProtocolVersion::V4) => ProtocolVersion::V4,
+        Some(ProtocolVersion::V3) if config.allow_eio3 => ProtocolVersion::V3,
+        _ => return Route::Refuse(ErrorCode::UnsupportedProtocolVersion),
+    };
+    Route::Handshake(Handshake {
+        version,
+        transport: query.transport,
+        b64: query.b64,
+        jsonp_index: query.jsonp_index.map(Cow::into_owned),
+    })
+}
+
+/// The transport a new session starts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Connection {
+    /// A polling handshake: the GET that the open packet answers.
+    Polling(RequestId),
+    /// A WebSocket-only session on this accepted socket.
+    WebSocket(SocketId),
+}
+
+/// An HTTP response for the driver to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type`, if the response has one.
+    pub content_type: Option<&'static str>,
+    /// The body; set `Content-Length` to its length.
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    fn ok() -> Self {
+        HttpResponse {
+            status: 200,
+            content_type: Some("text/html"),
+            body: Bytes::from_static(b"ok"),
+        }
+    }
+
+    fn empty(status: u16) -> Self {
+        HttpResponse {
+            status,
+            content_type: None,
+            body: Bytes::new(),
+        }
+    }
+
+    fn error(code: ErrorCode) -> Self {
+        let response = ErrorResponse::new(code);
+        HttpResponse {
+            status: response.status(),
+            content_type: Some(response.content_type()),
+            body: response.body().into(),
+        }
+    }
+}
+
+/// Something for the driver to put on the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transmit {
+    /// Answer this HTTP request.
+    Response {
+        /// The request.
+        request: RequestId,
+        /// The response.
+        response: HttpResponse,
+    },
+    /// Send a frame on this WebSocket.
+    Frame {
+        /// The socket.
+        socket: SocketId,
+        /// The frame.
+        frame: Frame,
+    },
+    /// Close this WebSocket (after sending what came before).
+    CloseSocket {
+        /// The socket.
+        socket: SocketId,
+    },
+}
+
+/// What happened in a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The client sent a message.
+    Message(Data),
+    /// The client probed a WebSocket and will switch to it.
+    Upgrading,
+    /// The session now runs on the WebSocket.
+    Upgraded,
+    /// The session ended; the last event. `undelivered` holds the messages that were queued
+    /// but never written out.
+    Closed {
+        /// Why.
+        reason: CloseReason,
+        /// Queued messages that were never sent.
+        undelivered: Vec<Packet>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// v4: when to send the next ping.
+    Ping,
+    /// v4: the pong deadline; v3: the liveness deadline.
+    PingTimeout,
+    /// The probed transport must finish the upgrade by then.
+    Upgrade,
+    /// Release a pending GET with `6` while probing.
+    Noop,
+    /// A server close on polling gives up waiting for a GET.
+    Close,
+}
+
+const TIMERS: usize = 5;
+
+#[derive(Clone, Debug)]
+enum Active {
+    Polling {
+        get: Option<RequestId>,
+        post: Option<RequestId>,
+    },
+    WebSocket {
+        socket: SocketId,
+        b64: bool,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Probe {
+    socket: SocketId,
+    b64: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// `close()` on polling: the `1` waits in the queue for a GET.
+    Closing,
+    Closed,
+}
+
+/// One Engine.IO session on the server. See the [module docs](self) for the run loop.
+#[derive(Debug)]
+pub struct ServerSession {
+    sid: String,
+    version: ProtocolVersion,
+    config: ServerConfig,
+    /// Polling responses may use the v3 binary payload (no `b64`, no JSONP).
+    supports_binary: bool,
+    jsonp_index: Option<String>,
+    active: Active,
+    probe: Option<Probe>,
+    queue: VecDeque<Packet>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    timers: [Option<Instant>; TIMERS],
+    state: State,
+}
+
+impl ServerSession {
+    /// Opens a session: queues the open packet for the handshake GET or the WebSocket.
+    pub fn new(
+        now: Instant,
+        sid: impl Into<String>,
+        handshake: &Handshake,
+        config: ServerConfig,
+        connection: Connection,
+    ) -> ServerSession {
+        let (active, upgrades) = match connection {
+            Connection::Polling(request) => {
+                let upgrades = if config.allow_upgrades && config.websocket {
+                    vec![Transport::Websocket]
+                } else {
+                    vec![]
+                };
+                (
+                    Active::Polling {
+                        get: Some(request),
+                        post: None,
+                    },
+                    upgrades,
+                )
+            }
+            Connection::WebSocket(socket) => (
+                Active::WebSocket {
+                    socket,
+                    b64: handshake.b64,
+                },
+                vec![],
+            ),
+        };
+        let sid = sid.into();
+        let open = OpenPacket {
+            sid: sid.clone(),
+            upgrades,
+            ping_interval: config.ping_interval,
+            ping_timeout: config.ping_timeout,
+            max_payload: Some(config.max_payload as u64),
+        };
+        let mut json = Vec::new();
+        open.encode(&mut json);
+        let open = Packet {
+            packet_type: PacketType::Open,
+            data: Data::Text(
+                Utf8Bytes::try_from_bytes(Bytes::from(json).slice(1..)).expect("JSON is UTF-8"),
+            ),
+        };
+        let mut session = ServerSession {
+            sid,
+            version: handshake.version,
+            supports_binary: !handshake.b64 && handshake.jsonp_index.is_none(),
+            jsonp_index: handshake.jsonp_index.clone(),
+            active,
+            probe: None,
+            queue: VecDeque::from([open]),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            timers: [None; TIMERS],
+            state: State::Open,
+            config,
+        };
+        match session.version {
+            ProtocolVersion::V4 => session.set(Timer::Ping, now + session.config.ping_interval),
+            ProtocolVersion::V3 => session.arm_liveness(now),
+        }
+        session
+    }
+
+    /// The session id.
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    /// The protocol version.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// The transport the session runs on now.
+    pub fn transport(&self) -> Transport {
+        match self.active {
+            Active::Polling { .. } => Transport::Polling,
+            Active::WebSocket { .. } => Transport::Websocket,
+        }
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Queues a message for the client.
+    ///
+    /// Fails when the session is closing or closed, and for data the session's protocol cannot
+    /// carry (v4 text containing `\x1e`, which polling cannot frame).
+    pub fn send(&mut self, data: Data) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if let (ProtocolVersion::V4, Data::Text(t)) = (self.version, &data) {
+            if t.as_bytes().contains(&RECORD_SEPARATOR) {
+                return Err(SendError::Encode(EncodeError::RecordSeparatorInText));
+            }
+        }
+        self.queue.push_back(Packet {
+            packet_type: PacketType::Message,
+            data,
+        });
+        Ok(())
+    }
+
+    /// Closes the session (reason [`CloseReason::ForcedClose`]). Queued messages are sent
+    /// first: at once on a WebSocket; on polling with the next GET, followed by `1`, or
+    /// dropped after [`ServerConfig::close_timeout`] if no GET comes.
+    pub fn close(&mut self, now: Instant) {
+        if self.state != State::Open {
+            return;
+        }
+        self.drop_probe();
+        match self.active {
+            Active::WebSocket { socket, .. } => {
+                self.flush();
+                self.transmits.push_back(Transmit::CloseSocket { socket });
+                self.finish(CloseReason::ForcedClose);
+            }
+            Active::Polling { .. } => {
+                self.queue.push_back(Packet::new(PacketType::Close));
+                self.state = State::Closing;
+                self.timers = [None; TIMERS];
+                self.set(Timer::Close, now + self.config.close_timeout);
+            }
+        }
+    }
+
+    /// A long-poll GET for this session.
+    pub fn handle_get(&mut self, _now: Instant, request: RequestId) {
+        if self.state == State::Closed {
+            return self.respond(request, HttpResponse::error(ErrorCode::UnknownSid));
+        }
+        let Active::Polling { get, .. } = &mut self.active else {
+            return self.respond(request, HttpResponse::error(ErrorCode::BadRequest));
+        };
+        if get.is_some() {
+            // The reference answers the pending GET with `1` and this one with 400.
+            self.respond(request, HttpResponse::empty(400));
+            return self.fail(CloseReason::TransportError);
+        }
+        *get = Some(request);
+    }
+
+    /// A POST for this session began. Read its body (refusing more than
+    /// [`ServerConfig::max_payload`] bytes, see [`ServerSession::handle_post_too_large`]), then
+    /// call [`ServerSession::handle_post_body`]. Returns `false` when the session has already
+    /// answered the request: do not read the body then.
+    pub fn handle_post(&mut self, _now: Instant, request: RequestId) -> bool {
+        if self.state == State::Closed {
+            self.respond(request, HttpResponse::error(ErrorCode::UnknownSid));
+            return false;
+        }
+        let Active::Polling { post, .. } = &mut self.active else {
+            self.respond(request, HttpResponse::error(ErrorCode::BadRequest));
+            return false;
+        };
+        if post.is_some() {
+            self.respond(request, HttpResponse::empty(400));
+            self.fail(CloseReason::TransportError);
+            return false;
+        }
+        *post = Some(request);
+        true
+    }
+
+    /// The POST's body was over [`ServerConfig::max_payload`]: answered with 413, and the
+    /// session stays open (engine.io 6.6).
+    pub fn handle_post_too_large(&mut self, _now: Instant, request: RequestId) {
+        if self.take_post(request) {
+            self.respond(request, HttpResponse::empty(413));
+        }
+    }
+
+    /// The complete body of a POST, with its `Content-Type`. Its packets are processed in order
+    /// before the `ok` answer; a bad packet closes the session (`parse error`) after the ones
+    /// before it, as the reference does.
+    pub fn handle_post_body(
+        &mut self,
+        now: Instant,
+        request: RequestId,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) {
+        if !self.take_post(request) {
+            return;
+        }
+        if body.len() > self.config.max_payload {
+            return self.respond(request, HttpResponse::empty(413));
+        }
+        let decoded = match &self.jsonp_index {
+            Some(_) => jsonp::decode_request(&body).map(|payload| {
+                let format = if self.version == ProtocolVersion::V4 {
+                    PayloadFormat::V4
+                } else {
+                    PayloadFormat::V3Text
+                };
+                (format, Bytes::from(payload))
+            }),
+            None => {
+                PayloadFormat::for_request(self.version, content_type).map(|format| (format, body))
+            }
+        };
+        let (format, body) = match decoded {
+            Ok(decoded) => decoded,
+            Err(DecodeError::BinaryPayloadNotSupported) => {
+                self.respond(request, HttpResponse::empty(400));
+                return self.fail(CloseReason::TransportError);
+            }
+            Err(_) => {
+                self.respond(request, HttpResponse::empty(400));
+                return self.fail(CloseReason::ParseError);
+            }
+        };
+        let limits = Limits::default()
+            .with_max_payload(self.config.max_payload)
+            .with_max_packets(self.config.max_packets);
+        let (packets, error) = decode_payload_owned(format, &body, &limits);
+        for packet in packets {
+            self.on_packet(now, packet);
+            if self.state == State::Closed {
+                // Packets after a `1` are ignored; the POST itself succeeded.
+                return self.respond(request, HttpResponse::ok());
+            }
+        }
+        match error {
+            Some(DecodeError::PayloadTooLarge) => self.respond(request, HttpResponse::empty(413)),
+            Some(_) => {
+                self.respond(request, HttpResponse::empty(400));
+                self.fail(CloseReason::ParseError);
+            }
+            None => self.respond(request, HttpResponse::ok()),
+        }
+    }
+
+    /// An HTTP request of this session ended before it was answered (the client went away).
+    /// The reference closes the session (`transport error`).
+    pub fn handle_request_aborted(&mut self, _now: Instant, request: RequestId) {
+        if let Active::Polling { get, post } = &mut self.active {
+            if *get == Some(request) || *post == Some(request) {
+                *get = get.filter(|r| *r != request);
+                *post = post.filter(|r| *r != request);
+                self.fail(CloseReason::TransportError);
+            }
+        }
+    }
+
+    /// A WebSocket for this existing session was accepted (the upgrade). `b64` is that
+    /// request's `b64` flag. If the session cannot upgrade (already upgrading or upgraded,
+    /// upgrades off, closed), the socket is closed at once, as in the reference.
+    pub fn handle_websocket_open(&mut self, now: Instant, socket: SocketId, b64: bool) {
+        let can_upgrade = self.state == State::Open
+            && self.config.allow_upgrades
+            && self.probe.is_none()
+            && matches!(self.active, Active::Polling { .. });
+        if !can_upgrade {
+            return self.transmits.push_back(Transmit::CloseSocket { socket });
+        }
+        self.probe = Some(Probe { socket, b64 });
+        self.set(Timer::Upgrade, now + self.config.upgrade_timeout);
+    }
+
+    /// A frame arrived on one of this session's WebSockets.
+    pub fn handle_websocket_frame(&mut self, now: Instant, socket: SocketId, frame: Frame) {
+        if self.state == State::Closed {
+            return;
+        }
+        let size = match &frame {
+            Frame::Text(t) => t.len(),
+            Frame::Binary(b) => b.len(),
+        };
+        let packet = match &frame {
+            Frame::Text(t) => Packet::decode_text_frame(self.version, t),
+            Frame::Binary(b) => Packet::decode_binary_frame(self.version, b),
+        };
+        if self.probe.as_ref().is_some_and(|p| p.socket == socket) {
+            return self.on_probe_packet(now, socket, packet.ok());
+        }
+        if !matches!(self.active, Active::WebSocket { socket: s, .. } if s == socket) {
+            return;
+        }
+        if size > self.config.max_payload {
+            // What `ws` does with `maxPayload`: close 1009, then the session ends.
+            self.transmits.push_back(Transmit::CloseSocket { socket });
+            return self.fail(CloseReason::TransportError);
+        }
+        match packet {
+            Ok(packet) => self.on_packet(now, packet),
+            Err(_) => {
+                self.transmits.push_back(Transmit::CloseSocket { socket });
+                self.fail(CloseReason::ParseError);
+            }
+        }
+    }
+
+    /// One of this session's WebSockets closed.
+    pub fn handle_websocket_closed(&mut self, _now: Instant, socket: SocketId) {
+        if self.probe.as_ref().is_some_and(|p| p.socket == socket) {
+            self.probe = None;
+            self.timers[Timer::Upgrade as usize] = None;
+            self.timers[Timer::Noop as usize] = None;
+        } else if matches!(self.active, Active::WebSocket { socket: s, .. } if s == socket)
+            && self.state != State::Closed
+        {
+            self.finish(CloseReason::TransportClose);
+        }
+    }
+
+    /// Runs the timers that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due = |t: Timer, timers: &[Option<Instant>; TIMERS]| {
+            timers[t as usize].is_some_and(|at| at <= now)
+        };
+        if due(Timer::Close, &self.timers) {
+            self.timers[Timer::Close as usize] = None;
+            self.queue.retain(|p| p.packet_type != PacketType::Close);
+            self.finish(CloseReason::ForcedClose);
+        }
+        if due(Timer::PingTimeout, &self.timers) {
+            return self.fail(CloseReason::PingTimeout);
+        }
+        if due(Timer::Ping, &self.timers) {
+            self.timers[Timer::Ping as usize] = None;
+            self.queue.push_back(Packet::new(PacketType::Ping));
+            // The timeout runs from when the ping is queued, not delivered.
+            self.set(Timer::PingTimeout, now + self.config.ping_timeout);
+        }
+        if due(Timer::Upgrade, &self.timers) {
+            self.drop_probe();
+        }
+        if due(Timer::Noop, &self.timers) {
+            self.set(Timer::Noop, now + self.config.noop_interval);
+            if let Active::Polling {
+                get: Some(request), ..
+            } = self.active
+            {
+                let body = self.polling_body(&[Packet::new(PacketType::Noop)]);
+                self.active = Active::Polling {
+                    get: None,
+                    post: self.post(),
+                };
+                self.respond(request, body);
+            }
+        }
+    }
+
+    /// The next thing to put on the wire.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.transmits.is_empty() {
+            self.flush();
+        }
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`ServerSession::handle_timeout`] wants to run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    fn set(&mut self, timer: Timer, at: Instant) {
+        self.timers[timer as usize] = Some(at);
+    }
+
+    fn arm_liveness(&mut self, now: Instant) {
+        self.set(
+            Timer::PingTimeout,
+            now + self.config.ping_interval + self.config.ping_timeout,
+        );
+    }
+
+    fn post(&self) -> Option<RequestId> {
+        match self.active {
+            Active::Polling { post, .. } => post,
+            Active::WebSocket { .. } => None,
+        }
+    }
+
+    fn take_post(&mut self, request: RequestId) -> bool {
+        match &mut self.active {
+            Active::Polling { post, .. } if *post == Some(request) => {
+                *post = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn respond(&mut self, request: RequestId, response: HttpResponse) {
+        self.transmits
+            .push_back(Transmit::Response { request, response });
+    }
+
+    fn on_packet(&mut self, now: Instant, packet: Packet) {
+        match (packet.packet_type, self.version) {
+            (PacketType::Message, _) => self.events.push_back(Event::Message(packet.data)),
+            (PacketType::Pong, ProtocolVersion::V4) => {
+                self.timers[Timer::PingTimeout as usize] = None;
+                self.set(Timer::Ping, now + self.config.ping_interval);
+            }
+            (PacketType::Ping, ProtocolVersion::V3) => {
+                // The reference answers without echoing the ping's data.
+                self.arm_liveness(now);
+                if self.state == State::Open {
+                    self.queue.push_back(Packet::new(PacketType::Pong));
+                }
+            }
+            // A heartbeat in the wrong direction.
+            (PacketType::Ping, ProtocolVersion::V4) | (PacketType::Pong, ProtocolVersion::V3) => {
+                self.fail(CloseReason::TransportError)
+            }
+            (PacketType::Close, _) => {
+                // The reference releases a pending GET with `6`, not `1`.
+                if let Active::Polling {
+                    get: Some(request),
+                    post,
+                } = self.active
+                {
+                    let body = self.polling_body(&[Packet::new(PacketType::Noop)]);
+                    self.active = Active::Polling { get: None, post };
+                    self.respond(request, body);
+                }
+                if let Active::WebSocket { socket, .. } = self.active {
+                    self.transmits.push_back(Transmit::CloseSocket { socket });
+                }
+                self.drop_probe();
+                self.finish(CloseReason::TransportClose);
+            }
+            (PacketType::Open | PacketType::Upgrade | PacketType::Noop, _) => {}
+        }
+    }
+
+    fn on_probe_packet(&mut self, now: Instant, socket: SocketId, packet: Option<Packet>) {
+        let probe_ping = Packet {
+            packet_type: PacketType::Ping,
+            data: Data::Text(Utf8Bytes::from_static("probe")),
+        };
+        match packet {
+            Some(p) if p == probe_ping => {
+                let pong = Frame::Text(Utf8Bytes::from_static("3probe"));
+                self.transmits.push_back(Transmit::Frame {
+                    socket,
+                    frame: pong,
+                });
+                self.events.push_back(Event::Upgrading);
+                self.set(Timer::Noop, now + self.config.noop_interval);
+            }
+            Some(p) if p.packet_type == PacketType::Upgrade => self.complete_upgrade(),
+            // Anything else: the upgrade fails and the session stays on polling.
+            _ => self.drop_probe(),
+        }
+    }
+
+    fn complete_upgrade(&mut self) {
+        let Some(probe) = self.probe.take() else {
+            return;
+        };
+        self.timers[Timer::Upgrade as usize] = None;
+        self.timers[Timer::Noop as usize] = None;
+        if let Active::Polling {
+            get: Some(request), ..
+        } = self.active
+        {
+            // The client paused polling; a GET still parked would never be answered.
+            let body = self.polling_body(&[Packet::new(PacketType::Noop)]);
+            self.respond(request, body);
+        }
+        self.active = Active::WebSocket {
+            socket: probe.socket,
+            b64: probe.b64,
+        };
+        self.events.push_back(Event::Upgraded);
+        if self.state == State::Closing {
+            // A close requested during the upgrade completes on the new transport.
+            self.queue.retain(|p| p.packet_type != PacketType::Close);
+            self.flush();
+            self.transmits.push_back(Transmit::CloseSocket {
+                socket: probe.socket,
+            });
+            self.finish(CloseReason::ForcedClose);
+        }
+    }
+
+    fn drop_probe(&mut self) {
+        if let Some(probe) = self.probe.take() {
+            self.transmits.push_back(Transmit::CloseSocket {
+                socket: probe.socket,
+            });
+        }
+        self.timers[Timer::Upgrade as usize] = None;
+        self.timers[Timer::Noop as usize] = None;
+    }
+
+    /// Writes the queue to the transport, if it can take it now.
+    fn flush(&mut self) {
+        if self.state == State::Closed || self.queue.is_empty() {
+            return;
+        }
+        match self.active {
+            Active::Polling {
+                get: Some(request),
+                post,
+            } => {
+                let packets: Vec<Packet> = self.queue.drain(..).collect();
+                let closing = packets.iter().any(|p| p.packet_type == PacketType::Close);
+                let body = self.polling_body(&packets);
+                self.active = Active::Polling { get: None, post };
+                self.respond(request, body);
+                if closing {
+                    self.finish(CloseReason::ForcedClose);
+                }
+            }
+            Active::Polling { get: None, .. } => {}
+            Active::WebSocket { socket, b64 } => {
+                while let Some(packet) = self.queue.pop_front() {
+                    match packet.to_frame(self.version, b64) {
+                        Ok(frame) => self.transmits.push_back(Transmit::Frame { socket, frame }),
+                        Err(e) => {
+                            debug_assert!(false, "send() admitted an unencodable packet: {e}")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn polling_body(&self, packets: &[Packet]) -> HttpResponse {
+        let refs = || packets.iter().map(Packet::as_packet_ref);
+        let format = match &self.jsonp_index {
+            Some(_) if self.version == ProtocolVersion::V3 => PayloadFormat::V3Text,
+            _ => PayloadFormat::for_response(self.version, self.supports_binary, refs()),
+        };
+        let mut body = Vec::new();
+        if let Err(e) = encode_payload(format, refs(), usize::MAX, &mut body) {
+            debug_assert!(false, "send() admitted an unencodable packet: {e}");
+        }
+        if let Some(j) = &self.jsonp_index {
+            let payload = String::from_utf8_lossy(&body).into_owned();
+            body.clear();
+            jsonp::encode_response(j, &payload, &mut body);
+        }
+        HttpResponse {
+            status: 200,
+            content_type: Some(format.content_type()),
+            body: Bytes::from(body),
+        }
+    }
+
+    /// Ends the session abruptly: a pending GET gets `1`, a WebSocket is closed.
+    fn fail(&mut self, reason: CloseReason) {
+        if self.state == State::Closed {
+            return;
+        }
+        match self.active {
+            Active::Polling {
+                get: Some(request),
+                post,
+            } => {
+                let body = self.polling_body(&[Packet::new(PacketType::Close)]);
+                self.active = Active::Polling { get: None, post };
+                self.respond(request, body);
+            }
+            Active::Polling { get: None, .. } => {}
+            Active::WebSocket { socket, .. } => {
+                self.transmits.push_back(Transmit::CloseSocket { socket })
+            }
+        }
+        self.drop_probe();
+        self.finish(reason);
+    }
+
+    fn finish(&mut self, reason: CloseReason) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Closed;
+        self.timers = [None; TIMERS];
+        let undelivered = self
+            .queue
+            .drain(..)
+            .filter(|p| p.packet_type == PacketType::Message)
+            .collect();
+        self.events.push_back(Event::Closed {
+            reason,
+            undelivered,
+        });
+    }
+}
