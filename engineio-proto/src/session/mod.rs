@@ -1,6 +1,7 @@
-//! Sans-IO Engine.IO sessions: pure state machines, one per session ([`server`]).
+//! Sans-IO Engine.IO sessions: pure state machines for a server ([`server`]) and a client
+//! ([`client`]).
 //!
-//! They follow one shape. Inputs come in through `handle_*` methods that take the current time;
+//! Both follow one shape. Inputs come in through `handle_*` methods that take the current time;
 //! local actions are commands (`send`, `close`); outputs come out of `poll_transmit` (bytes to
 //! write), `poll_event` (what happened) and `poll_timeout` (when to call `handle_timeout`
 //! next). **After every input, drain the outputs until there is none.** Nothing reads a clock,
@@ -8,6 +9,7 @@
 
 use core::fmt;
 
+pub mod client;
 pub mod server;
 
 /// Why a session ended. Reported exactly once, in the last event.
