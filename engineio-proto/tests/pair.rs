@@ -30,6 +30,11 @@ struct Pair {
     server_config: ServerConfig,
     /// The server stops answering (crash, partition): deliveries to it vanish.
     server_dead: bool,
+    /// Seed of a random extra delay (0 to 50 ms) on HTTP requests and responses, which reorders
+    /// them; WebSocket frames keep their order, as on TCP.
+    jitter: Option<u64>,
+    /// Fail the next HTTP response to the client instead of delivering it.
+    fail_next_response: bool,
     network: BTreeMap<(Instant, u64), Delivery>,
     seq: u64,
     client_events: Vec<(Instant, client::Event)>,
@@ -60,6 +65,8 @@ impl Pair {
                 ..server_config
             },
             server_dead: false,
+            jitter: None,
+            fail_next_response: false,
             network: BTreeMap::new(),
             seq: 0,
             client_events: Vec::new(),
@@ -71,8 +78,19 @@ impl Pair {
 
     fn schedule(&mut self, delivery: Delivery) {
         self.seq += 1;
-        self.network
-            .insert((self.now + self.latency, self.seq), delivery);
+        let http = matches!(
+            delivery,
+            Delivery::ToServer(client::Transmit::Get { .. } | client::Transmit::Post { .. })
+                | Delivery::ToClient(server::Transmit::Response { .. })
+        );
+        let mut at = self.now + self.latency;
+        if let (Some(seed), true) = (&mut self.jitter, http) {
+            *seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            at += Duration::from_millis((*seed >> 33) % 50);
+        }
+        self.network.insert((at, self.seq), delivery);
     }
 
     fn drain(&mut self) {
@@ -112,6 +130,12 @@ impl Pair {
             Delivery::ToServer(_) | Delivery::SocketOpen(_) if self.server_dead => {}
             Delivery::ToServer(t) => self.deliver_to_server(t),
             Delivery::SocketOpen(socket) => self.client.handle_websocket_open(now, socket),
+            Delivery::ToClient(server::Transmit::Response { request, .. })
+                if self.fail_next_response =>
+            {
+                self.fail_next_response = false;
+                self.client.handle_request_failed(now, request);
+            }
             Delivery::ToClient(server::Transmit::Response { request, response }) => {
                 self.client.handle_response(
                     now,
@@ -587,4 +611,76 @@ fn large_queues_are_split_into_posts_under_max_payload() {
     pair.run(Duration::from_secs(1));
     assert_eq!(pair.server_messages().len(), 10);
     assert_eq!(pair.server_close(), None);
+}
+
+#[test]
+fn reordered_http_keeps_every_message_in_order() {
+    for version in BOTH {
+        for seed in 1..20 {
+            let mut pair = Pair::new(
+                version,
+                ClientConfig {
+                    upgrade: seed % 2 == 0,
+                    ..Default::default()
+                },
+                ServerConfig::default(),
+            );
+            pair.jitter = Some(seed);
+            let mut sent_by_server = Vec::new();
+            for i in 0..40 {
+                pair.run(Duration::from_millis(7));
+                pair.client
+                    .send(Data::Text(format!("c{i}").into()))
+                    .unwrap();
+                if let Some(server) = pair.server.as_mut() {
+                    let data = Data::Text(format!("s{i}").into());
+                    server.send(data.clone()).unwrap();
+                    sent_by_server.push(data);
+                }
+                pair.drain();
+            }
+            pair.run(Duration::from_secs(2));
+            let expected: Vec<Data> = (0..40)
+                .map(|i| Data::Text(format!("c{i}").into()))
+                .collect();
+            assert_eq!(pair.server_messages(), expected, "{version:?} seed {seed}");
+            assert_eq!(
+                pair.client_messages(),
+                sent_by_server,
+                "{version:?} seed {seed}"
+            );
+            assert_eq!(pair.client_close(), None);
+        }
+    }
+}
+
+#[test]
+fn a_lost_poll_closes_the_client_at_once_and_the_server_by_heartbeat() {
+    for version in BOTH {
+        let mut pair = Pair::new(
+            version,
+            ClientConfig {
+                upgrade: false,
+                ..Default::default()
+            },
+            ServerConfig::default(),
+        );
+        pair.run(Duration::from_millis(100));
+        pair.server.as_mut().unwrap().send(text("lost")).unwrap();
+        pair.fail_next_response = true;
+        pair.drain();
+        pair.run(Duration::from_millis(100));
+        assert_eq!(
+            pair.client_close().map(|c| c.1),
+            Some(CloseReason::TransportError),
+            "{version:?}"
+        );
+        // The server wrote its response and cannot know it was lost: the heartbeat finds out.
+        assert_eq!(pair.server_close(), None);
+        pair.run(Duration::from_secs(60));
+        assert_eq!(
+            pair.server_close().map(|c| c.1),
+            Some(CloseReason::PingTimeout)
+        );
+    }
 }
