@@ -1,7 +1,8 @@
 //! Sans-IO Engine.IO: protocol v4 and v3, byte-exact with the reference Node.js packages
 //! (`engine.io-parser` 5.x and 2.x, `engine.io` 6.x).
 //!
-//! This crate turns bytes into Engine.IO values and back. It does no I/O, reads no clock and
+//! This crate turns bytes into Engine.IO values and back, and runs Engine.IO sessions as pure
+//! state machines. It does no I/O, reads no clock and
 //! spawns nothing, so it runs on any runtime (tokio, async-std, smol, embedded, WASM) and under
 //! a fuzzer. What it covers:
 //!
@@ -13,6 +14,7 @@
 //! | WebTransport framing | [`webtransport`] |
 //! | the handshake | [`OpenPacket`], [`RequestQuery`], [`ErrorResponse`] |
 //! | limits on peer input | [`Limits`] |
+//! | sessions: server and client state machines on an injected clock | [`session::server`], [`session::client`] |
 //!
 //! # Two layers, zero copies
 //!

@@ -22,6 +22,52 @@
 //!
 //! A parked GET is answered by a later transmit, so keep the request open until its
 //! [`Transmit::Response`] arrives.
+//!
+//! # Example: an echo server's polling session, driven by hand
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::time::Instant;
+//! use bytes::Bytes;
+//! use engineio_proto::session::server::*;
+//! use engineio_proto::session::RequestId;
+//!
+//! let config = ServerConfig::default();
+//! let mut sessions: HashMap<String, ServerSession> = HashMap::new();
+//! let now = Instant::now();
+//!
+//! // GET /engine.io/?EIO=4&transport=polling: a handshake.
+//! let Route::Handshake(handshake) = route(&config, Method::Get, "EIO=4&transport=polling", false) else {
+//!     unreachable!()
+//! };
+//! let mut session = ServerSession::new(now, "sid1", &handshake, config.clone(), Connection::Polling(RequestId(1)));
+//! let Some(Transmit::Response { request: RequestId(1), response }) = session.poll_transmit() else { unreachable!() };
+//! assert!(response.body.starts_with(br#"0{"sid":"sid1","upgrades":["websocket"]"#));
+//! sessions.insert("sid1".into(), session);
+//!
+//! // POST …&sid=sid1 with body `4hello`: read the body (at most config.max_payload bytes).
+//! let session = sessions.get_mut("sid1").unwrap();
+//! if session.handle_post(now, RequestId(2)) {
+//!     session.handle_post_body(now, RequestId(2), Some("text/plain;charset=UTF-8"), Bytes::from_static(b"4hello"));
+//! }
+//! // Drain: the POST's `ok`, and the message, which we echo.
+//! while let Some(event) = session.poll_event() {
+//!     if let Event::Message(data) = event {
+//!         session.send(data).unwrap();
+//!     }
+//! }
+//! let Some(Transmit::Response { request: RequestId(2), response }) = session.poll_transmit() else { unreachable!() };
+//! assert_eq!(response.body, &b"ok"[..]);
+//!
+//! // GET …&sid=sid1: answered at once with what is queued.
+//! session.handle_get(now, RequestId(3));
+//! let Some(Transmit::Response { request: RequestId(3), response }) = session.poll_transmit() else { unreachable!() };
+//! assert_eq!(response.body, &b"4hello"[..]);
+//!
+//! // Nothing else to do until the next ping is due.
+//! assert!(session.poll_transmit().is_none());
+//! assert_eq!(session.poll_timeout(), Some(now + config.ping_interval));
+//! ```
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
