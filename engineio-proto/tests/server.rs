@@ -353,3 +353,22 @@ fn routing_refusals() {
         Route::Refuse(ErrorCode::TransportUnknown)
     );
 }
+
+#[test]
+fn a_body_arriving_after_the_close_is_refused_without_events() {
+    let now = Instant::now();
+    let mut s = v4_polling(now);
+    assert!(s.handle_post(now, RequestId(1)));
+    s.handle_timeout(now + Duration::from_secs(25));
+    s.handle_timeout(now + Duration::from_secs(45));
+    assert!(matches!(
+        events(&mut s)[..],
+        [Event::Closed {
+            reason: CloseReason::PingTimeout,
+            ..
+        }]
+    ));
+    s.handle_post_body(now, RequestId(1), None, Bytes::from_static(b"4late"));
+    assert_eq!(responses(&mut s)[0].1.status, 400);
+    assert!(events(&mut s).is_empty());
+}

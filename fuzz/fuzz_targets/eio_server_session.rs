@@ -22,6 +22,12 @@ enum Op {
         body: Vec<u8>,
     },
     PostTooLarge,
+    /// A POST whose body is still being read; `PostBody` delivers it later.
+    PostBegin,
+    PostBody {
+        binary_content_type: bool,
+        body: Vec<u8>,
+    },
     Abort(u8),
     WebSocketOpen {
         socket: u8,
@@ -89,6 +95,7 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
     let mut closed = false;
     // Every request gets a new id, as a driver would give it; `Abort` picks a recent one.
     let mut last_request = 0u64;
+    let mut reading: Vec<RequestId> = Vec::new();
     for op in input.ops {
         match op {
             Op::Get => session.handle_get(now, fresh(&mut last_request)),
@@ -98,6 +105,22 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
             } => {
                 let request = fresh(&mut last_request);
                 if session.handle_post(now, request) {
+                    let content_type = binary_content_type.then_some("application/octet-stream");
+                    session.handle_post_body(now, request, content_type, Bytes::from(body));
+                }
+            }
+            Op::PostBegin => {
+                let request = fresh(&mut last_request);
+                if session.handle_post(now, request) {
+                    reading.push(request);
+                }
+            }
+            Op::PostBody {
+                binary_content_type,
+                body,
+            } => {
+                if !reading.is_empty() {
+                    let request = reading.remove(0);
                     let content_type = binary_content_type.then_some("application/octet-stream");
                     session.handle_post_body(now, request, content_type, Bytes::from(body));
                 }

@@ -577,6 +577,10 @@ impl ServerSession {
         if !self.take_post(request) {
             return;
         }
+        if self.state == State::Closed {
+            // The session ended while the body was read (the reference destroys the request).
+            return self.respond(request, HttpResponse::empty(400));
+        }
         if body.len() > self.config.max_payload {
             return self.respond(request, HttpResponse::empty(413));
         }
