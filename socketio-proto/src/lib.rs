@@ -112,6 +112,7 @@ mod error;
 mod header;
 mod packet;
 mod placeholder;
+pub mod session;
 
 mod validate;
 
