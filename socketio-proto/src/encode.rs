@@ -1,7 +1,7 @@
 //! Encoding: the text header written into a caller buffer, and [`EncodedPacket`], a packet
 //! encoded once and sent to any number of receivers.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
@@ -38,6 +38,7 @@ impl Packet {
             header: Bytes::from(header),
             json: self.data.clone(),
             attachments: self.attachments.iter().cloned().collect(),
+            text: Arc::default(),
         }
     }
 }
@@ -61,13 +62,24 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
 /// text, in order.
 ///
 /// Cloning is cheap (reference counts only), so a broadcast encodes once and clones per
-/// receiver.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// receiver. The one-buffer text of [`to_text`](Self::to_text) is built on first use and shared
+/// by every clone.
+#[derive(Debug, Clone)]
 pub struct EncodedPacket {
     header: Bytes,
     json: Option<Utf8Bytes>,
     attachments: Arc<[Bytes]>,
+    text: Arc<OnceLock<Utf8Bytes>>,
 }
+
+impl PartialEq for EncodedPacket {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.header, &self.json, &self.attachments)
+            == (&other.header, &other.json, &other.attachments)
+    }
+}
+
+impl Eq for EncodedPacket {}
 
 impl EncodedPacket {
     /// The text header (ASCII except for the namespace, which is UTF-8).
@@ -93,18 +105,23 @@ impl EncodedPacket {
         }
     }
 
-    /// The text message as one buffer. Copies the JSON unless the packet has none.
+    /// The text message as one buffer. The first call on a packet (or any of its clones)
+    /// copies the JSON behind the header; later calls share that buffer.
     pub fn to_text(&self) -> Utf8Bytes {
-        let bytes = match &self.json {
-            None => self.header.clone(),
-            Some(_) => {
-                let mut text = Vec::with_capacity(self.text_len());
-                self.write_text(&mut text);
-                Bytes::from(text)
-            }
-        };
-        // Header and JSON are both UTF-8, so the fallback is never taken.
-        Utf8Bytes::try_from_bytes(bytes).unwrap_or_default()
+        self.text
+            .get_or_init(|| {
+                let bytes = match &self.json {
+                    None => self.header.clone(),
+                    Some(_) => {
+                        let mut text = Vec::with_capacity(self.text_len());
+                        self.write_text(&mut text);
+                        Bytes::from(text)
+                    }
+                };
+                // Header and JSON are both UTF-8, so the fallback is never taken.
+                Utf8Bytes::try_from_bytes(bytes).unwrap_or_default()
+            })
+            .clone()
     }
 
     /// The binary attachments, in placeholder order.

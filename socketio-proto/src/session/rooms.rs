@@ -1,0 +1,174 @@
+//! Rooms and broadcast: which sockets of a namespace receive a packet.
+//!
+//! [`Rooms`] is the in-memory adapter of the reference (`socket.io-adapter`): per namespace,
+//! every socket is in the room named by its own id plus the rooms it joined. A broadcast
+//! selects sockets by rooms and `except` rooms; the caller encodes the packet once
+//! ([`Packet::encode`](crate::Packet::encode)) and hands the same [`EncodedPacket`](crate::EncodedPacket)
+//! to each recipient's [`Connection::send_encoded`](super::server::Connection::send_encoded),
+//! which shares the bytes: each extra recipient costs a reference-count increment and a queue
+//! entry.
+//!
+//! ```
+//! use socketio_proto::session::rooms::{BroadcastTarget, Rooms};
+//! let mut rooms = Rooms::default();
+//! rooms.add_socket("/", "alice");
+//! rooms.add_socket("/", "bob");
+//! rooms.add_socket("/", "carol");
+//! rooms.join("/", "alice", "lobby");
+//! rooms.join("/", "bob", "lobby");
+//! // To the lobby, but not from alice to herself.
+//! let target = BroadcastTarget::to(["lobby"]).except(["alice"]);
+//! assert_eq!(rooms.recipients("/", &target), ["bob"]);
+//! ```
+
+use std::collections::{BTreeSet, HashMap};
+
+/// Which sockets a broadcast goes to: the union of `rooms` (every socket of the namespace when
+/// empty), minus the sockets in any `except` room.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BroadcastTarget {
+    /// Rooms to send to; empty means the whole namespace.
+    pub rooms: Vec<String>,
+    /// Rooms whose sockets are skipped (a socket id is a room, so this excludes sockets too).
+    pub except: Vec<String>,
+}
+
+impl BroadcastTarget {
+    /// Every socket of the namespace.
+    pub fn all() -> Self {
+        BroadcastTarget::default()
+    }
+
+    /// The sockets in any of `rooms`.
+    pub fn to<I: IntoIterator<Item = S>, S: Into<String>>(rooms: I) -> Self {
+        BroadcastTarget {
+            rooms: rooms.into_iter().map(Into::into).collect(),
+            except: Vec::new(),
+        }
+    }
+
+    /// Also skip the sockets in any of `rooms` (pass a socket's own id to broadcast "from" it).
+    pub fn except<I: IntoIterator<Item = S>, S: Into<String>>(mut self, rooms: I) -> Self {
+        self.except.extend(rooms.into_iter().map(Into::into));
+        self
+    }
+}
+
+#[derive(Debug, Default)]
+struct NamespaceRooms {
+    /// Room name ⇒ socket ids, sorted so that recipients come out in a stable order.
+    rooms: HashMap<String, BTreeSet<String>>,
+    /// Socket id ⇒ the rooms it is in (its own id included).
+    sockets: HashMap<String, BTreeSet<String>>,
+}
+
+/// The in-memory adapter: rooms of every namespace on this server.
+#[derive(Debug, Default)]
+pub struct Rooms {
+    namespaces: HashMap<String, NamespaceRooms>,
+}
+
+impl Rooms {
+    /// Registers a socket that joined `namespace`; it is put in the room named by its id.
+    pub fn add_socket(&mut self, namespace: &str, sid: &str) {
+        self.join(namespace, sid, sid);
+    }
+
+    /// Removes a socket from every room of `namespace` (on disconnect).
+    pub fn remove_socket(&mut self, namespace: &str, sid: &str) {
+        let Some(ns) = self.namespaces.get_mut(namespace) else {
+            return;
+        };
+        for room in ns.sockets.remove(sid).unwrap_or_default() {
+            if let Some(members) = ns.rooms.get_mut(&room) {
+                members.remove(sid);
+                if members.is_empty() {
+                    ns.rooms.remove(&room);
+                }
+            }
+        }
+        if ns.sockets.is_empty() {
+            self.namespaces.remove(namespace);
+        }
+    }
+
+    /// Puts a socket in a room.
+    pub fn join(&mut self, namespace: &str, sid: &str, room: &str) {
+        let ns = self.namespaces.entry(namespace.to_owned()).or_default();
+        ns.rooms
+            .entry(room.to_owned())
+            .or_default()
+            .insert(sid.to_owned());
+        ns.sockets
+            .entry(sid.to_owned())
+            .or_default()
+            .insert(room.to_owned());
+    }
+
+    /// Takes a socket out of a room.
+    pub fn leave(&mut self, namespace: &str, sid: &str, room: &str) {
+        let Some(ns) = self.namespaces.get_mut(namespace) else {
+            return;
+        };
+        if let Some(members) = ns.rooms.get_mut(room) {
+            members.remove(sid);
+            if members.is_empty() {
+                ns.rooms.remove(room);
+            }
+        }
+        if let Some(rooms) = ns.sockets.get_mut(sid) {
+            rooms.remove(room);
+        }
+    }
+
+    /// The rooms a socket is in (its own id included), sorted.
+    pub fn rooms_of(&self, namespace: &str, sid: &str) -> Vec<&str> {
+        self.namespaces
+            .get(namespace)
+            .and_then(|ns| ns.sockets.get(sid))
+            .map(|rooms| rooms.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// The sockets in a room, sorted.
+    pub fn sockets_in(&self, namespace: &str, room: &str) -> Vec<&str> {
+        self.namespaces
+            .get(namespace)
+            .and_then(|ns| ns.rooms.get(room))
+            .map(|members| members.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// The sockets a broadcast reaches, each once, sorted by id.
+    pub fn recipients(&self, namespace: &str, target: &BroadcastTarget) -> Vec<&str> {
+        let Some(ns) = self.namespaces.get(namespace) else {
+            return Vec::new();
+        };
+        let excluded = |sid: &str| {
+            target.except.iter().any(|room| {
+                ns.rooms
+                    .get(room)
+                    .is_some_and(|members| members.contains(sid))
+            })
+        };
+        let mut out: Vec<&str> = if target.rooms.is_empty() {
+            ns.sockets
+                .keys()
+                .map(String::as_str)
+                .filter(|sid| !excluded(sid))
+                .collect()
+        } else {
+            let mut chosen = BTreeSet::new();
+            for room in &target.rooms {
+                for sid in ns.rooms.get(room).into_iter().flatten() {
+                    if !excluded(sid) {
+                        chosen.insert(sid.as_str());
+                    }
+                }
+            }
+            chosen.into_iter().collect()
+        };
+        out.sort_unstable();
+        out
+    }
+}
