@@ -84,10 +84,7 @@ fn broadcast_to_rooms_with_except_shares_one_encoding() {
             assert!(out.is_empty());
         }
     }
-    assert_eq!(
-        text,
-        r#"51-["news","hello",{"_placeholder":true,"num":0}]"#
-    );
+    assert_eq!(text, r#"51-["news","hello",{"_placeholder":true,"num":0}]"#);
 }
 
 #[test]

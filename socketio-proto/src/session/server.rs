@@ -116,6 +116,8 @@ pub enum Event {
     Connected {
         /// The namespace.
         namespace: Namespace,
+        /// Whether its state was recovered ([`Connection::accept_recovered`]).
+        recovered: bool,
     },
     /// An EVENT. When it carries an ack id, answer with [`Connection::ack`].
     Event(Packet),
@@ -317,6 +319,20 @@ impl Connection {
         sid: &str,
         pid: Option<&str>,
     ) -> Result<(), CommandError> {
+        self.accept_recovered(namespace, sid, pid, &[], false)
+    }
+
+    /// Accepts a pending CONNECT after connection state recovery: the `missed` events go out
+    /// first, then the reply with the recovered `sid` and `pid`, as the reference orders them.
+    /// [`Event::Connected`] reports `recovered`.
+    pub fn accept_recovered(
+        &mut self,
+        namespace: &Namespace,
+        sid: &str,
+        pid: Option<&str>,
+        missed: &[EncodedPacket],
+        recovered: bool,
+    ) -> Result<(), CommandError> {
         self.check_open()?;
         if !self.pending_connects.remove(namespace.as_str()) {
             return Err(CommandError::NotConnected);
@@ -331,12 +347,16 @@ impl Connection {
             ProtocolVersion::V5 => Packet::connect_with(namespace.clone(), &Reply { sid, pid })?,
             ProtocolVersion::V4 => Packet::connect(namespace.clone()),
         };
+        for packet in missed {
+            self.push_packet(packet);
+        }
         self.push_packet(&reply.encode());
         self.sockets
             .insert(namespace.as_str().to_owned(), SocketState::default());
         self.connect_deadline = None;
         self.events.push_back(Event::Connected {
             namespace: namespace.clone(),
+            recovered,
         });
         Ok(())
     }

@@ -1,0 +1,249 @@
+//! Connection state recovery (socket.io ≥ 4.6, PROTOCOL.md B.9), server side.
+//!
+//! With recovery on, every broadcast event without an ack id and not volatile carries a string
+//! offset as its last argument and is kept in a [`RecoveryStore`] for
+//! `maxDisconnectionDuration`. When a socket disconnects for a recoverable reason, its session
+//! (id, pid, rooms) is kept as long. A client that reconnects with `{"pid":…,"offset":…}` in
+//! its CONNECT payload gets its old socket id and rooms back, and the events it missed (filtered
+//! by its rooms) are sent before the CONNECT reply, as the reference does.
+//!
+//! Offsets and pids come from the caller (this crate has no clock or RNG); the reference uses
+//! base-64 timestamps for offsets and 20-character random ids for pids. Memory is bounded:
+//! at most [`RecoveryConfig::max_stored_packets`] packets, dropped oldest first.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use super::rooms::BroadcastTarget;
+use crate::encode::EncodedPacket;
+use crate::error::EncodeError;
+use crate::packet::{Packet, PacketType};
+
+/// Recovery settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryConfig {
+    /// How long sessions and packets are kept after a disconnect. 120 s.
+    pub max_disconnection_duration: Duration,
+    /// The most packets kept; the oldest go first. 10 000 (the reference has no cap).
+    pub max_stored_packets: usize,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        RecoveryConfig {
+            max_disconnection_duration: Duration::from_millis(120_000),
+            max_stored_packets: 10_000,
+        }
+    }
+}
+
+/// The `pid` and `offset` a reconnecting client puts in its CONNECT payload.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct RecoveryRequest {
+    /// The private session id from the previous CONNECT reply.
+    pub pid: String,
+    /// The offset of the last event the client received.
+    pub offset: String,
+}
+
+impl RecoveryRequest {
+    /// Reads `pid` and `offset` from a CONNECT payload; `None` unless both are strings.
+    pub fn from_auth(auth: &str) -> Option<RecoveryRequest> {
+        serde_json::from_str(auth).ok()
+    }
+}
+
+/// A session waiting to be recovered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedSession {
+    /// The socket id.
+    pub sid: String,
+    /// The private session id.
+    pub pid: String,
+    /// The namespace.
+    pub namespace: String,
+    /// The rooms the socket was in (its own id included).
+    pub rooms: Vec<String>,
+    disconnected_at: Instant,
+}
+
+/// What a successful recovery gives back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recovered {
+    /// The session, with its id and rooms.
+    pub session: SavedSession,
+    /// The events missed since the offset, oldest first, filtered by the session's rooms.
+    pub missed: Vec<EncodedPacket>,
+}
+
+#[derive(Clone, Debug)]
+struct StoredPacket {
+    offset: String,
+    namespace: String,
+    target: BroadcastTarget,
+    packet: EncodedPacket,
+    stored_at: Instant,
+}
+
+/// Saved sessions and the recent broadcast events, for recovery.
+#[derive(Debug, Default)]
+pub struct RecoveryStore {
+    config: RecoveryConfig,
+    sessions: HashMap<String, SavedSession>,
+    packets: VecDeque<StoredPacket>,
+}
+
+impl RecoveryStore {
+    /// An empty store.
+    pub fn new(config: RecoveryConfig) -> RecoveryStore {
+        RecoveryStore {
+            config,
+            sessions: HashMap::new(),
+            packets: VecDeque::new(),
+        }
+    }
+
+    /// Appends `offset` as the last argument of an EVENT (the reference's offset tagging) and
+    /// keeps the encoded packet for recovery. Returns the packet to broadcast. Events with an ack
+    /// id are not stored (the reference never stores them): they come back unchanged.
+    pub fn store(
+        &mut self,
+        now: Instant,
+        offset: &str,
+        packet: Packet,
+        target: &BroadcastTarget,
+    ) -> Result<EncodedPacket, EncodeError> {
+        if packet.ack_id().is_some() || packet.packet_type() != PacketType::Event {
+            return Ok(packet.encode());
+        }
+        let packet = with_offset(packet, offset)?;
+        let encoded = packet.encode();
+        if self.config.max_stored_packets > 0 {
+            if self.packets.len() == self.config.max_stored_packets {
+                self.packets.pop_front();
+            }
+            self.packets.push_back(StoredPacket {
+                offset: offset.to_owned(),
+                namespace: packet.namespace().to_owned(),
+                target: target.clone(),
+                packet: encoded.clone(),
+                stored_at: now,
+            });
+        }
+        Ok(encoded)
+    }
+
+    /// Keeps a disconnected socket's session. Call it only for recoverable reasons (`transport
+    /// error`, `transport close`, `forced close`, `ping timeout`, `server shutting down`,
+    /// `forced server close`), as the reference does.
+    pub fn save_session(
+        &mut self,
+        now: Instant,
+        sid: &str,
+        pid: &str,
+        namespace: &str,
+        rooms: &[&str],
+    ) {
+        let session = SavedSession {
+            sid: sid.to_owned(),
+            pid: pid.to_owned(),
+            namespace: namespace.to_owned(),
+            rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
+            disconnected_at: now,
+        };
+        self.sessions.insert(pid.to_owned(), session);
+    }
+
+    /// Recovers the session `request.pid` if it was saved less than
+    /// `maxDisconnectionDuration` ago in this namespace and `request.offset` is still stored;
+    /// the session is consumed. `None` means: treat the client as new (new sid and pid).
+    pub fn recover(
+        &mut self,
+        now: Instant,
+        namespace: &str,
+        request: &RecoveryRequest,
+    ) -> Option<Recovered> {
+        self.expire(now);
+        let session = self.sessions.get(&request.pid)?;
+        if session.namespace != namespace {
+            return None;
+        }
+        let start = self
+            .packets
+            .iter()
+            .position(|p| p.offset == request.offset)?
+            + 1;
+        let session = self.sessions.remove(&request.pid)?;
+        let in_rooms = |target: &BroadcastTarget| {
+            let member = |room: &String| session.rooms.contains(room);
+            (target.rooms.is_empty() || target.rooms.iter().any(member))
+                && !target.except.iter().any(member)
+        };
+        let missed = self
+            .packets
+            .iter()
+            .skip(start)
+            .filter(|p| p.namespace == namespace && in_rooms(&p.target))
+            .map(|p| p.packet.clone())
+            .collect();
+        Some(Recovered { session, missed })
+    }
+
+    /// Drops sessions and packets older than `maxDisconnectionDuration`.
+    pub fn expire(&mut self, now: Instant) {
+        let max = self.config.max_disconnection_duration;
+        self.sessions
+            .retain(|_, s| now.saturating_duration_since(s.disconnected_at) < max);
+        while self
+            .packets
+            .front()
+            .is_some_and(|p| now.saturating_duration_since(p.stored_at) >= max)
+        {
+            self.packets.pop_front();
+        }
+    }
+
+    /// When the oldest entry expires: call [`RecoveryStore::expire`] then.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let max = self.config.max_disconnection_duration;
+        let session = self
+            .sessions
+            .values()
+            .map(|s| s.disconnected_at + max)
+            .min();
+        let packet = self.packets.front().map(|p| p.stored_at + max);
+        [session, packet].into_iter().flatten().min()
+    }
+
+    /// Number of packets kept.
+    pub fn stored_packets(&self) -> usize {
+        self.packets.len()
+    }
+}
+
+/// The EVENT with `offset` appended to its arguments: `["hello","world"]` ⇒
+/// `["hello","world","<offset>"]`.
+fn with_offset(packet: Packet, offset: &str) -> Result<Packet, EncodeError> {
+    let (packet_type, namespace, ack_id, data, attachments) = packet.into_parts();
+    let json = data.as_deref().unwrap_or("[]");
+    let body = json
+        .trim_end()
+        .strip_suffix(']')
+        .ok_or(EncodeError::ArgumentsNotASequence)?;
+    let separator = if body.trim_end().ends_with('[') {
+        ""
+    } else {
+        ","
+    };
+    let offset = serde_json::to_string(offset).map_err(|_| EncodeError::ArgumentsNotASequence)?;
+    let json = format!("{body}{separator}{offset}]");
+    Packet::from_parts(
+        packet_type,
+        namespace,
+        ack_id,
+        Some(json.into()),
+        attachments,
+    )
+}
