@@ -111,6 +111,9 @@ pub enum Event {
         namespace: Namespace,
         /// The CONNECT payload (v5 auth object), as raw JSON; `None` when absent.
         auth: Option<engineio_proto::Utf8Bytes>,
+        /// The v4 client's query suffix (`/admin?token=1` ⇒ `token=1`), which the modern
+        /// reference server exposes as the handshake's auth.
+        query: Option<String>,
     },
     /// A namespace socket joined.
     Connected {
@@ -227,6 +230,7 @@ impl Connection {
                 connection.events.push_back(Event::ConnectRequest {
                     namespace: Namespace::main(),
                     auth: None,
+                    query: None,
                 });
             }
         }
@@ -550,12 +554,17 @@ impl Connection {
                 }
                 self.pending_connects.insert(namespace);
                 let auth = packet.raw_json().cloned();
-                let namespace = match packet.full_namespace().query() {
+                let query = packet.full_namespace().query().map(str::to_owned);
+                let namespace = match query {
+                    // Replies name the namespace without the query.
                     Some(_) => Namespace::new(packet.namespace()).unwrap_or_default(),
                     None => packet.full_namespace().clone(),
                 };
-                self.events
-                    .push_back(Event::ConnectRequest { namespace, auth });
+                self.events.push_back(Event::ConnectRequest {
+                    namespace,
+                    auth,
+                    query,
+                });
             }
             PacketType::ConnectError => self.violation(),
             _ if !joined => self.violation(),
