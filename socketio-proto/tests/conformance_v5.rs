@@ -316,7 +316,9 @@ impl Suite {
 /// The conformance suite's server application.
 fn suite_app(now: Instant, sio: &mut Connection, event: Event) {
     match event {
-        Event::ConnectRequest { namespace, auth, .. } => {
+        Event::ConnectRequest {
+            namespace, auth, ..
+        } => {
             if !matches!(namespace.as_str(), "/" | "/custom") {
                 sio.refuse_invalid_namespace(&namespace).unwrap();
                 return;

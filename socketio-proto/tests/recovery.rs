@@ -86,7 +86,10 @@ fn missed_events_are_replayed_before_the_connect_reply() {
         t1,
         Data::Text(r#"0{"pid":"p1","offset":"o2","token":"abc"}"#.into()),
     );
-    let Some(Event::ConnectRequest { namespace, auth, .. }) = c.poll_event() else {
+    let Some(Event::ConnectRequest {
+        namespace, auth, ..
+    }) = c.poll_event()
+    else {
         panic!()
     };
     let request = RecoveryRequest::from_auth(auth.as_deref().unwrap()).unwrap();

@@ -1,11 +1,13 @@
 //! Sans-IO Socket.IO sessions above the codec: a server connection ([`server`]) with rooms and
-//! broadcast ([`rooms`]) and connection state recovery ([`recovery`]).
+//! broadcast ([`rooms`]), and a client
+//! manager ([`client`]).
 //!
-//! They follow the shape of `engineio_proto::session`: `handle_*` inputs that take the current
+//! Both follow the shape of `engineio_proto::session`: `handle_*` inputs that take the current
 //! time, commands, and `poll_transmit` / `poll_event` / `poll_timeout` outputs, drained after
-//! every input. Nothing reads a clock or a random number generator: ids and offsets come from
-//! the caller.
+//! every input. Nothing reads a clock or a random number generator: ids, offsets and jitter come
+//! from the caller.
 
+pub mod client;
 pub mod recovery;
 pub mod rooms;
 pub mod server;
