@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use serde::Deserialize;
-use socketio_proto::session::rooms::{BroadcastTarget, Rooms};
+use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
 use socketio_proto::session::server::{Connection, ServerConfig};
 use socketio_proto::{
     DecodeStatus, Decoder, Limits, Namespace, Packet, ProtocolVersion, RawHeader,

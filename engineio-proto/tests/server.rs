@@ -372,3 +372,21 @@ fn a_body_arriving_after_the_close_is_refused_without_events() {
     assert_eq!(responses(&mut s)[0].1.status, 400);
     assert!(events(&mut s).is_empty());
 }
+
+#[test]
+fn writable_only_with_a_parked_get_or_a_websocket() {
+    let now = Instant::now();
+    let mut s = v4_polling(now);
+    assert!(!s.is_writable());
+    s.handle_get(now, RequestId(1));
+    assert!(s.is_writable());
+    s.send(msg("x")).unwrap();
+    responses(&mut s);
+    assert!(!s.is_writable(), "the GET was answered");
+    s.handle_websocket_open(now, SocketId(7), false);
+    s.handle_websocket_frame(now, SocketId(7), Frame::Text("2probe".into()));
+    s.handle_websocket_frame(now, SocketId(7), Frame::Text("5".into()));
+    assert!(s.is_writable());
+    s.close(now);
+    assert!(!s.is_writable());
+}

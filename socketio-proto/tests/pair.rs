@@ -13,7 +13,7 @@ use socketio_proto::session::client::{
     self, EmitOptions, Manager, ManagerConfig, SocketOptions, Transmit,
 };
 use socketio_proto::session::recovery::{RecoveryConfig, RecoveryRequest, RecoveryStore};
-use socketio_proto::session::rooms::{BroadcastTarget, Rooms};
+use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
 use socketio_proto::session::server::{self as sio, Connection, Output};
 use socketio_proto::{Namespace, Packet, ProtocolVersion};
 

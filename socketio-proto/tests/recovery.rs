@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use engineio_proto::Data;
 use socketio_proto::session::recovery::{RecoveryConfig, RecoveryRequest, RecoveryStore};
-use socketio_proto::session::rooms::{BroadcastTarget, Rooms};
+use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
 use socketio_proto::session::server::{Connection, Event, Output, ServerConfig};
 use socketio_proto::{Namespace, Packet, ProtocolVersion};
 
@@ -205,4 +205,15 @@ fn offsets_go_after_every_argument_and_into_empty_arrays() {
         encoded.to_text(),
         r#"51-["file",{"_placeholder":true,"num":0},"x\"y"]"#
     );
+}
+
+#[test]
+fn volatile_broadcasts_are_neither_tagged_nor_stored() {
+    let t0 = Instant::now();
+    let mut store = RecoveryStore::new(RecoveryConfig::default());
+    let encoded = store
+        .store(t0, "o1", event("v"), &BroadcastTarget::all().volatile())
+        .unwrap();
+    assert_eq!(encoded.to_text(), r#"2["v","x"]"#);
+    assert_eq!(store.stored_packets(), 0);
 }

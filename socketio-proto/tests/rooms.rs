@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use engineio_proto::Data;
-use socketio_proto::session::rooms::{BroadcastTarget, Rooms};
+use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
 use socketio_proto::session::server::{Connection, Event, Output, ServerConfig};
 use socketio_proto::{Namespace, Packet, ProtocolVersion};
 

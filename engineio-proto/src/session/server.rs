@@ -475,6 +475,17 @@ impl ServerSession {
         self.state == State::Closed
     }
 
+    /// Whether a message sent now goes out at once: on a WebSocket, or on polling with a GET
+    /// parked. Volatile messages (Socket.IO's `volatile` flag) are dropped when this is false,
+    /// as the reference does.
+    pub fn is_writable(&self) -> bool {
+        self.state == State::Open
+            && matches!(
+                self.active,
+                Active::WebSocket { .. } | Active::Polling { get: Some(_), .. }
+            )
+    }
+
     /// Queues a message for the client.
     ///
     /// Fails when the session is closing or closed, and for data the session's protocol cannot

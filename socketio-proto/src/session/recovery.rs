@@ -107,7 +107,8 @@ impl RecoveryStore {
 
     /// Appends `offset` as the last argument of an EVENT (the reference's offset tagging) and
     /// keeps the encoded packet for recovery. Returns the packet to broadcast. Events with an ack
-    /// id are not stored (the reference never stores them): they come back unchanged.
+    /// id and volatile broadcasts are not stored (the reference never stores them): they come back
+    /// unchanged.
     pub fn store(
         &mut self,
         now: Instant,
@@ -115,7 +116,8 @@ impl RecoveryStore {
         packet: Packet,
         target: &BroadcastTarget,
     ) -> Result<EncodedPacket, EncodeError> {
-        if packet.ack_id().is_some() || packet.packet_type() != PacketType::Event {
+        if packet.ack_id().is_some() || target.volatile || packet.packet_type() != PacketType::Event
+        {
             return Ok(packet.encode());
         }
         let packet = with_offset(packet, offset)?;

@@ -9,7 +9,7 @@
 //! entry.
 //!
 //! ```
-//! use socketio_proto::session::rooms::{BroadcastTarget, Rooms};
+//! use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
 //! let mut rooms = Rooms::default();
 //! rooms.add_socket("/", "alice");
 //! rooms.add_socket("/", "bob");
@@ -24,13 +24,19 @@
 use std::collections::{BTreeSet, HashMap};
 
 /// Which sockets a broadcast goes to: the union of `rooms` (every socket of the namespace when
-/// empty), minus the sockets in any `except` room.
+/// empty), minus the sockets in any `except` room. The fields mirror the reference adapter's
+/// broadcast options (`rooms`, `except`, `flags.volatile`), which the Redis adapter puts on the
+/// wire.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BroadcastTarget {
     /// Rooms to send to; empty means the whole namespace.
     pub rooms: Vec<String>,
     /// Rooms whose sockets are skipped (a socket id is a room, so this excludes sockets too).
     pub except: Vec<String>,
+    /// Skip recipients that cannot take the packet right now (Engine.IO's
+    /// `ServerSession::is_writable` is false) instead of queueing it; volatile packets are not
+    /// stored for connection state recovery either.
+    pub volatile: bool,
 }
 
 impl BroadcastTarget {
@@ -43,13 +49,19 @@ impl BroadcastTarget {
     pub fn to<I: IntoIterator<Item = S>, S: Into<String>>(rooms: I) -> Self {
         BroadcastTarget {
             rooms: rooms.into_iter().map(Into::into).collect(),
-            except: Vec::new(),
+            ..BroadcastTarget::default()
         }
     }
 
     /// Also skip the sockets in any of `rooms` (pass a socket's own id to broadcast "from" it).
     pub fn except<I: IntoIterator<Item = S>, S: Into<String>>(mut self, rooms: I) -> Self {
         self.except.extend(rooms.into_iter().map(Into::into));
+        self
+    }
+
+    /// Makes the broadcast volatile.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
         self
     }
 }
@@ -62,20 +74,41 @@ struct NamespaceRooms {
     sockets: HashMap<String, BTreeSet<String>>,
 }
 
+/// The adapter seam: where rooms live and which sockets a broadcast reaches.
+///
+/// [`Rooms`] is the in-memory implementation. A multi-node adapter (wire-compatible with
+/// Node's `@socket.io/redis-adapter`) keeps the same local bookkeeping and, in addition,
+/// publishes each broadcast with its [`BroadcastTarget`] to the other nodes, which deliver it to
+/// their own local recipients; room queries then merge the other nodes' answers.
+pub trait Adapter {
+    /// Registers a socket that joined `namespace`; it is put in the room named by its id.
+    fn add_socket(&mut self, namespace: &str, sid: &str);
+    /// Removes a socket from every room of `namespace` (on disconnect).
+    fn remove_socket(&mut self, namespace: &str, sid: &str);
+    /// Puts a socket in a room.
+    fn join(&mut self, namespace: &str, sid: &str, room: &str);
+    /// Takes a socket out of a room.
+    fn leave(&mut self, namespace: &str, sid: &str, room: &str);
+    /// The rooms a socket is in (its own id included), sorted.
+    fn rooms_of(&self, namespace: &str, sid: &str) -> Vec<&str>;
+    /// The sockets in a room, sorted.
+    fn sockets_in(&self, namespace: &str, room: &str) -> Vec<&str>;
+    /// The local sockets a broadcast reaches, each once, sorted by id.
+    fn recipients(&self, namespace: &str, target: &BroadcastTarget) -> Vec<&str>;
+}
+
 /// The in-memory adapter: rooms of every namespace on this server.
 #[derive(Debug, Default)]
 pub struct Rooms {
     namespaces: HashMap<String, NamespaceRooms>,
 }
 
-impl Rooms {
-    /// Registers a socket that joined `namespace`; it is put in the room named by its id.
-    pub fn add_socket(&mut self, namespace: &str, sid: &str) {
+impl Adapter for Rooms {
+    fn add_socket(&mut self, namespace: &str, sid: &str) {
         self.join(namespace, sid, sid);
     }
 
-    /// Removes a socket from every room of `namespace` (on disconnect).
-    pub fn remove_socket(&mut self, namespace: &str, sid: &str) {
+    fn remove_socket(&mut self, namespace: &str, sid: &str) {
         let Some(ns) = self.namespaces.get_mut(namespace) else {
             return;
         };
@@ -92,8 +125,7 @@ impl Rooms {
         }
     }
 
-    /// Puts a socket in a room.
-    pub fn join(&mut self, namespace: &str, sid: &str, room: &str) {
+    fn join(&mut self, namespace: &str, sid: &str, room: &str) {
         let ns = self.namespaces.entry(namespace.to_owned()).or_default();
         ns.rooms
             .entry(room.to_owned())
@@ -105,8 +137,7 @@ impl Rooms {
             .insert(room.to_owned());
     }
 
-    /// Takes a socket out of a room.
-    pub fn leave(&mut self, namespace: &str, sid: &str, room: &str) {
+    fn leave(&mut self, namespace: &str, sid: &str, room: &str) {
         let Some(ns) = self.namespaces.get_mut(namespace) else {
             return;
         };
@@ -121,8 +152,7 @@ impl Rooms {
         }
     }
 
-    /// The rooms a socket is in (its own id included), sorted.
-    pub fn rooms_of(&self, namespace: &str, sid: &str) -> Vec<&str> {
+    fn rooms_of(&self, namespace: &str, sid: &str) -> Vec<&str> {
         self.namespaces
             .get(namespace)
             .and_then(|ns| ns.sockets.get(sid))
@@ -130,8 +160,7 @@ impl Rooms {
             .unwrap_or_default()
     }
 
-    /// The sockets in a room, sorted.
-    pub fn sockets_in(&self, namespace: &str, room: &str) -> Vec<&str> {
+    fn sockets_in(&self, namespace: &str, room: &str) -> Vec<&str> {
         self.namespaces
             .get(namespace)
             .and_then(|ns| ns.rooms.get(room))
@@ -139,8 +168,7 @@ impl Rooms {
             .unwrap_or_default()
     }
 
-    /// The sockets a broadcast reaches, each once, sorted by id.
-    pub fn recipients(&self, namespace: &str, target: &BroadcastTarget) -> Vec<&str> {
+    fn recipients(&self, namespace: &str, target: &BroadcastTarget) -> Vec<&str> {
         let Some(ns) = self.namespaces.get(namespace) else {
             return Vec::new();
         };
