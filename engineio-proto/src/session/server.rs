@@ -737,17 +737,7 @@ impl ServerSession {
         }
         if due(Timer::Noop, &self.timers) {
             self.set(Timer::Noop, now + self.config.noop_interval);
-            if let Active::Polling {
-                get: Some(request), ..
-            } = self.active
-            {
-                let body = self.polling_body(&[Packet::new(PacketType::Noop)]);
-                self.active = Active::Polling {
-                    get: None,
-                    post: self.post(),
-                };
-                self.respond(request, body);
-            }
+            self.release_get(PacketType::Noop);
         }
     }
 
@@ -780,11 +770,19 @@ impl ServerSession {
         );
     }
 
-    fn post(&self) -> Option<RequestId> {
-        match self.active {
-            Active::Polling { post, .. } => post,
-            Active::WebSocket { .. } => None,
-        }
+    /// Answers a parked GET, if there is one, with a body holding just `packet_type` (`6` or
+    /// `1`).
+    fn release_get(&mut self, packet_type: PacketType) {
+        let Active::Polling {
+            get: Some(request),
+            post,
+        } = self.active
+        else {
+            return;
+        };
+        let body = self.polling_body(&[Packet::new(packet_type)]);
+        self.active = Active::Polling { get: None, post };
+        self.respond(request, body);
     }
 
     fn take_post(&mut self, request: RequestId) -> bool {
@@ -822,15 +820,7 @@ impl ServerSession {
             }
             (PacketType::Close, _) => {
                 // The reference releases a pending GET with `6`, not `1`.
-                if let Active::Polling {
-                    get: Some(request),
-                    post,
-                } = self.active
-                {
-                    let body = self.polling_body(&[Packet::new(PacketType::Noop)]);
-                    self.active = Active::Polling { get: None, post };
-                    self.respond(request, body);
-                }
+                self.release_get(PacketType::Noop);
                 if let Active::WebSocket { socket, .. } = self.active {
                     self.transmits.push_back(Transmit::CloseSocket { socket });
                 }
@@ -868,14 +858,8 @@ impl ServerSession {
         };
         self.timers[Timer::Upgrade as usize] = None;
         self.timers[Timer::Noop as usize] = None;
-        if let Active::Polling {
-            get: Some(request), ..
-        } = self.active
-        {
-            // The client paused polling; a GET still parked would never be answered.
-            let body = self.polling_body(&[Packet::new(PacketType::Noop)]);
-            self.respond(request, body);
-        }
+        // The client paused polling; a GET still parked would never be answered.
+        self.release_get(PacketType::Noop);
         self.active = Active::WebSocket {
             socket: probe.socket,
             b64: probe.b64,
@@ -962,19 +946,9 @@ impl ServerSession {
         if self.state == State::Closed {
             return;
         }
-        match self.active {
-            Active::Polling {
-                get: Some(request),
-                post,
-            } => {
-                let body = self.polling_body(&[Packet::new(PacketType::Close)]);
-                self.active = Active::Polling { get: None, post };
-                self.respond(request, body);
-            }
-            Active::Polling { get: None, .. } => {}
-            Active::WebSocket { socket, .. } => {
-                self.transmits.push_back(Transmit::CloseSocket { socket })
-            }
+        self.release_get(PacketType::Close);
+        if let Active::WebSocket { socket, .. } = self.active {
+            self.transmits.push_back(Transmit::CloseSocket { socket });
         }
         self.drop_probe();
         self.finish(reason);
