@@ -116,8 +116,11 @@ impl RecoveryStore {
         packet: Packet,
         target: &BroadcastTarget,
     ) -> Result<EncodedPacket, EncodeError> {
-        if packet.ack_id().is_some() || target.volatile || packet.packet_type() != PacketType::Event
-        {
+        let event = matches!(
+            packet.packet_type(),
+            PacketType::Event | PacketType::BinaryEvent
+        );
+        if packet.ack_id().is_some() || target.volatile || !event {
             return Ok(packet.encode());
         }
         let packet = with_offset(packet, offset)?;
@@ -225,7 +228,7 @@ impl RecoveryStore {
     }
 }
 
-/// The EVENT with `offset` appended to its arguments: `["hello","world"]` ⇒
+/// The EVENT (binary or not) with `offset` appended to its arguments: `["hello","world"]` ⇒
 /// `["hello","world","<offset>"]`.
 fn with_offset(packet: Packet, offset: &str) -> Result<Packet, EncodeError> {
     let (packet_type, namespace, ack_id, data, attachments) = packet.into_parts();

@@ -1,0 +1,161 @@
+//! The interop app: the Socket.IO v5 test suite's server (PROTOCOL.md C.6) plus what the
+//! interop tests exercise. `interop/reference-server.mjs` implements the same contract with
+//! the official `socket.io` package, so one client script can run against both.
+//!
+//! * Namespaces `/` and `/custom` accept everyone; `/private` wants `{"token":"secret"}` and
+//!   refuses others with `not authorized`; anything else is an invalid namespace. On connect,
+//!   the server emits `auth` with the CONNECT payload (`{}` without one).
+//! * `message`(…args) ⇒ `message-back`(…args), binary included.
+//! * `message-with-ack`(…args) ⇒ ack(…args).
+//! * `join`(room) ⇒ joins, ack(room).
+//! * `to-room`(room, …args) ⇒ `room-message`(…args) to the room but not the sender.
+//! * `to-all`(…args) ⇒ `all-message`(…args) to the whole namespace, sender included.
+//! * `ask-client`(…args) ⇒ emits `question`(…args) with an ack (5 s); the answer comes back
+//!   as `answer`(…answer), a timeout as `answer-timeout`.
+//! * `disconnect-me` ⇒ server-side disconnect of the socket.
+//! * `last-disconnect-reason` ⇒ ack(reason of the latest server-side disconnect, or null).
+
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use socketio_proto::session::rooms::BroadcastTarget;
+use socketio_proto::session::server::DisconnectReason;
+use socketio_proto::{AckId, Namespace, Packet};
+
+use super::{raw_args, raw_packet};
+use crate::socketio::{Admission, App, Io, SocketRef};
+
+/// The interop app. It has no settings: the server's options (heartbeats, recovery, v3) are
+/// the driver's.
+#[derive(Debug, Default)]
+pub struct Interop {
+    last_disconnect: Option<&'static str>,
+}
+
+impl App for Interop {
+    fn admit(&mut self, namespace: &Namespace, auth: Option<&str>) -> Admission {
+        match namespace.as_str() {
+            "/" | "/custom" => Admission::Accept,
+            "/private" => {
+                let token = auth
+                    .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+                    .and_then(|a| a.get("token").cloned());
+                if token.as_ref().and_then(|t| t.as_str()) == Some("secret") {
+                    Admission::Accept
+                } else {
+                    Admission::Refuse {
+                        message: "not authorized".into(),
+                        data: None,
+                    }
+                }
+            }
+            _ => Admission::InvalidNamespace,
+        }
+    }
+
+    fn on_connect(&mut self, io: &mut Io<'_>, socket: &SocketRef, auth: Option<&str>, _: bool) {
+        let auth = auth.and_then(|a| RawValue::from_string(a.to_owned()).ok());
+        let empty = RawValue::from_string("{}".into()).ok();
+        if let Some(auth) = auth.or(empty) {
+            if let Ok(packet) = Packet::event(socket.namespace.clone(), "auth", &(auth,), None) {
+                io.emit(socket, packet);
+            }
+        }
+    }
+
+    fn on_event(&mut self, io: &mut Io<'_>, socket: &SocketRef, packet: Packet) {
+        let Some(name) = packet
+            .event_name()
+            .and_then(|n| n.as_str().map(str::to_owned))
+        else {
+            return;
+        };
+        let ns = packet.full_namespace().clone();
+        let ack_id = packet.ack_id();
+        let args = raw_args(&packet);
+        let rest = args.get(1..).unwrap_or_default();
+        let attachments = packet.attachments().to_vec();
+        match name.as_str() {
+            "message" => {
+                if let Some(back) = raw_packet(&ns, Some("message-back"), None, rest, attachments) {
+                    io.emit(socket, back);
+                }
+            }
+            "message-with-ack" => {
+                if let Some(ack) =
+                    ack_id.and_then(|id| raw_packet(&ns, None, Some(id), rest, attachments))
+                {
+                    io.ack(socket, ack);
+                }
+            }
+            "join" => {
+                let (Some(room), Some(id)) = (room_name(rest), ack_id) else {
+                    return;
+                };
+                io.join(socket, &room);
+                if let Ok(ack) = Packet::ack(ns, id, &(room,)) {
+                    io.ack(socket, ack);
+                }
+            }
+            "to-room" => {
+                let Some(room) = room_name(rest) else {
+                    return;
+                };
+                if let Some(packet) =
+                    raw_packet(&ns, Some("room-message"), None, &rest[1..], attachments)
+                {
+                    io.broadcast(
+                        packet,
+                        &BroadcastTarget::to([room]).except([socket.id.clone()]),
+                    );
+                }
+            }
+            "to-all" => {
+                if let Some(packet) = raw_packet(&ns, Some("all-message"), None, rest, attachments)
+                {
+                    io.broadcast(packet, &BroadcastTarget::all());
+                }
+            }
+            "ask-client" => {
+                if let Some(question) = raw_packet(&ns, Some("question"), None, rest, attachments) {
+                    io.emit_with_ack(socket, question, Duration::from_secs(5));
+                }
+            }
+            "disconnect-me" => io.disconnect(socket),
+            "last-disconnect-reason" => {
+                if let Some(ack) =
+                    ack_id.and_then(|id| Packet::ack(ns, id, &(self.last_disconnect,)).ok())
+                {
+                    io.ack(socket, ack);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_ack(&mut self, io: &mut Io<'_>, socket: &SocketRef, packet: Packet) {
+        let args = raw_args(&packet);
+        let attachments = packet.attachments().to_vec();
+        if let Some(answer) =
+            raw_packet(&socket.namespace, Some("answer"), None, &args, attachments)
+        {
+            io.emit(socket, answer);
+        }
+    }
+
+    fn on_ack_timeout(&mut self, io: &mut Io<'_>, socket: &SocketRef, _: AckId) {
+        if let Ok(packet) = Packet::event(socket.namespace.clone(), "answer-timeout", &(), None) {
+            io.emit(socket, packet);
+        }
+    }
+
+    fn on_disconnect(&mut self, _: &mut Io<'_>, _: &SocketRef, reason: DisconnectReason) {
+        self.last_disconnect = Some(reason.as_str());
+    }
+}
+
+/// The first argument as a room name: a string (so never a binary placeholder, which keeps
+/// the attachments of the remaining arguments intact when it is dropped).
+fn room_name(args: &[&RawValue]) -> Option<String> {
+    serde_json::from_str(args.first()?.get()).ok()
+}
