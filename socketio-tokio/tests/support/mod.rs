@@ -1,0 +1,192 @@
+//! Shared by the interop tests: the pinned npm packages, our programs and node scripts as
+//! child processes, and the scripts' JSON-line reports.
+#![allow(dead_code, unreachable_pub)] // each test binary uses a part; `pub` for the test modules
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// `socketio-tokio/interop`: package.json, the lockfile, the scripts.
+pub fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
+}
+
+/// Installs the pinned npm packages (`npm ci`) once per test binary, when missing. Panics
+/// with a clear message when Node.js or npm is not there.
+pub fn npm_packages() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let version = Command::new("node").arg("--version").output();
+        match version {
+            Ok(out) if out.status.success() => {}
+            _ => panic!(
+                "Node.js is required by the interop tests (the official Socket.IO packages run \
+                 on it) and `node` was not found on PATH. Install Node.js 18 or newer."
+            ),
+        }
+        let dir = interop_dir();
+        let marker = dir.join("node_modules/.package-lock.json");
+        let fresh = std::fs::metadata(&marker)
+            .and_then(|m| m.modified())
+            .ok()
+            .zip(
+                std::fs::metadata(dir.join("package-lock.json"))
+                    .and_then(|m| m.modified())
+                    .ok(),
+            )
+            .is_some_and(|(installed, lock)| installed >= lock);
+        if !fresh {
+            let status = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .status()
+                .expect("npm is required by the interop tests and was not found on PATH");
+            assert!(status.success(), "`npm ci` failed in {}", dir.display());
+        }
+    });
+}
+
+/// A child process killed when dropped.
+pub struct Process {
+    pub child: Child,
+    pub stdout: BufReader<ChildStdout>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    /// Starts `command` with piped stdout (stderr inherited, so failures show in the test log).
+    pub fn spawn(mut command: Command) -> Process {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        Process { child, stdout }
+    }
+
+    /// Reads lines until one starts with `prefix`; returns the rest of it.
+    pub fn wait_for_line(&mut self, prefix: &str) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.stdout.read_line(&mut line).expect("read stdout");
+            assert!(n > 0, "process ended before printing {prefix:?}");
+            if let Some(rest) = line.trim_end().strip_prefix(prefix) {
+                return rest.to_owned();
+            }
+        }
+    }
+}
+
+/// Our conformance server in `mode` on `port` (0: any); returns it and its address.
+pub fn our_server(mode: &str, port: u16) -> (Process, SocketAddr) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_conformance-server"));
+    command.args(["--mode", mode, "--port", &port.to_string()]);
+    let mut process = Process::spawn(command);
+    let rest = process.wait_for_line("listening on http://");
+    let addr = rest
+        .split_whitespace()
+        .next()
+        .expect("address")
+        .parse()
+        .expect("socket address");
+    (process, addr)
+}
+
+/// The official socket.io 4.8 server running the interop app (recovery on), on `port`.
+pub fn reference_server(port: u16) -> (Process, SocketAddr) {
+    npm_packages();
+    let mut command = Command::new("node");
+    command
+        .arg(interop_dir().join("reference-server.mjs"))
+        .args(["--port", &port.to_string(), "--recovery"]);
+    let mut process = Process::spawn(command);
+    let port: u16 = process
+        .wait_for_line("LISTENING ")
+        .trim()
+        .parse()
+        .expect("port");
+    (process, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// One case reported by a script.
+#[derive(Debug, serde::Deserialize)]
+pub struct Report {
+    #[serde(rename = "case")]
+    pub name: String,
+    pub ok: bool,
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+    #[serde(default)]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// Runs `node script args…` to its end; on a `RESTART` line calls `on_restart`. Returns
+/// the reports and the exit status.
+pub fn run_script(
+    script: &str,
+    args: &[&str],
+    timeout: Duration,
+    mut on_restart: impl FnMut(),
+) -> (Vec<Report>, std::process::ExitStatus) {
+    npm_packages();
+    let mut command = Command::new("node");
+    command.arg(interop_dir().join(script)).args(args);
+    let mut process = Process::spawn(command);
+    let deadline = Instant::now() + timeout;
+    let mut reports = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if process.stdout.read_line(&mut line).expect("read stdout") == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{script} {args:?} ran over {timeout:?}"
+        );
+        let text = line.trim();
+        if text == "RESTART" {
+            on_restart();
+        } else if text.starts_with('{') {
+            match serde_json::from_str::<Report>(text) {
+                Ok(report) => reports.push(report),
+                Err(_) => eprintln!("{script}: {text}"),
+            }
+        } else if !text.is_empty() {
+            eprintln!("{script}: {text}");
+        }
+    }
+    let status = process.child.wait().expect("wait for node");
+    (reports, status)
+}
+
+/// Asserts that every expected case was reported, and passed.
+pub fn assert_all_passed(label: &str, reports: &[Report], expected: &[&str]) {
+    for report in reports {
+        eprintln!(
+            "{label}: {} {}",
+            report.name,
+            if report.ok { "ok" } else { "FAILED" }
+        );
+    }
+    let failed: Vec<&Report> = reports.iter().filter(|r| !r.ok).collect();
+    assert!(failed.is_empty(), "{label}: failed cases: {failed:#?}");
+    for name in expected {
+        assert!(
+            reports.iter().any(|r| r.name == *name),
+            "{label}: case {name} was not reported (got {:?})",
+            reports.iter().map(|r| &r.name).collect::<Vec<_>>()
+        );
+    }
+}
