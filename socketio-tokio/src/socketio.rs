@@ -180,8 +180,15 @@ impl<A: App> SocketIo<A> {
         };
         match event {
             Event::ConnectRequest {
-                namespace, auth, ..
-            } => self.connect(now, sid, namespace, auth, engines),
+                namespace,
+                auth,
+                query,
+            } => {
+                // A v4 client has no auth payload: the modern reference server uses its
+                // namespace query (`/private?token=x`) as the handshake's auth.
+                let auth = auth.or_else(|| query.map(|q| query_as_auth(&q).into()));
+                self.connect(now, sid, namespace, auth, engines)
+            }
             Event::Event(packet) => {
                 if let Some(socket) = socket_of(&io, packet.full_namespace()) {
                     self.app.on_event(&mut io, &socket, packet);
@@ -494,5 +501,61 @@ impl Io<'_> {
         self.state
             .owners
             .remove(&(ns.to_owned(), socket.id.clone()));
+    }
+}
+
+/// `token=x&n=1` as the JSON object `{"token":"x","n":"1"}`, percent-decoded as Node's
+/// `querystring.parse` does (`+` is a space), keys in their order.
+fn query_as_auth(query: &str) -> String {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (percent_decode(key), percent_decode(value));
+        match fields.iter_mut().find(|(k, _)| *k == key) {
+            Some(field) => field.1 = value,
+            None => fields.push((key, value)),
+        }
+    }
+    let json = |s: &str| serde_json::Value::from(s).to_string();
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}:{}", json(k), json(v)))
+        .collect();
+    format!("{{{}}}", body.join(","))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_as_auth;
+
+    #[test]
+    fn a_v4_query_becomes_the_auth_object() {
+        assert_eq!(
+            query_as_auth("token=secret&x=a%20b+c&flag"),
+            r#"{"token":"secret","x":"a b c","flag":""}"#
+        );
+        assert_eq!(query_as_auth("t=%zz%4"), r#"{"t":"%zz%4"}"#);
     }
 }

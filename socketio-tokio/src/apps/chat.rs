@@ -17,7 +17,7 @@ use socketio_proto::session::rooms::BroadcastTarget;
 use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{Namespace, Packet};
 
-use super::raw_packet;
+use super::{raw_args, raw_packet};
 use crate::socketio::{Admission, App, Io, SocketRef};
 
 /// Rooms offered on the welcome screen (any other name can be joined too).
@@ -315,7 +315,13 @@ impl App for Chat {
             "image" => {
                 // One attachment, referenced from `data`: `name` and `type` are strings, so the
                 // decoder's check that every attachment is referenced puts it there.
-                let Ok((image,)) = packet.args::<(Image<'_>,)>() else {
+                // Read raw: `args()` would turn the placeholder into bytes, and `data` is
+                // forwarded as the placeholder it is.
+                let args = raw_args(&packet);
+                let Some(Ok(image)) = args
+                    .get(1)
+                    .map(|raw| serde_json::from_str::<Image<'_>>(raw.get()))
+                else {
                     return;
                 };
                 if packet.attachments().len() != 1 || !image.mime.starts_with("image/") {

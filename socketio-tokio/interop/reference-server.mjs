@@ -1,0 +1,209 @@
+// Reference implementation of "the interop app contract" on top of the
+// official socket.io 4.8.4 server.
+//
+// The Rust server (socketio-tokio) implements exactly the same contract; the
+// client scripts in this directory (client-v4.mjs, client-v2.mjs) are first
+// validated against this file, which proves the scripts themselves are right.
+//
+// Usage: node reference-server.mjs --port N [--recovery]
+//   --port 0     lets the OS pick a free port.
+//   --recovery   enables connection state recovery.
+// Once listening, exactly one line `LISTENING <port>` is written to stdout.
+// SIGTERM (or SIGINT) closes the server and exits with code 0.
+//
+// Notes on socket.io 4.8.4 behaviour that matters for the contract (read from
+// node_modules/socket.io/dist and node_modules/socket.io-adapter/dist):
+//  * With `connectionStateRecovery`, the namespace adapter is a
+//    SessionAwareAdapter. Its broadcast() appends a fresh offset string
+//    (a `yeast()` id such as "PQx3a1b") as an extra LAST element of the
+//    event's data for every EVENT packet that has no ack id and is not
+//    volatile. Socket#emit() also goes through adapter.broadcast() when
+//    recovery is on, so even a plain `socket.emit("auth", {...})` reaches the
+//    client as ["auth", {...}, "<offset>"]. Acks (ACK packets) and emits that
+//    carry an ack callback never get an offset.
+//  * The CONNECT reply to an Engine.IO v4 client is {sid, pid} (pid only when
+//    recovery is on). An Engine.IO v3 (socket.io-client 2.x) client gets a bare
+//    CONNECT packet, the main namespace "/" is joined implicitly on
+//    connection, and the handshake `auth` of a v3 client is built from the
+//    query string of its namespace CONNECT packet (`0/custom?token=x,`),
+//    so it is `{}` for "/".
+//  * Disconnect reasons considered recoverable (session kept for
+//    maxDisconnectionDuration): "transport error", "transport close",
+//    "forced close", "ping timeout", "server shutting down",
+//    "forced server close".
+//  * Missed packets of a recovered session are written to the client BEFORE
+//    the CONNECT packet; the client buffers them and emits them right after
+//    "connect" processing (socket.recovered === true).
+
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+
+// ---------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------
+
+/** Minimal argument parser: `--port N` and the `--recovery` flag. */
+function parseArgs(argv) {
+  const opts = { port: 0, recovery: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--port") {
+      const value = Number(argv[++i]);
+      if (!Number.isInteger(value) || value < 0 || value > 65535) {
+        throw new Error(`invalid --port value: ${argv[i]}`);
+      }
+      opts.port = value;
+    } else if (arg === "--recovery") {
+      opts.recovery = true;
+    } else {
+      throw new Error(`unknown argument: ${arg}`);
+    }
+  }
+  return opts;
+}
+
+const args = parseArgs(process.argv.slice(2));
+
+// ---------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------
+
+const httpServer = createServer();
+
+const io = new Server(httpServer, {
+  pingInterval: 300,
+  pingTimeout: 200,
+  connectTimeout: 1000,
+  maxHttpBufferSize: 1e6,
+  allowEIO3: true, // accept socket.io-client 2.x (Engine.IO protocol v3)
+  cors: { origin: "*" },
+  ...(args.recovery
+    ? {
+        connectionStateRecovery: {
+          maxDisconnectionDuration: 120000,
+          skipMiddlewares: true,
+        },
+      }
+    : {}),
+});
+
+/**
+ * Reason string of the most recent server-side `disconnect` event, across
+ * every namespace. `null` until the first disconnection. Exposed to clients
+ * through the `last-disconnect-reason` event so tests can check what the
+ * server observed (e.g. "ping timeout").
+ */
+let lastDisconnectReason = null;
+
+/**
+ * Installs the contract's event handlers on a freshly connected socket.
+ * `nsp` is the namespace the socket belongs to (used by `to-all`).
+ */
+function attachHandlers(nsp, socket) {
+  // Announce the handshake auth payload (`{}` when the client sent none).
+  socket.emit("auth", socket.handshake.auth ?? {});
+
+  // Echo: every argument (binary attachments included) is sent back.
+  socket.on("message", (...eventArgs) => {
+    socket.emit("message-back", ...eventArgs);
+  });
+
+  // Echo through the acknowledgement callback.
+  socket.on("message-with-ack", (...eventArgs) => {
+    const ack = eventArgs.pop();
+    if (typeof ack === "function") ack(...eventArgs);
+  });
+
+  // Join a room and confirm with its name.
+  socket.on("join", (room, ack) => {
+    socket.join(room);
+    if (typeof ack === "function") ack(room);
+  });
+
+  // Everyone in `room` except the sender.
+  socket.on("to-room", (room, ...eventArgs) => {
+    socket.to(room).emit("room-message", ...eventArgs);
+  });
+
+  // Everyone in the namespace, sender included.
+  socket.on("to-all", (...eventArgs) => {
+    nsp.emit("all-message", ...eventArgs);
+  });
+
+  // Server -> client acknowledgement: ask the client a question and report
+  // its answer (or the timeout) back with a plain event.
+  socket.on("ask-client", (...eventArgs) => {
+    socket.timeout(5000).emit("question", ...eventArgs, (err, ...answer) => {
+      if (err) {
+        socket.emit("answer-timeout");
+      } else {
+        socket.emit("answer", ...answer);
+      }
+    });
+  });
+
+  // Server-initiated namespace disconnection (client reason
+  // "io server disconnect", server reason "server namespace disconnect").
+  socket.on("disconnect-me", () => {
+    socket.disconnect();
+  });
+
+  socket.on("last-disconnect-reason", (ack) => {
+    if (typeof ack === "function") ack(lastDisconnectReason);
+  });
+
+  socket.on("disconnect", (reason) => {
+    lastDisconnectReason = reason;
+  });
+}
+
+// "/" and "/custom" accept everybody.
+for (const name of ["/", "/custom"]) {
+  const nsp = io.of(name);
+  nsp.on("connection", (socket) => attachHandlers(nsp, socket));
+}
+
+// "/private" requires auth.token === "secret".
+const privateNsp = io.of("/private");
+privateNsp.use((socket, next) => {
+  if (socket.handshake.auth && socket.handshake.auth.token === "secret") {
+    next();
+  } else {
+    next(new Error("not authorized"));
+  }
+});
+privateNsp.on("connection", (socket) => attachHandlers(privateNsp, socket));
+
+// Any other namespace is refused by socket.io itself: no dynamic namespace
+// is registered, so the client receives CONNECT_ERROR "Invalid namespace".
+
+// ---------------------------------------------------------------------------
+// Lifecycle
+// ---------------------------------------------------------------------------
+
+httpServer.on("error", (err) => {
+  console.error(`reference-server: ${err.message}`);
+  process.exit(1);
+});
+
+httpServer.listen(args.port, "127.0.0.1", () => {
+  const { port } = httpServer.address();
+  process.stdout.write(`LISTENING ${port}\n`);
+});
+
+let shuttingDown = false;
+
+/**
+ * Closes every Socket.IO connection (server reason "server shutting down")
+ * and exits. A short hard deadline makes sure lingering HTTP keep-alive
+ * connections never keep the process alive.
+ */
+function shutdown() {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  setTimeout(() => process.exit(0), 500).unref();
+  io.close(() => process.exit(0));
+}
+
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);

@@ -1,0 +1,115 @@
+//! The official clients against our server (`conformance-server --mode interop`: the interop
+//! app with recovery on and Engine.IO v3 allowed), each over polling only, WebSocket only and
+//! polling upgraded to WebSocket:
+//!
+//! * `socket.io-client` 4.8.4 (`interop/client-v4.mjs`): namespaces, auth, events and acks
+//!   both ways, nested binary, rooms among three clients, server-side disconnect, ping timeout,
+//!   reconnection after our server restarts (the process is killed and started again on the
+//!   same port), connection state recovery.
+//! * `socket.io-client` 2.5.0 (`interop/client-v2.mjs`, Engine.IO v3 / Socket.IO v4):
+//!   connect, namespaces, events, acks, binary, auth from the namespace query.
+#![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
+
+mod support;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use support::{assert_all_passed, our_server, run_script};
+
+/// One script at a time: they share two cores and the heartbeats are 300/200 ms.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const V4_CASES: [&str; 9] = [
+    "namespaces",
+    "auth",
+    "events-and-acks",
+    "binary",
+    "rooms",
+    "server-disconnect",
+    "ping-timeout",
+    "restart",
+    "recovery",
+];
+
+const V2_CASES: [&str; 6] = [
+    "connect",
+    "namespaces",
+    "events",
+    "acks",
+    "binary",
+    "query-auth",
+];
+
+fn run(script: &str, transport: &str, expected: &[&str]) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (server, addr) = our_server("interop", 0);
+    let mut server = Some(server);
+    let url = format!("http://{addr}");
+    let mut restarts = 0;
+    let (reports, status) = run_script(
+        script,
+        &["--url", &url, "--transport", transport],
+        Duration::from_secs(120),
+        || {
+            // The process dies (SIGKILL: no goodbye to the clients) and comes back.
+            drop(server.take());
+            server = Some(our_server("interop", addr.port()).0);
+            restarts += 1;
+        },
+    );
+    let label = format!("{script} over {transport}");
+    assert_all_passed(&label, &reports, expected);
+    assert!(status.success(), "{label}: exit status {status}");
+    if expected.contains(&"restart") {
+        assert_eq!(
+            restarts, 1,
+            "{label}: the restart case did not ask for a restart"
+        );
+    }
+}
+
+#[test]
+fn socket_io_client_4_8_over_polling() {
+    run("client-v4.mjs", "polling", &V4_CASES);
+}
+
+#[test]
+fn socket_io_client_4_8_over_websocket() {
+    run("client-v4.mjs", "websocket", &V4_CASES);
+}
+
+#[test]
+fn socket_io_client_4_8_with_upgrade() {
+    run("client-v4.mjs", "upgrade", &V4_CASES);
+}
+
+#[test]
+fn socket_io_client_2_5_over_polling() {
+    run("client-v2.mjs", "polling", &V2_CASES);
+}
+
+#[test]
+fn socket_io_client_2_5_over_websocket() {
+    run("client-v2.mjs", "websocket", &V2_CASES);
+}
+
+#[test]
+fn socket_io_client_2_5_with_upgrade() {
+    run("client-v2.mjs", "upgrade", &V2_CASES);
+}
+
+/// The oracle's calibration: the same scripts pass against the official `socket.io` 4.8.4
+/// server (`interop/run-against-reference.mjs`, all transports, SIGKILL restarts), so what
+/// they assert is the reference's behaviour, not ours.
+#[test]
+fn the_scripts_pass_against_the_official_server() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    support::npm_packages();
+    let status = std::process::Command::new("node")
+        .arg(support::interop_dir().join("run-against-reference.mjs"))
+        .args(["--restart-signal", "SIGKILL"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "run-against-reference.mjs: {status}");
+}
