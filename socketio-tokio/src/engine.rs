@@ -11,7 +11,7 @@
 //!  frames (bounded channel per socket) ◄───────────────────────────────────┘
 //! ```
 //!
-//! The sessions never see a socket: connection tasks turn bytes into [`Input`]s, the core feeds
+//! The sessions never see a socket: connection tasks turn bytes into inputs on a channel, the core feeds
 //! them to the sessions, drains their outputs and hands events to a [`Handler`] (an echo server,
 //! or the Socket.IO layer in [`crate::socketio`]). Because one task owns all state, nothing is
 //! locked, and a handler can send to any session (broadcast) synchronously.
@@ -142,6 +142,9 @@ impl Engines {
     }
 }
 
+/// Answers a request outside the Engine.IO path.
+pub type Fallback = Arc<dyn Fn(&Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync>;
+
 /// Where and how to serve.
 #[derive(Clone)]
 pub struct Options {
@@ -150,7 +153,7 @@ pub struct Options {
     /// The sessions' settings (`maxPayload`, heartbeats, v3, transports).
     pub config: ServerConfig,
     /// Answers requests outside `path` (pages, scripts); 404 when `None`.
-    pub fallback: Option<Arc<dyn Fn(&Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync>>,
+    pub fallback: Option<Fallback>,
 }
 
 impl std::fmt::Debug for Options {
@@ -766,10 +769,7 @@ impl<H: Handler> Core<H> {
     fn flush(&mut self, now: Instant) {
         while let Some(sid) = self.engines.dirty.pop() {
             let mut closed = false;
-            loop {
-                let Some(session) = self.engines.sessions.get_mut(&sid) else {
-                    break;
-                };
+            while let Some(session) = self.engines.sessions.get_mut(&sid) {
                 if let Some(transmit) = session.poll_transmit() {
                     self.transmit(transmit);
                     continue;
@@ -783,6 +783,9 @@ impl<H: Handler> Core<H> {
             }
             let deadline = if closed {
                 self.engines.sessions.remove(&sid);
+                // A closed session has answered its requests; forget any it could not.
+                self.requests
+                    .retain(|_, (owner, _)| owner.as_deref() != Some(sid.as_str()));
                 None
             } else {
                 self.engines

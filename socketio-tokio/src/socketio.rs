@@ -131,10 +131,7 @@ impl<A: App> SocketIo<A> {
     fn pump(&mut self, now: Instant, engines: &mut Engines) {
         while let Some(sid) = self.state.dirty.iter().next().cloned() {
             self.state.dirty.remove(&sid);
-            loop {
-                let Some(peer) = self.state.peers.get_mut(&sid) else {
-                    break;
-                };
+            while let Some(peer) = self.state.peers.get_mut(&sid) {
                 if let Some(output) = peer.connection.poll_transmit() {
                     match output {
                         // Fails only when the engine is already closing.

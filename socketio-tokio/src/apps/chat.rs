@@ -2,7 +2,7 @@
 //! main namespace. The page in `static/` speaks it with the official browser client.
 //!
 //! Client ⇒ server: `set-nickname`(name, ack), `join-room`(room, ack), `chat`(text),
-//! `typing`(bool), `image`({name, type, data: <binary>}).
+//! `typing`(bool), `image`({name, type, data: binary}) (an attachment).
 //! Server ⇒ client: `welcome`({nickname, room, rooms}), `members`([nickname…]),
 //! `notice`(text), `chat`({from, text, at}), `typing`({from, typing}),
 //! `image`({from, name, type, data}). Room messages go to everyone in the room but the
@@ -100,7 +100,7 @@ struct Image<'a> {
 fn valid_name(name: &str) -> Option<String> {
     let name = name.trim();
     let chars = name.chars().count();
-    (chars >= 1 && chars <= MAX_NAME && !name.chars().any(char::is_control))
+    ((1..=MAX_NAME).contains(&chars) && !name.chars().any(char::is_control))
         .then(|| name.to_owned())
 }
 
