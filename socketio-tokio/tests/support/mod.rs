@@ -5,8 +5,9 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// `socketio-tokio/interop`: package.json, the lockfile, the scripts.
@@ -49,10 +50,10 @@ pub fn npm_packages() {
     });
 }
 
-/// A child process killed when dropped.
+/// A child process killed when dropped, its stdout read line by line on a thread.
 pub struct Process {
     pub child: Child,
-    pub stdout: BufReader<ChildStdout>,
+    lines: Receiver<String>,
 }
 
 impl Drop for Process {
@@ -61,6 +62,9 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// How long any expected line may take.
+const LINE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Process {
     /// Starts `command` with piped stdout (stderr inherited, so failures show in the test log).
@@ -71,19 +75,41 @@ impl Process {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        Process { child, stdout }
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Process { child, lines }
     }
 
-    /// Reads lines until one starts with `prefix`; returns the rest of it.
+    /// The next line; `None` at the end of the output. Panics after `timeout`.
+    pub fn next_line(&mut self, timeout: Duration) -> Option<String> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => Some(line),
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => panic!("no output for {timeout:?}"),
+        }
+    }
+
+    /// Reads lines until one starts with `prefix`; returns the rest of it. The lines skipped
+    /// go to stderr, for the test log.
     pub fn wait_for_line(&mut self, prefix: &str) -> String {
-        let mut line = String::new();
+        let deadline = Instant::now() + LINE_TIMEOUT;
         loop {
-            line.clear();
-            let n = self.stdout.read_line(&mut line).expect("read stdout");
-            assert!(n > 0, "process ended before printing {prefix:?}");
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(line) = self.next_line(left) else {
+                let status = self.child.wait();
+                panic!("process ended ({status:?}) before printing {prefix:?}");
+            };
             if let Some(rest) = line.trim_end().strip_prefix(prefix) {
                 return rest.to_owned();
             }
+            eprintln!("  | {line}");
         }
     }
 }
@@ -145,16 +171,11 @@ pub fn run_script(
     let mut process = Process::spawn(command);
     let deadline = Instant::now() + timeout;
     let mut reports = Vec::new();
-    let mut line = String::new();
     loop {
-        line.clear();
-        if process.stdout.read_line(&mut line).expect("read stdout") == 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(line) = process.next_line(left) else {
             break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{script} {args:?} ran over {timeout:?}"
-        );
+        };
         let text = line.trim();
         if text == "RESTART" {
             on_restart();
