@@ -16,7 +16,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use engineio_proto::Frame;
 use engineio_proto::session::{RequestId, SocketId};
-use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::header;
 use hyper_util::client::legacy::Client as HttpClient;
@@ -25,7 +24,8 @@ use hyper_util::rt::TokioExecutor;
 use socketio_proto::session::client::{Event, Manager, ManagerConfig, Transmit};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::engine::{SOCKET_QUEUE, pump_websocket};
 
 type Command = Box<dyn FnOnce(&mut Manager, Instant) + Send>;
 
@@ -124,7 +124,7 @@ struct Driver {
     /// In-flight requests, to fail them on a cut.
     requests: HashMap<RequestId, JoinHandle<()>>,
     /// Open WebSockets: their writer and their task.
-    sockets: HashMap<SocketId, (mpsc::UnboundedSender<Frame>, JoinHandle<()>)>,
+    sockets: HashMap<SocketId, (mpsc::Sender<Frame>, JoinHandle<()>)>,
     events: mpsc::UnboundedSender<Event>,
 }
 
@@ -228,7 +228,7 @@ impl Driver {
                     self.base.replacen("http", "ws", 1),
                     self.path
                 );
-                let (frames, outgoing) = mpsc::unbounded_channel();
+                let (frames, outgoing) = mpsc::channel(SOCKET_QUEUE);
                 let task = tokio::spawn(websocket(url, socket, outgoing, self.inputs.clone()));
                 self.sockets.insert(socket, (frames, task));
             }
@@ -236,7 +236,7 @@ impl Driver {
                 let sent = self
                     .sockets
                     .get(&socket)
-                    .is_some_and(|(frames, _)| frames.send(frame).is_ok());
+                    .is_some_and(|(frames, _)| frames.try_send(frame).is_ok());
                 if !sent && self.sockets.remove(&socket).is_some() {
                     self.manager.handle_websocket_closed(now, socket);
                 }
@@ -290,7 +290,7 @@ impl Driver {
 async fn websocket(
     url: String,
     socket: SocketId,
-    mut outgoing: mpsc::UnboundedReceiver<Frame>,
+    outgoing: mpsc::Receiver<Frame>,
     inputs: mpsc::UnboundedSender<Input>,
 ) {
     let Ok((ws, _)) = tokio_tungstenite::connect_async(url).await else {
@@ -298,41 +298,9 @@ async fn websocket(
         return;
     };
     let _ = inputs.send(Input::Opened(socket));
-    let (mut sink, mut stream) = ws.split();
-    let writer = async move {
-        while let Some(frame) = outgoing.recv().await {
-            let message = match frame {
-                Frame::Text(text) => match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
-                    Ok(text) => Message::Text(text),
-                    Err(_) => break,
-                },
-                Frame::Binary(bytes) => Message::Binary(bytes),
-            };
-            if sink.send(message).await.is_err() {
-                return;
-            }
-        }
-        let _ = sink.close().await;
-    };
-    let reader = async {
-        while let Some(Ok(message)) = stream.next().await {
-            let frame = match message {
-                Message::Text(text) => {
-                    match engineio_proto::Utf8Bytes::try_from_bytes(Bytes::from(text)) {
-                        Ok(text) => Frame::Text(text),
-                        Err(_) => break,
-                    }
-                }
-                Message::Binary(bytes) => Frame::Binary(bytes),
-                Message::Close(_) => break,
-                _ => continue,
-            };
-            let _ = inputs.send(Input::Frame(socket, frame));
-        }
-    };
-    tokio::select! {
-        () = writer => {}
-        () = reader => {}
-    }
+    pump_websocket(ws, outgoing, |frame| {
+        inputs.send(Input::Frame(socket, frame)).is_ok()
+    })
+    .await;
     let _ = inputs.send(Input::Closed(socket));
 }

@@ -39,7 +39,7 @@ use engineio_proto::session::server::{
     Transmit,
 };
 use engineio_proto::session::{RequestId, SocketId};
-use engineio_proto::{Data, ErrorCode, ErrorResponse, Frame, ProtocolVersion, Utf8Bytes};
+use engineio_proto::{Data, ErrorCode, Frame, ProtocolVersion, Utf8Bytes};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -272,18 +272,11 @@ enum Input {
     Opened {
         socket: SocketId,
         query: String,
-        frames: mpsc::Sender<Outgoing>,
+        frames: mpsc::Sender<Frame>,
     },
     Frame(SocketId, Frame),
     SocketClosed(SocketId),
     Count(oneshot::Sender<usize>),
-}
-
-/// What a WebSocket writer task is told to do.
-#[derive(Debug)]
-enum Outgoing {
-    Frame(Frame),
-    Close,
 }
 
 /// State shared by the connection tasks.
@@ -451,24 +444,38 @@ async fn run_websocket(
         .max_frame_size(Some(max_payload));
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let (mut sink, mut stream) = ws.split();
-    let (frames, mut outgoing) = mpsc::channel(SOCKET_QUEUE);
+    let (frames, outgoing) = mpsc::channel(SOCKET_QUEUE);
     let _ = inputs.send(Input::Opened {
         socket,
         query,
         frames,
     });
+    pump_websocket(ws, outgoing, |frame| {
+        inputs.send(Input::Frame(socket, frame)).is_ok()
+    })
+    .await;
+    let _ = inputs.send(Input::SocketClosed(socket));
+}
+
+/// Pumps a WebSocket until either side ends it: frames from `outgoing` are written (the
+/// socket is closed once the channel is closed and drained), frames read are handed to
+/// `incoming` until it returns false. Shared by the server and the client driver.
+pub(crate) async fn pump_websocket<S>(
+    ws: WebSocketStream<S>,
+    mut outgoing: mpsc::Receiver<Frame>,
+    mut incoming: impl FnMut(Frame) -> bool,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut sink, mut stream) = ws.split();
     let writer = async move {
-        while let Some(out) = outgoing.recv().await {
-            let message = match out {
-                Outgoing::Frame(Frame::Text(text)) => {
-                    match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
-                        Ok(text) => Message::Text(text),
-                        Err(_) => break,
-                    }
-                }
-                Outgoing::Frame(Frame::Binary(bytes)) => Message::Binary(bytes),
-                Outgoing::Close => break,
+        while let Some(frame) = outgoing.recv().await {
+            let message = match frame {
+                Frame::Text(text) => match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
+                    Ok(text) => Message::Text(text),
+                    Err(_) => break,
+                },
+                Frame::Binary(bytes) => Message::Binary(bytes),
             };
             if sink.send(message).await.is_err() {
                 return;
@@ -487,18 +494,15 @@ async fn run_websocket(
                 Message::Close(_) => break,
                 _ => continue,
             };
-            if inputs.send(Input::Frame(socket, frame)).is_err() {
+            if !incoming(frame) {
                 return;
             }
         }
     };
-    // Either side ending ends the socket: the writer when the core closes it, the reader
-    // when the peer does.
     tokio::select! {
         () = writer => {}
         () = reader => {}
     }
-    let _ = inputs.send(Input::SocketClosed(socket));
 }
 
 /// Deadlines of many keys, earliest first.
@@ -584,7 +588,7 @@ struct Core<H> {
     /// Requests waiting for their response, and the session they belong to.
     requests: HashMap<RequestId, (Option<String>, oneshot::Sender<HttpResponse>)>,
     /// Open WebSockets: their session (once known) and their writer.
-    sockets: HashMap<SocketId, (Option<String>, mpsc::Sender<Outgoing>)>,
+    sockets: HashMap<SocketId, (Option<String>, mpsc::Sender<Frame>)>,
     timers: Timers<String>,
     sids: SidGenerator,
     next_socket: u64,
@@ -638,9 +642,9 @@ impl<H: Handler> Core<H> {
                             self.requests.insert(id, (Some(sid.to_string()), reply));
                             self.engines.dirty.push(sid.into_owned());
                         }
-                        None => drop(reply.send(error(ErrorCode::UnknownSid))),
+                        None => drop(reply.send(HttpResponse::error(ErrorCode::UnknownSid))),
                     },
-                    Route::Refuse(code) => drop(reply.send(error(code))),
+                    Route::Refuse(code) => drop(reply.send(HttpResponse::error(code))),
                 }
             }
             Input::Post {
@@ -651,11 +655,11 @@ impl<H: Handler> Core<H> {
             } => {
                 let sid = match eio::route(&self.config, Method::Post, &query, false) {
                     Route::Session { sid, .. } => sid.into_owned(),
-                    Route::Refuse(code) => return drop(reply.send(error(code))),
+                    Route::Refuse(code) => return drop(reply.send(HttpResponse::error(code))),
                     Route::Handshake(_) => unreachable!("a POST is never a handshake"),
                 };
                 let Some(session) = self.engines.sessions.get_mut(&sid) else {
-                    return drop(reply.send(error(ErrorCode::UnknownSid)));
+                    return drop(reply.send(HttpResponse::error(ErrorCode::UnknownSid)));
                 };
                 self.requests.insert(id, (Some(sid.clone()), reply));
                 if session.handle_post(now, id) {
@@ -690,7 +694,7 @@ impl<H: Handler> Core<H> {
                     Route::Refuse(code) => Some(code),
                 };
                 let answer = match refusal {
-                    Some(code) => Err(error(code)),
+                    Some(code) => Err(HttpResponse::error(code)),
                     None => {
                         self.next_socket += 1;
                         Ok((SocketId(self.next_socket), self.config.max_payload))
@@ -714,9 +718,10 @@ impl<H: Handler> Core<H> {
                         self.engines.dirty.push(sid.into_owned());
                     }
                     // The session ended while the upgrade was in flight.
-                    None => drop(frames.try_send(Outgoing::Close)),
+                    // Dropping the sender closes the socket.
+                    None => drop(frames),
                 },
-                Route::Refuse(_) => drop(frames.try_send(Outgoing::Close)),
+                Route::Refuse(_) => drop(frames),
             },
             Input::Frame(socket, frame) => {
                 if let Some(session) = self.session_of_socket(socket) {
@@ -808,7 +813,7 @@ impl<H: Handler> Core<H> {
                 let Some((sid, frames)) = self.sockets.get(&socket) else {
                     return;
                 };
-                if frames.try_send(Outgoing::Frame(frame)).is_err() {
+                if frames.try_send(frame).is_err() {
                     // Too slow or gone: the session learns that its socket closed.
                     let sid = sid.clone();
                     self.sockets.remove(&socket);
@@ -818,20 +823,10 @@ impl<H: Handler> Core<H> {
                 }
             }
             Transmit::CloseSocket { socket } => {
-                if let Some((_, frames)) = self.sockets.remove(&socket) {
-                    let _ = frames.try_send(Outgoing::Close);
-                }
+                // Dropping the sender lets the writer flush what is queued, then close.
+                self.sockets.remove(&socket);
             }
             _ => {}
         }
-    }
-}
-
-fn error(code: ErrorCode) -> HttpResponse {
-    let response = ErrorResponse::new(code);
-    HttpResponse {
-        status: response.status(),
-        content_type: Some(response.content_type()),
-        body: response.body().into(),
     }
 }

@@ -268,7 +268,10 @@ impl HttpResponse {
         }
     }
 
-    fn error(code: ErrorCode) -> Self {
+    /// The reference's refusal for `code`: the status of [`ErrorCode::http_status`] with
+    /// the JSON body `{"code":…,"message":…}`. Drivers answer [`Route::Refuse`] and unknown
+    /// sids with it.
+    pub fn error(code: ErrorCode) -> Self {
         let response = ErrorResponse::new(code);
         HttpResponse {
             status: response.status(),

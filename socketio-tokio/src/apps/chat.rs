@@ -61,14 +61,22 @@ struct Reply<'a> {
     error: Option<&'a str>,
 }
 
-impl Reply<'_> {
-    fn error(error: &str) -> Reply<'_> {
+impl<'a> Reply<'a> {
+    fn ok() -> Reply<'a> {
         Reply {
-            ok: false,
+            ok: true,
             nickname: None,
             room: None,
             members: None,
+            error: None,
+        }
+    }
+
+    fn error(error: &'a str) -> Reply<'a> {
+        Reply {
+            ok: false,
             error: Some(error),
+            ..Reply::ok()
         }
     }
 }
@@ -228,11 +236,8 @@ impl App for Chat {
                     socket,
                     &packet,
                     &Reply {
-                        ok: true,
                         nickname: Some(&wanted),
-                        room: None,
-                        members: None,
-                        error: None,
+                        ..Reply::ok()
                     },
                 );
                 if wanted != nickname {
@@ -277,11 +282,9 @@ impl App for Chat {
                     socket,
                     &packet,
                     &Reply {
-                        ok: true,
-                        nickname: None,
                         room: Some(&new_room),
                         members: Some(self.members(&new_room)),
-                        error: None,
+                        ..Reply::ok()
                     },
                 );
             }
