@@ -105,6 +105,15 @@ impl Decoder {
             return Err(DecodeError::UnexpectedText);
         }
         let text = Utf8Bytes::try_from_bytes(text.into()).map_err(|_| DecodeError::InvalidUtf8)?;
+        self.feed_utf8(text)
+    }
+
+    /// [`feed_text`](Self::feed_text) for text already known to be UTF-8, such as an
+    /// Engine.IO [`Data::Text`](engineio_proto::Data::Text): the same checks but the UTF-8 one.
+    pub fn feed_utf8(&mut self, text: Utf8Bytes) -> Result<DecodeStatus, DecodeError> {
+        if self.partial.take().is_some() {
+            return Err(DecodeError::UnexpectedText);
+        }
         let str = text.as_str();
         let header = RawHeader::parse(str, self.version, &self.limits)?;
         header.validate()?;

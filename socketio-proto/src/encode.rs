@@ -1,8 +1,6 @@
 //! Encoding: the text header written into a caller buffer, and [`EncodedPacket`], a packet
 //! encoded once and sent to any number of receivers.
 
-use std::sync::{Arc, OnceLock};
-
 use bytes::Bytes;
 
 use crate::Utf8Bytes;
@@ -13,37 +11,113 @@ impl Packet {
     /// reference encoder writes it: EVENT/ACK with attachments become types 5/6, the main
     /// namespace `/` is omitted, and any other namespace is followed by `,` even when nothing
     /// follows. The JSON payload ([`raw_json`](Self::raw_json)) comes right after the header;
-    /// send the two together (or use [`encode`](Self::encode)) without copying the JSON.
+    /// send the two together (or use [`write_text`](Self::write_text)) without copying the
+    /// JSON.
     pub fn write_header(&self, out: &mut Vec<u8>) {
+        self.header_into(out);
+    }
+
+    /// Appends the whole text message (header, then JSON) to `out`: with a reused buffer,
+    /// encoding allocates nothing.
+    pub fn write_text(&self, out: &mut Vec<u8>) {
+        self.header_into(out);
+        if let Some(json) = &self.data {
+            out.extend_from_slice(json.as_bytes());
+        }
+    }
+
+    /// Length of the text message in bytes.
+    pub fn text_len(&self) -> usize {
         let wire_type = self.packet_type.on_wire(!self.attachments.is_empty());
-        out.push(b'0' + wire_type.digit());
+        let mut len = 1;
         if wire_type.is_binary() {
-            push_decimal(out, self.attachments.len() as u64);
-            out.push(b'-');
+            len += decimal_len(self.attachments.len() as u64) + 1;
         }
         if !self.namespace.is_main() {
-            out.extend_from_slice(self.namespace.wire().as_bytes());
-            out.push(b',');
+            len += self.namespace.wire().len() + 1;
+        }
+        if let Some(id) = self.ack_id {
+            len += decimal_len(id.get());
+        }
+        len + self.data.as_ref().map_or(0, Utf8Bytes::len)
+    }
+
+    /// Encodes the packet into one text buffer (the only allocation) and shares the
+    /// attachments, which are cloned by reference count; the attachment list itself is a
+    /// second allocation for binary packets, which [`into_encoded`](Self::into_encoded) saves.
+    pub fn encode(&self) -> EncodedPacket {
+        EncodedPacket {
+            text: self.text(),
+            attachments: self.attachments.clone(),
+        }
+    }
+
+    /// [`encode`](Self::encode), consuming the packet: its attachment list moves into the
+    /// encoded packet, so encoding allocates exactly once (the text).
+    pub fn into_encoded(self) -> EncodedPacket {
+        EncodedPacket {
+            text: self.text(),
+            attachments: self.attachments,
+        }
+    }
+
+    fn text(&self) -> Utf8Bytes {
+        // Exactly sized, so that the `Bytes` takes the buffer over without another allocation.
+        let mut text = String::with_capacity(self.text_len());
+        self.header_into(&mut text);
+        if let Some(json) = &self.data {
+            text.push_str(json.as_str());
+        }
+        debug_assert_eq!(text.len(), text.capacity());
+        Utf8Bytes::from(text)
+    }
+
+    fn header_into(&self, out: &mut impl TextSink) {
+        let wire_type = self.packet_type.on_wire(!self.attachments.is_empty());
+        out.push_ascii(b'0' + wire_type.digit());
+        if wire_type.is_binary() {
+            push_decimal(out, self.attachments.len() as u64);
+            out.push_ascii(b'-');
+        }
+        if !self.namespace.is_main() {
+            out.push_text(self.namespace.wire());
+            out.push_ascii(b',');
         }
         if let Some(id) = self.ack_id {
             push_decimal(out, id.get());
         }
     }
+}
 
-    /// Encodes the packet: a small header plus the payload and attachments shared, not copied.
-    pub fn encode(&self) -> EncodedPacket {
-        let mut header = Vec::with_capacity(8 + self.namespace.wire().len());
-        self.write_header(&mut header);
-        EncodedPacket {
-            header: Bytes::from(header),
-            json: self.data.clone(),
-            attachments: self.attachments.iter().cloned().collect(),
-            text: Arc::default(),
-        }
+/// Where a header is written: a byte buffer or a `String`.
+trait TextSink {
+    fn push_ascii(&mut self, byte: u8);
+    fn push_text(&mut self, text: &str);
+}
+
+impl TextSink for Vec<u8> {
+    fn push_ascii(&mut self, byte: u8) {
+        self.push(byte);
+    }
+    fn push_text(&mut self, text: &str) {
+        self.extend_from_slice(text.as_bytes());
     }
 }
 
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+impl TextSink for String {
+    fn push_ascii(&mut self, byte: u8) {
+        self.push(char::from(byte));
+    }
+    fn push_text(&mut self, text: &str) {
+        self.push_str(text);
+    }
+}
+
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
+fn push_decimal(out: &mut impl TextSink, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     loop {
@@ -54,78 +128,60 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[start..]);
+    for &digit in &digits[start..] {
+        out.push_ascii(digit);
+    }
 }
 
 /// An encoded packet: one Socket.IO text message (header followed by the JSON payload) and
 /// its binary attachments, each to be sent as its own Engine.IO binary message right after the
 /// text, in order.
 ///
-/// Cloning is cheap (reference counts only), so a broadcast encodes once and clones per
-/// receiver. The one-buffer text of [`to_text`](Self::to_text) is built on first use and shared
-/// by every clone.
-#[derive(Debug, Clone)]
+/// Cloning shares the text and the attachments (reference counts), so a broadcast encodes once
+/// and hands the same buffers to every receiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedPacket {
-    header: Bytes,
-    json: Option<Utf8Bytes>,
-    attachments: Arc<[Bytes]>,
-    text: Arc<OnceLock<Utf8Bytes>>,
+    text: Utf8Bytes,
+    attachments: Vec<Bytes>,
 }
-
-impl PartialEq for EncodedPacket {
-    fn eq(&self, other: &Self) -> bool {
-        (&self.header, &self.json, &self.attachments)
-            == (&other.header, &other.json, &other.attachments)
-    }
-}
-
-impl Eq for EncodedPacket {}
 
 impl EncodedPacket {
-    /// The text header (ASCII except for the namespace, which is UTF-8).
-    pub fn header(&self) -> &[u8] {
-        &self.header
+    /// The text message.
+    pub fn text(&self) -> &Utf8Bytes {
+        &self.text
     }
 
-    /// The JSON payload that follows the header, if any.
-    pub fn json(&self) -> Option<&Utf8Bytes> {
-        self.json.as_ref()
-    }
-
-    /// Length of the text message in bytes.
-    pub fn text_len(&self) -> usize {
-        self.header.len() + self.json.as_ref().map_or(0, Utf8Bytes::len)
-    }
-
-    /// Appends the whole text message to `out` (for instance right after the Engine.IO `4`).
-    pub fn write_text(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.header);
-        if let Some(json) = &self.json {
-            out.extend_from_slice(json.as_bytes());
-        }
-    }
-
-    /// The text message as one buffer. The first call on a packet (or any of its clones)
-    /// copies the JSON behind the header; later calls share that buffer.
+    /// The text message, shared (a reference-count clone).
     pub fn to_text(&self) -> Utf8Bytes {
-        self.text
-            .get_or_init(|| {
-                let bytes = match &self.json {
-                    None => self.header.clone(),
-                    Some(_) => {
-                        let mut text = Vec::with_capacity(self.text_len());
-                        self.write_text(&mut text);
-                        Bytes::from(text)
-                    }
-                };
-                // Header and JSON are both UTF-8, so the fallback is never taken.
-                Utf8Bytes::try_from_bytes(bytes).unwrap_or_default()
-            })
-            .clone()
+        self.text.clone()
     }
 
     /// The binary attachments, in placeholder order.
     pub fn attachments(&self) -> &[Bytes] {
         &self.attachments
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{AckId, Namespace, Packet, PacketType, ProtocolVersion};
+
+    #[test]
+    fn text_len_is_exact() {
+        let nsp = Namespace::from_wire("/é".into(), ProtocolVersion::V5);
+        for ack in [None, Some(0), Some(9), Some(10), Some(AckId::MAX.get())] {
+            let packet = Packet::from_parts(
+                PacketType::Event,
+                nsp.clone(),
+                ack.and_then(AckId::new),
+                Some(r#"["a",{"_placeholder":true,"num":0}]"#.into()),
+                vec![bytes::Bytes::from_static(b"x")],
+            )
+            .unwrap();
+            let mut out = Vec::new();
+            packet.write_text(&mut out);
+            assert_eq!(packet.text_len(), out.len());
+            assert_eq!(packet.encode().text().as_bytes(), out);
+        }
     }
 }

@@ -28,9 +28,10 @@
 //!
 //! Build packets with [`Packet::event`], [`Packet::ack`], [`Packet::connect_with`]… from any
 //! `Serialize` arguments: byte values ([`bytes::Bytes`], `serde_bytes`) become placeholders
-//! and attachments in the same pass that writes the JSON. [`Packet::encode`] writes only the
-//! header and shares the JSON and attachments, so an [`EncodedPacket`] is sent to many
-//! receivers without re-encoding. Output is byte-identical to the reference encoder.
+//! and attachments in the same pass that writes the JSON. [`Packet::encode`] writes the text
+//! message into one buffer (its only allocation; [`Packet::write_text`] into a reused buffer
+//! allocates nothing) and shares the attachments, so an [`EncodedPacket`] is sent to many
+//! receivers without re-encoding or copying. Output is byte-identical to the reference encoder.
 //!
 //! # Example
 //!
@@ -110,6 +111,7 @@ mod decoder;
 mod encode;
 mod error;
 mod header;
+mod json;
 mod packet;
 mod placeholder;
 pub mod session;

@@ -2,18 +2,13 @@
 //! 3.4.5 for v4), checked without building a JSON tree.
 //!
 //! The payload's top-level shape is read from its first byte; the full JSON grammar is
-//! checked by serde_json with `IgnoredAny`, which skips nested values iteratively (no
-//! recursion, so no depth limit is needed here and deep JSON is accepted as by `JSON.parse`).
-//! Only an event's first element is looked at.
+//! checked by [`crate::json`] in one pass without recursion (so no depth limit is needed here
+//! and deep JSON is accepted as by `JSON.parse`). Only an event's first element is looked at.
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
 use crate::error::DecodeError;
+use crate::json;
 use crate::packet::{PacketType, ProtocolVersion};
 
 /// Event names that v5 decoders reject: they have a meaning inside socket.io or Node's
@@ -70,17 +65,16 @@ pub(crate) fn payload(
         return Err(DecodeError::InvalidPayload);
     }
     if matches!(packet_type, PacketType::Event | PacketType::BinaryEvent) {
-        let first = parse_array(json)?.ok_or(DecodeError::InvalidPayload)?;
-        return match classify_event_name(first.get()) {
+        let first = json::first_array_element(json)
+            .map_err(|_| DecodeError::InvalidPayload)?
+            .ok_or(DecodeError::InvalidPayload)?;
+        return match classify_event_name(first) {
             EventNameKind::Number => Ok(()),
             EventNameKind::String(name) if v4 || !is_reserved(&name) => Ok(()),
             _ => Err(DecodeError::InvalidPayload),
         };
     }
-    let mut de = serde_json::Deserializer::from_str(json);
-    IgnoredAny::deserialize(&mut de)
-        .and_then(|_| de.end())
-        .map_err(|_| DecodeError::InvalidPayload)
+    json::validate(json).map_err(|_| DecodeError::InvalidPayload)
 }
 
 fn is_json_whitespace(c: char) -> bool {
@@ -89,40 +83,6 @@ fn is_json_whitespace(c: char) -> bool {
 
 fn is_reserved(name: &str) -> bool {
     RESERVED_EVENT_NAMES.contains(&name)
-}
-
-/// Checks the grammar of a JSON array and returns its first element.
-fn parse_array(json: &str) -> Result<Option<&RawValue>, DecodeError> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    let first = FirstElement
-        .deserialize(&mut de)
-        .and_then(|first| de.end().map(|()| first))
-        .map_err(|_| DecodeError::InvalidPayload)?;
-    Ok(first)
-}
-
-struct FirstElement;
-
-impl<'de> DeserializeSeed<'de> for FirstElement {
-    type Value = Option<&'de RawValue>;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        de.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FirstElement {
-    type Value = Option<&'de RawValue>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let first = seq.next_element::<&RawValue>()?;
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(first)
-    }
 }
 
 pub(crate) enum EventNameKind<'a> {

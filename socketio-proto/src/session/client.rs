@@ -1126,9 +1126,9 @@ impl Manager {
 
     fn on_message(&mut self, now: Instant, data: Data) {
         let status = match data {
-            Data::Text(text) => self.decoder.feed_text(text.into_bytes()),
+            Data::Text(text) => self.decoder.feed_utf8(text),
             Data::Binary(bytes) => self.decoder.feed_binary(bytes),
-            Data::None => self.decoder.feed_text(bytes::Bytes::new()),
+            Data::None => self.decoder.feed_utf8(Utf8Bytes::default()),
         };
         match status {
             Ok(DecodeStatus::Complete(packet)) => self.on_packet(now, packet),

@@ -121,7 +121,7 @@ impl RecoveryStore {
             PacketType::Event | PacketType::BinaryEvent
         );
         if packet.ack_id().is_some() || target.volatile || !event {
-            return Ok(packet.encode());
+            return Ok(packet.into_encoded());
         }
         let packet = with_offset(packet, offset)?;
         let encoded = packet.encode();

@@ -19,7 +19,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use crate::Utf8Bytes;
 use engineio_proto::Data;
 use serde::Serialize;
 
@@ -263,9 +263,9 @@ impl Connection {
             return;
         }
         let status = match data {
-            Data::Text(text) => self.decoder.feed_text(Bytes::from(text)),
+            Data::Text(text) => self.decoder.feed_utf8(text),
             Data::Binary(bytes) => self.decoder.feed_binary(bytes),
-            Data::None => self.decoder.feed_text(Bytes::new()),
+            Data::None => self.decoder.feed_utf8(Utf8Bytes::default()),
         };
         match status {
             Ok(DecodeStatus::Complete(packet)) => self.on_packet(now, packet),
@@ -354,7 +354,7 @@ impl Connection {
         for packet in missed {
             self.push_packet(packet);
         }
-        self.push_packet(&reply.encode());
+        self.push_packet(&reply.into_encoded());
         self.sockets
             .insert(namespace.as_str().to_owned(), SocketState::default());
         self.connect_deadline = None;
@@ -389,7 +389,7 @@ impl Connection {
             }
             ProtocolVersion::V4 => Packet::connect_error(namespace.clone(), message)?,
         };
-        self.push_packet(&packet.encode());
+        self.push_packet(&packet.into_encoded());
         Ok(())
     }
 
@@ -410,7 +410,7 @@ impl Connection {
                 message: "Invalid namespace",
             },
         )?;
-        self.push_packet(&packet.encode());
+        self.push_packet(&packet.into_encoded());
         Ok(())
     }
 
@@ -430,7 +430,7 @@ impl Connection {
             .get_mut(&namespace)
             .ok_or(CommandError::NotConnected)?;
         let Some(timeout) = ack_timeout else {
-            self.push_packet(&packet.encode());
+            self.push_packet(&packet.into_encoded());
             return Ok(None);
         };
         // Ids wrap at 2^53 - 1, which a JavaScript peer can still represent.
@@ -443,7 +443,7 @@ impl Connection {
         socket.outgoing_acks.insert(ack_id);
         let (packet_type, ns, _, data, attachments) = packet.into_parts();
         let packet = Packet::from_parts(packet_type, ns, Some(ack_id), data, attachments)?;
-        self.push_packet(&packet.encode());
+        self.push_packet(&packet.into_encoded());
         self.deadlines.insert((now + timeout, namespace, ack_id));
         Ok(Some(ack_id))
     }
@@ -482,7 +482,7 @@ impl Connection {
         {
             return Err(CommandError::UnknownAck);
         }
-        self.push_packet(&packet.encode());
+        self.push_packet(&packet.into_encoded());
         Ok(())
     }
 
@@ -618,7 +618,7 @@ impl Connection {
         self.deadlines.retain(|(_, ns, _)| ns != namespace);
         let namespace = Namespace::new(namespace).unwrap_or_default();
         if notify_client {
-            self.push_packet(&Packet::disconnect(namespace.clone()).encode());
+            self.push_packet(&Packet::disconnect(namespace.clone()).into_encoded());
         }
         self.events
             .push_back(Event::Disconnected { namespace, reason });
