@@ -1,71 +1,92 @@
-//! Socket.IO codec: decode at three depths (header only, validated, typed serde), encode, and a
-//! broadcast to 10 000 sockets; `serde_json` validation of the same JSON as the floor.
-//! Allocations per operation are counted by a global allocator and printed before the timings.
+//! Socket.IO codec, side by side with socketioxide's `socketioxide-parser-common` on the same
+//! inputs, and `serde_json` validation of the same JSON as the floor:
+//!
+//! - decode at three depths: header only (routing), full validation (the reference rules),
+//!   and typed serde decode into a struct;
+//! - encode: into a reused buffer, and into a fresh shareable packet; from serde arguments;
+//! - scaling sweeps: payload size 100 B to 1 MB, attachment count 1 to 100;
+//! - a broadcast of one event to 10 000 connections, and to one (the difference is the cost
+//!   of the extra recipients).
+//!
+//! Allocations per operation are printed as `allocs <id> <n>` lines.
 //!
 //! `cargo bench -p socketio-sansio-benches --bench socketio`
 #![allow(missing_docs, unsafe_code, clippy::unwrap_used)] // criterion macros; the counting allocator
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
 use std::time::Instant;
 
 use bytes::Bytes;
-use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
-use serde::Deserialize;
+use criterion::{
+    BatchSize, BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main,
+};
+use serde::{Deserialize, Serialize};
 use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
 use socketio_proto::session::server::{Connection, ServerConfig};
 use socketio_proto::{
-    DecodeStatus, Decoder, Limits, Namespace, Packet, ProtocolVersion, RawHeader,
+    DecodeStatus, Decoder, Limits, Namespace, Packet, ProtocolVersion, RawHeader, Utf8Bytes,
 };
-
-struct Counting;
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; the counter is an atomic.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use socketioxide_core::parser::{Parse, ParseConfig, ParseError, ParserState};
+use socketioxide_core::{Str, Value, packet::Packet as OxidePacket};
+use socketioxide_parser_common::CommonParser;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: common::Counting = common::Counting;
 
-/// Allocations of one run of `f` (after a warm-up run).
-fn allocations(mut f: impl FnMut()) -> usize {
-    f();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    f();
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+#[derive(Serialize, Deserialize)]
+struct User {
+    id: u32,
+    name: String,
+    active: bool,
+    score: f64,
 }
 
-fn big_event() -> String {
-    let items: Vec<String> = (0..250)
-        .map(|i| {
-            format!(
-                r#"{{"id":{i},"name":"user{i}","active":true,"score":{}.5}}"#,
-                i * 3
-            )
-        })
-        .collect();
-    format!(r#"2["snapshot",[{}]]"#, items.join(","))
+fn user(i: usize) -> User {
+    User {
+        id: i as u32,
+        name: format!("user{i}"),
+        active: true,
+        score: (i * 3) as f64 + 0.5,
+    }
+}
+
+fn users(n: usize) -> Vec<User> {
+    (0..n).map(user).collect()
+}
+
+/// `2["snapshot",[…users…]]` with enough users to reach `bytes`.
+fn event_of_size(bytes: usize) -> String {
+    let mut text = String::from(r#"2["snapshot",["#);
+    let mut i = 0;
+    while text.len() + 2 < bytes {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&serde_json::to_string(&user(i)).unwrap());
+        i += 1;
+    }
+    text.push_str("]]");
+    text
+}
+
+fn placeholder(n: usize) -> String {
+    format!(r#"{{"_placeholder":true,"num":{n}}}"#)
+}
+
+/// `5<n>-["files",ph0,…]` and `n` attachments of `size` bytes.
+fn binary_event(n: usize, size: usize) -> (String, Vec<Bytes>) {
+    let placeholders: Vec<String> = (0..n).map(placeholder).collect();
+    (
+        format!(r#"5{n}-["files",{}]"#, placeholders.join(",")),
+        vec![Bytes::from(vec![7; size]); n],
+    )
 }
 
 /// (name, text packet, attachments)
 fn cases() -> Vec<(&'static str, String, Vec<Bytes>)> {
-    let ph = |n: usize| format!(r#"{{"_placeholder":true,"num":{n}}}"#);
-    let ten: Vec<String> = (0..10).map(ph).collect();
+    let (ten, ten_attachments) = binary_event(10, 64);
+    let big = serde_json::to_string(&("snapshot", users(250))).unwrap();
     vec![
         ("connect_main", "0".into(), vec![]),
         (
@@ -82,35 +103,21 @@ fn cases() -> Vec<(&'static str, String, Vec<Bytes>)> {
         ("ack", r#"312["ok"]"#.into(), vec![]),
         (
             "binary_event_1",
-            format!(r#"51-["file",{}]"#, ph(0)),
+            format!(r#"51-["file",{}]"#, placeholder(0)),
             vec![Bytes::from_static(&[1; 64])],
         ),
-        (
-            "binary_event_10",
-            format!(r#"510-["files",{}]"#, ten.join(",")),
-            vec![Bytes::from_static(&[2; 64]); 10],
-        ),
+        ("binary_event_10", ten, ten_attachments),
         (
             "binary_ack",
-            format!(r#"61-12[{}]"#, ph(0)),
+            format!(r#"61-12[{}]"#, placeholder(0)),
             vec![Bytes::from_static(&[3; 64])],
         ),
-        ("event_14kb", big_event(), vec![]),
+        ("event_14kb", format!("2{big}"), vec![]),
     ]
 }
 
-#[derive(Deserialize)]
-#[allow(dead_code)] // fields exist to be deserialized
-struct User {
-    id: u32,
-    name: String,
-    active: bool,
-    score: f64,
-}
-
-fn decode_full(text: &Bytes, attachments: &[Bytes]) -> Packet {
-    let mut decoder = Decoder::new(ProtocolVersion::V5, Limits::default());
-    let mut status = decoder.feed_text(text.clone()).unwrap();
+fn decode_ours(decoder: &mut Decoder, text: &Utf8Bytes, attachments: &[Bytes]) -> Packet {
+    let mut status = decoder.feed_utf8(text.clone()).unwrap();
     for a in attachments {
         status = decoder.feed_binary(a.clone()).unwrap();
     }
@@ -120,106 +127,313 @@ fn decode_full(text: &Bytes, attachments: &[Bytes]) -> Packet {
     }
 }
 
+fn decode_oxide(config: &ParseConfig, text: &Str, attachments: &[Bytes]) -> OxidePacket {
+    let state = ParserState::default();
+    match CommonParser.decode_str(config, &state, text.clone()) {
+        Ok(packet) => packet,
+        Err(ParseError::NeedsMoreBinaryData) => {
+            for a in attachments {
+                match CommonParser.decode_bin(config, &state, a.clone()) {
+                    Ok(packet) => return packet,
+                    Err(ParseError::NeedsMoreBinaryData) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            unreachable!("all attachments fed")
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The JSON part of a packet, for the serde_json floor.
+fn json_of<'t>(text: &'t str, limits: &Limits) -> Option<&'t str> {
+    RawHeader::parse(text, ProtocolVersion::V5, limits)
+        .unwrap()
+        .json()
+}
+
+fn floor(json: &str) {
+    serde_json::from_str::<serde::de::IgnoredAny>(json).unwrap();
+}
+
+/// Decode at every depth, ours and the peer's, plus the floor, for one input.
+fn decode_case(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    gid: &str,
+    name: &str,
+    text: &str,
+    attachments: &[Bytes],
+    limits: Limits,
+) {
+    let size = text.len() + attachments.iter().map(Bytes::len).sum::<usize>();
+    group.throughput(Throughput::Bytes(size as u64));
+    let utf8 = Utf8Bytes::from(text.to_owned());
+    let oxide_text = Str::from(text.to_owned());
+    let config = ParseConfig {
+        max_incoming_binaries: 100,
+        ..ParseConfig::default()
+    };
+    let mut decoder = Decoder::new(ProtocolVersion::V5, limits);
+    let id = |what: &str| format!("{gid}/{what}/{name}");
+
+    common::report(&id("header"), || {
+        black_box(RawHeader::parse(text, ProtocolVersion::V5, &limits).unwrap());
+    });
+    common::report(&id("validated"), || {
+        black_box(decode_ours(&mut decoder, &utf8, attachments));
+    });
+    common::report(&id("socketioxide_decode"), || {
+        black_box(decode_oxide(&config, &oxide_text, attachments));
+    });
+    group.bench_function(BenchmarkId::new("header", name), |b| {
+        b.iter(|| RawHeader::parse(black_box(text), ProtocolVersion::V5, &limits).unwrap())
+    });
+    group.bench_function(BenchmarkId::new("validated", name), |b| {
+        b.iter(|| decode_ours(&mut decoder, black_box(&utf8), attachments))
+    });
+    group.bench_function(BenchmarkId::new("socketioxide_decode", name), |b| {
+        b.iter(|| decode_oxide(&config, black_box(&oxide_text), attachments))
+    });
+    if let Some(json) = json_of(text, &limits) {
+        common::report(&id("serde_json_floor"), || floor(json));
+        group.bench_function(BenchmarkId::new("serde_json_floor", name), |b| {
+            b.iter(|| floor(black_box(json)))
+        });
+    }
+}
+
 fn decode(c: &mut Criterion) {
     let mut group = c.benchmark_group("sio_decode");
-    println!("allocations per operation (header / validated / serde_json floor):");
     for (name, text, attachments) in cases() {
-        let bytes = Bytes::from(text.clone());
-        let json_start = RawHeader::parse(&text, ProtocolVersion::V5, &Limits::default())
-            .unwrap()
-            .json()
-            .map(|j| text.len() - j.len());
-        let size = text.len() + attachments.iter().map(Bytes::len).sum::<usize>();
-        group.throughput(Throughput::Bytes(size as u64));
-        let limits = Limits::default();
-        let header = allocations(|| {
-            black_box(RawHeader::parse(black_box(&text), ProtocolVersion::V5, &limits).unwrap());
-        });
-        let full = allocations(|| {
-            black_box(decode_full(&bytes, &attachments));
-        });
-        let floor = allocations(|| {
-            if let Some(start) = json_start {
-                black_box(serde_json::from_str::<serde::de::IgnoredAny>(&text[start..]).unwrap());
-            }
-        });
-        println!("  {name:20} {header} / {full} / {floor}");
-        group.bench_with_input(BenchmarkId::new("header", name), &text, |b, text| {
-            b.iter(|| RawHeader::parse(black_box(text), ProtocolVersion::V5, &limits).unwrap())
-        });
-        group.bench_with_input(BenchmarkId::new("validated", name), &bytes, |b, bytes| {
-            b.iter(|| decode_full(black_box(bytes), &attachments))
-        });
-        if let Some(start) = json_start {
-            group.bench_with_input(
-                BenchmarkId::new("serde_json_floor", name),
-                &text[start..],
-                |b, json| {
-                    b.iter(|| {
-                        serde_json::from_str::<serde::de::IgnoredAny>(black_box(json)).unwrap()
-                    })
-                },
-            );
-        }
+        decode_case(
+            &mut group,
+            "sio_decode",
+            name,
+            &text,
+            &attachments,
+            Limits::default(),
+        );
     }
-    let text = Bytes::from(big_event());
-    let packet = decode_full(&text, &[]);
-    group.bench_function("typed/event_14kb", |b| {
-        b.iter(|| black_box(&packet).args::<(Vec<User>,)>().unwrap())
+
+    // Typed: the 14 KB event's argument into `Vec<User>`.
+    let text = format!(
+        "2{}",
+        serde_json::to_string(&("snapshot", users(250))).unwrap()
+    );
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    let utf8 = Utf8Bytes::from(text.clone());
+    let packet = decode_ours(
+        &mut Decoder::new(ProtocolVersion::V5, Limits::default()),
+        &utf8,
+        &[],
+    );
+    let oxide_value = match decode_oxide(&ParseConfig::default(), &Str::from(text), &[]).inner {
+        socketioxide_core::packet::PacketData::Event(value, _) => value,
+        _ => unreachable!("an event"),
+    };
+    let typed = |packet: &Packet| packet.args::<(Vec<User>,)>().unwrap();
+    let oxide_typed = |value: &mut Value| {
+        CommonParser
+            .decode_value::<(Vec<User>,)>(value, true)
+            .unwrap()
+    };
+    common::report("sio_decode/typed/event_14kb", || {
+        black_box(typed(&packet));
+    });
+    let mut scratch = oxide_value.clone();
+    common::report("sio_decode/socketioxide_typed/event_14kb", || {
+        black_box(oxide_typed(&mut scratch));
+    });
+    group.bench_function("typed/event_14kb", |b| b.iter(|| typed(black_box(&packet))));
+    group.bench_function("socketioxide_typed/event_14kb", |b| {
+        b.iter_batched_ref(
+            || oxide_value.clone(),
+            |value| oxide_typed(value),
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
+}
+
+fn encode_case(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    gid: &str,
+    name: &str,
+    text: &str,
+    attachments: &[Bytes],
+    limits: Limits,
+) {
+    let id = |what: &str| format!("{gid}/{what}/{name}");
+    let packet = decode_ours(
+        &mut Decoder::new(ProtocolVersion::V5, limits),
+        &Utf8Bytes::from(text.to_owned()),
+        attachments,
+    );
+    let config = ParseConfig {
+        max_incoming_binaries: 100,
+        ..ParseConfig::default()
+    };
+    let oxide_packet = decode_oxide(&config, &Str::from(text.to_owned()), attachments);
+    // Same bytes out on both sides.
+    let mut out = Vec::with_capacity(text.len());
+    packet.write_text(&mut out);
+    assert_eq!(out, text.as_bytes(), "{name}");
+    match CommonParser.encode(oxide_packet.clone()) {
+        Value::Str(oxide_text, _) => assert_eq!(oxide_text.as_str(), text, "{name}"),
+        Value::Bytes(_) => unreachable!("a text packet"),
+    }
+
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    common::report(&id("write_text_into_buffer"), || {
+        out.clear();
+        packet.write_text(&mut out);
+    });
+    common::report(&id("encode"), || {
+        black_box(packet.encode());
+    });
+    // Consuming encoders: the packet is cloned outside the count and outside the timing.
+    common::report_consuming(
+        &id("into_encoded"),
+        || packet.clone(),
+        |p| {
+            black_box(p.into_encoded());
+        },
+    );
+    common::report_consuming(
+        &id("socketioxide_encode"),
+        || oxide_packet.clone(),
+        |p| {
+            black_box(CommonParser.encode(p));
+        },
+    );
+    group.bench_function(BenchmarkId::new("write_text_into_buffer", name), |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(&packet).write_text(&mut out);
+        })
+    });
+    group.bench_function(BenchmarkId::new("encode", name), |b| {
+        b.iter(|| black_box(&packet).encode())
+    });
+    group.bench_function(BenchmarkId::new("into_encoded", name), |b| {
+        b.iter_batched(
+            || packet.clone(),
+            Packet::into_encoded,
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function(BenchmarkId::new("socketioxide_encode", name), |b| {
+        b.iter_batched(
+            || oxide_packet.clone(),
+            |p| CommonParser.encode(p),
+            BatchSize::SmallInput,
+        )
+    });
 }
 
 fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("sio_encode");
-    println!("allocations per encode (write_header into a reused buffer / encode + to_text):");
     for (name, text, attachments) in cases() {
-        let packet = decode_full(&Bytes::from(text.clone()), &attachments);
-        group.throughput(Throughput::Bytes(text.len() as u64));
-        let mut out = Vec::with_capacity(64);
-        let header = allocations(|| {
-            out.clear();
-            packet.write_header(&mut out);
-        });
-        let whole = allocations(|| {
-            black_box(packet.encode().to_text());
-        });
-        println!("  {name:20} {header} / {whole}");
-        group.bench_with_input(
-            BenchmarkId::new("header_into_buffer", name),
-            &packet,
-            |b, packet| {
-                b.iter(|| {
-                    out.clear();
-                    black_box(packet).write_header(&mut out);
-                })
-            },
-        );
-        group.bench_with_input(
-            BenchmarkId::new("encode_to_text", name),
-            &packet,
-            |b, packet| b.iter(|| black_box(packet).encode().to_text()),
+        encode_case(
+            &mut group,
+            "sio_encode",
+            name,
+            &text,
+            &attachments,
+            Limits::default(),
         );
     }
-    group.bench_function("serde_args/event", |b| {
-        b.iter(|| {
-            Packet::event(
-                Namespace::main(),
-                "chat",
-                black_box(&("hello, world",)),
-                None,
-            )
-            .unwrap()
-        })
-    });
+    // From serde arguments to a shareable encoded packet, on both sides.
+    for (name, data) in [("small", users(1)), ("14kb", users(250))] {
+        let ours = || {
+            Packet::event(Namespace::main(), "snapshot", &(&data,), None)
+                .unwrap()
+                .into_encoded()
+        };
+        let oxide = || {
+            let value = CommonParser
+                .encode_value(&(&data,), Some("snapshot"))
+                .unwrap();
+            CommonParser.encode(OxidePacket::event("/", value))
+        };
+        match oxide() {
+            Value::Str(text, _) => assert_eq!(&text.as_str()[1..], &ours().text()[1..]),
+            Value::Bytes(_) => unreachable!("a text packet"),
+        }
+        group.throughput(Throughput::Bytes(ours().text().len() as u64));
+        common::report(&format!("sio_encode/serde/{name}"), || {
+            black_box(ours());
+        });
+        common::report(&format!("sio_encode/socketioxide_serde/{name}"), || {
+            black_box(oxide());
+        });
+        group.bench_function(BenchmarkId::new("serde", name), |b| b.iter(ours));
+        group.bench_function(BenchmarkId::new("socketioxide_serde", name), |b| {
+            b.iter(oxide)
+        });
+    }
     group.finish();
 }
 
-fn broadcast(c: &mut Criterion) {
+fn sweeps(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sio_sweep_payload");
+    group.sample_size(20);
+    for size in [100, 1_000, 10_000, 100_000, 1_000_000] {
+        let text = event_of_size(size);
+        let id = size.to_string();
+        decode_case(
+            &mut group,
+            "sio_sweep_payload",
+            &id,
+            &text,
+            &[],
+            Limits::default(),
+        );
+        encode_case(
+            &mut group,
+            "sio_sweep_payload",
+            &id,
+            &text,
+            &[],
+            Limits::default(),
+        );
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("sio_sweep_attachments");
+    group.sample_size(20);
+    let limits = Limits {
+        max_attachments: 100,
+        ..Limits::default()
+    };
+    for n in [1, 10, 100] {
+        let (text, attachments) = binary_event(n, 1024);
+        let id = n.to_string();
+        decode_case(
+            &mut group,
+            "sio_sweep_attachments",
+            &id,
+            &text,
+            &attachments,
+            limits,
+        );
+        encode_case(
+            &mut group,
+            "sio_sweep_attachments",
+            &id,
+            &text,
+            &attachments,
+            limits,
+        );
+    }
+    group.finish();
+}
+
+fn connections(n: usize) -> (Rooms, Vec<Connection>) {
     let now = Instant::now();
     let mut rooms = Rooms::default();
     let mut connections = Vec::new();
-    for i in 0..10_000 {
+    for i in 0..n {
         let sid = format!("s{i}");
         rooms.add_socket("/", &sid);
         rooms.join("/", &sid, if i % 2 == 0 { "even" } else { "odd" });
@@ -231,13 +445,17 @@ fn broadcast(c: &mut Criterion) {
         while conn.poll_event().is_some() {}
         connections.push(conn);
     }
+    (rooms, connections)
+}
+
+fn broadcast(c: &mut Criterion) {
     let packet = Packet::event(Namespace::main(), "news", &("hello, everyone",), None).unwrap();
-    let target = BroadcastTarget::all();
-    let recipients = rooms.recipients("/", &target).len();
     let mut group = c.benchmark_group("sio_broadcast");
-    group.throughput(Throughput::Elements(recipients as u64));
-    group.bench_function("10000_sockets", |b| {
-        b.iter(|| {
+    for n in [1, 10_000] {
+        let (rooms, mut connections) = connections(n);
+        let target = BroadcastTarget::all();
+        assert_eq!(rooms.recipients("/", &target).len(), n);
+        let mut send = || {
             let encoded = packet.encode();
             for conn in &mut connections {
                 conn.send_encoded("/", &encoded).unwrap();
@@ -246,10 +464,13 @@ fn broadcast(c: &mut Criterion) {
             for conn in &mut connections {
                 while conn.poll_transmit().is_some() {}
             }
-        })
-    });
+        };
+        common::report(&format!("sio_broadcast/sockets/{n}"), &mut send);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(BenchmarkId::new("sockets", n), |b| b.iter(&mut send));
+    }
     group.finish();
 }
 
-criterion_group!(benches, decode, encode, broadcast);
+criterion_group!(benches, decode, encode, sweeps, broadcast);
 criterion_main!(benches);

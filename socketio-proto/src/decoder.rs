@@ -121,14 +121,20 @@ impl Decoder {
             "/" => Namespace::main(),
             name => Namespace::from_wire(text.slice_ref(name), self.version),
         };
+        let json = header.json().map(|json| {
+            let start = json.as_ptr() as usize - str.as_ptr() as usize;
+            start..start + json.len()
+        });
+        let (packet_type, ack_id, expected) =
+            (header.packet_type(), header.ack_id(), header.attachments());
         let mut packet = Packet {
-            packet_type: header.packet_type(),
+            packet_type,
             namespace,
-            ack_id: header.ack_id(),
-            data: header.json().map(|json| text.slice_ref(json)),
+            ack_id,
+            // The text becomes the payload in place: no reference-count traffic.
+            data: json.map(|range| text.into_slice(range)),
             attachments: Vec::new(),
         };
-        let expected = header.attachments();
         if expected == 0 {
             return Ok(DecodeStatus::Complete(packet));
         }
