@@ -156,23 +156,40 @@ fn floor(json: &str) {
     serde_json::from_str::<serde::de::IgnoredAny>(json).unwrap();
 }
 
-/// Decode at every depth, ours and the peer's, plus the floor, for one input.
-fn decode_case(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    gid: &str,
-    name: &str,
-    text: &str,
-    attachments: &[Bytes],
+type Group<'c> = criterion::BenchmarkGroup<'c, criterion::measurement::WallTime>;
+
+/// One input of a group: `gid/<function>/name` is its criterion id.
+#[derive(Clone, Copy)]
+struct Case<'a> {
+    gid: &'a str,
+    name: &'a str,
+    text: &'a str,
+    attachments: &'a [Bytes],
     limits: Limits,
-) {
+}
+
+/// The peer's parser settings, with room for the 100-attachment sweep.
+fn peer_config() -> ParseConfig {
+    ParseConfig {
+        max_incoming_binaries: 100,
+        ..ParseConfig::default()
+    }
+}
+
+/// Decode at every depth, ours and the peer's, plus the floor, for one input.
+fn decode_case(group: &mut Group<'_>, case: &Case<'_>) {
+    let Case {
+        gid,
+        name,
+        text,
+        attachments,
+        limits,
+    } = *case;
     let size = text.len() + attachments.iter().map(Bytes::len).sum::<usize>();
     group.throughput(Throughput::Bytes(size as u64));
     let utf8 = Utf8Bytes::from(text.to_owned());
     let oxide_text = Str::from(text.to_owned());
-    let config = ParseConfig {
-        max_incoming_binaries: 100,
-        ..ParseConfig::default()
-    };
+    let config = peer_config();
     let mut decoder = Decoder::new(ProtocolVersion::V5, limits);
     let id = |what: &str| format!("{gid}/{what}/{name}");
 
@@ -207,11 +224,13 @@ fn decode(c: &mut Criterion) {
     for (name, text, attachments) in cases() {
         decode_case(
             &mut group,
-            "sio_decode",
-            name,
-            &text,
-            &attachments,
-            Limits::default(),
+            &Case {
+                gid: "sio_decode",
+                name,
+                text: &text,
+                attachments: &attachments,
+                limits: Limits::default(),
+            },
         );
     }
 
@@ -255,24 +274,21 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-fn encode_case(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    gid: &str,
-    name: &str,
-    text: &str,
-    attachments: &[Bytes],
-    limits: Limits,
-) {
+fn encode_case(group: &mut Group<'_>, case: &Case<'_>) {
+    let Case {
+        gid,
+        name,
+        text,
+        attachments,
+        limits,
+    } = *case;
     let id = |what: &str| format!("{gid}/{what}/{name}");
     let packet = decode_ours(
         &mut Decoder::new(ProtocolVersion::V5, limits),
         &Utf8Bytes::from(text.to_owned()),
         attachments,
     );
-    let config = ParseConfig {
-        max_incoming_binaries: 100,
-        ..ParseConfig::default()
-    };
+    let config = peer_config();
     let oxide_packet = decode_oxide(&config, &Str::from(text.to_owned()), attachments);
     // Same bytes out on both sides.
     let mut out = Vec::with_capacity(text.len());
@@ -336,11 +352,13 @@ fn encode(c: &mut Criterion) {
     for (name, text, attachments) in cases() {
         encode_case(
             &mut group,
-            "sio_encode",
-            name,
-            &text,
-            &attachments,
-            Limits::default(),
+            &Case {
+                gid: "sio_encode",
+                name,
+                text: &text,
+                attachments: &attachments,
+                limits: Limits::default(),
+            },
         );
     }
     // From serde arguments to a shareable encoded packet, on both sides.
@@ -381,22 +399,15 @@ fn sweeps(c: &mut Criterion) {
     for size in [100, 1_000, 10_000, 100_000, 1_000_000] {
         let text = event_of_size(size);
         let id = size.to_string();
-        decode_case(
-            &mut group,
-            "sio_sweep_payload",
-            &id,
-            &text,
-            &[],
-            Limits::default(),
-        );
-        encode_case(
-            &mut group,
-            "sio_sweep_payload",
-            &id,
-            &text,
-            &[],
-            Limits::default(),
-        );
+        let case = Case {
+            gid: "sio_sweep_payload",
+            name: &id,
+            text: &text,
+            attachments: &[],
+            limits: Limits::default(),
+        };
+        decode_case(&mut group, &case);
+        encode_case(&mut group, &case);
     }
     group.finish();
 
@@ -409,22 +420,15 @@ fn sweeps(c: &mut Criterion) {
     for n in [1, 10, 100] {
         let (text, attachments) = binary_event(n, 1024);
         let id = n.to_string();
-        decode_case(
-            &mut group,
-            "sio_sweep_attachments",
-            &id,
-            &text,
-            &attachments,
+        let case = Case {
+            gid: "sio_sweep_attachments",
+            name: &id,
+            text: &text,
+            attachments: &attachments,
             limits,
-        );
-        encode_case(
-            &mut group,
-            "sio_sweep_attachments",
-            &id,
-            &text,
-            &attachments,
-            limits,
-        );
+        };
+        decode_case(&mut group, &case);
+        encode_case(&mut group, &case);
     }
     group.finish();
 }
