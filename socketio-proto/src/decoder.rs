@@ -161,21 +161,24 @@ impl Decoder {
     /// The attachment is kept as the given `Bytes`, without copying.
     pub fn feed_binary(&mut self, data: impl Into<Bytes>) -> Result<DecodeStatus, DecodeError> {
         let data = data.into();
-        let Some(mut partial) = self.partial.take() else {
+        // Updated in place: the pending packet is moved out only once it is complete.
+        let Some(partial) = self.partial.as_mut() else {
             return Err(DecodeError::UnexpectedBinary);
         };
         let total = partial.bytes.saturating_add(data.len());
         if total > self.limits.max_attachment_bytes {
+            self.partial = None;
             return Err(DecodeError::AttachmentsTooLarge);
         }
         partial.bytes = total;
         partial.packet.attachments.push(data);
         let remaining = partial.expected - partial.packet.attachments.len();
         if remaining > 0 {
-            self.partial = Some(partial);
             return Ok(DecodeStatus::NeedAttachments { remaining });
         }
-        let packet = partial.packet;
+        let Some(Partial { packet, .. }) = self.partial.take() else {
+            unreachable!("the pending packet was just updated");
+        };
         placeholder::check(
             packet.data.as_ref().map(Utf8Bytes::as_bytes),
             packet.attachments.len(),

@@ -222,6 +222,7 @@ impl<'a> Scanner<'a> {
     fn string(&mut self) -> Result<(), Invalid> {
         self.expect(b'"')?;
         loop {
+            self.skip_plain_words();
             while let Some(&b) = self.json.get(self.at) {
                 if STRING_SPECIAL[usize::from(b)] {
                     break;
@@ -249,6 +250,29 @@ impl<'a> Scanner<'a> {
                 }
                 _ => return Err(Invalid), // a raw control character
             }
+        }
+    }
+
+    /// Skips string content eight bytes at a time while no byte of the word is special
+    /// (see [`STRING_SPECIAL`]); the byte loop after it finds the exact stop.
+    #[inline]
+    fn skip_plain_words(&mut self) {
+        const ONES: u64 = u64::from_ne_bytes([1; 8]);
+        const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+        // Nonzero iff some byte of `word` is zero (exact when none is).
+        let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+        while let Some(chunk) = self.json.get(self.at..self.at + 8) {
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(chunk);
+            let word = u64::from_ne_bytes(bytes);
+            // A byte below 0x20, a quote, or a backslash.
+            let special = (word.wrapping_sub(ONES * 0x20) & !word & HIGHS)
+                | has_zero(word ^ (ONES * u64::from(b'"')))
+                | has_zero(word ^ (ONES * u64::from(b'\\')));
+            if special != 0 {
+                return;
+            }
+            self.at += 8;
         }
     }
 
@@ -459,8 +483,30 @@ mod tests {
         )
     }
 
+    /// A quoted run of plain characters with quotes, backslashes, escapes and control
+    /// characters mixed in, long enough for the eight-byte scan to see every alignment.
+    fn string_like() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            4 => "[a-z0-9 ]{1,9}",
+            1 => "[\\x00-\\x1f\\x7f\\u{80}-\\u{10ffff}]",
+            1 => Just("\"".to_owned()),
+            1 => Just("\\".to_owned()),
+            1 => Just("\\n".to_owned()),
+            1 => Just("\\u00e9".to_owned()),
+        ];
+        (prop::collection::vec(piece, 0..12), "[ ,\\]]{0,3}")
+            .prop_map(|(pieces, tail)| format!("\"{}\"{tail}", pieces.concat()))
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::test_runner::Config::with_cases(20_000))]
+
+        #[test]
+        fn agrees_with_serde_json_on_strings(json in string_like()) {
+            let oracle = serde_json::from_str::<serde::de::IgnoredAny>(&json).is_ok();
+            proptest::prop_assert_eq!(ok(&json), oracle, "{:?}", json);
+        }
 
         /// serde_json's `IgnoredAny` accepts the `JSON.parse` grammar too (lone surrogates and
         /// huge numbers included), so it is the oracle.

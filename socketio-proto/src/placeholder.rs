@@ -35,7 +35,7 @@ pub(crate) fn check(
         json: json.unwrap_or_default(),
         at: 0,
         max_depth,
-        used: vec![false; attachments],
+        used: Used::new(attachments),
     };
     if json.is_some() {
         walk.value(0)?;
@@ -44,7 +44,7 @@ pub(crate) fn check(
             return Err(DecodeError::InvalidPayload);
         }
     }
-    if walk.used.iter().all(|&used| used) {
+    if walk.used.marked == attachments {
         Ok(())
     } else {
         Err(DecodeError::IllegalPlaceholder)
@@ -55,7 +55,45 @@ struct Walk<'a> {
     json: &'a [u8],
     at: usize,
     max_depth: usize,
-    used: Vec<bool>,
+    used: Used,
+}
+
+/// Which attachments a placeholder has named: a bit set that lives in two words for the
+/// first 128 attachments (the default limit is 10) and spills to the heap only beyond.
+struct Used {
+    len: usize,
+    marked: usize,
+    low: u128,
+    high: Vec<u64>,
+}
+
+impl Used {
+    fn new(len: usize) -> Self {
+        Self {
+            len,
+            marked: 0,
+            low: 0,
+            high: vec![0; len.saturating_sub(128).div_ceil(64)],
+        }
+    }
+
+    /// Marks `index` (below `len`); `false` if it was marked already.
+    fn mark(&mut self, index: usize) -> bool {
+        let fresh = if index < 128 {
+            let bit = 1u128 << index;
+            let fresh = self.low & bit == 0;
+            self.low |= bit;
+            fresh
+        } else {
+            let bit = 1u64 << ((index - 128) % 64);
+            let word = &mut self.high[(index - 128) / 64];
+            let fresh = *word & bit == 0;
+            *word |= bit;
+            fresh
+        };
+        self.marked += usize::from(fresh);
+        fresh
+    }
 }
 
 enum Key {
@@ -165,8 +203,8 @@ impl<'a> Walk<'a> {
             }
         }
         if is_placeholder {
-            let index = placeholder_index(num, self.used.len())?;
-            if std::mem::replace(&mut self.used[index], true) {
+            let index = placeholder_index(num, self.used.len)?;
+            if !self.used.mark(index) {
                 return Err(DecodeError::IllegalPlaceholder);
             }
         }
@@ -178,13 +216,14 @@ impl<'a> Walk<'a> {
         let start = self.at;
         self.at += 1;
         loop {
-            match self.peek() {
-                Some(b'"') => {
-                    self.at += 1;
+            let rest = self.json.get(self.at..).unwrap_or_default();
+            match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+                Some(i) if rest[i] == b'"' => {
+                    self.at += i + 1;
                     return Ok(&self.json[start..self.at]);
                 }
-                Some(b'\\') => self.at += 2,
-                Some(_) => self.at += 1,
+                // A backslash and the byte it escapes.
+                Some(i) => self.at += i + 2,
                 None => return Err(DecodeError::InvalidPayload),
             }
         }
@@ -228,8 +267,20 @@ fn key_kind(token: &[u8]) -> Key {
 /// `num` must be an integer-valued JSON number in `0..attachments`; `1.0` and `-0` pass, as
 /// they index the same buffer in JavaScript.
 fn placeholder_index(num: Option<&[u8]>, attachments: usize) -> Result<usize, DecodeError> {
-    let value: f64 = num
-        .and_then(|raw| std::str::from_utf8(raw).ok())
+    let raw = num.ok_or(DecodeError::IllegalPlaceholder)?;
+    // Plain digits, as every encoder writes them: no float parse. (The JSON grammar has been
+    // checked, so there are no leading zeros; 15 digits cannot overflow.)
+    if (1..=15).contains(&raw.len()) && raw.iter().all(u8::is_ascii_digit) {
+        let value = raw
+            .iter()
+            .fold(0u64, |value, &digit| value * 10 + u64::from(digit - b'0'));
+        return usize::try_from(value)
+            .ok()
+            .filter(|&index| index < attachments)
+            .ok_or(DecodeError::IllegalPlaceholder);
+    }
+    let value: f64 = std::str::from_utf8(raw)
+        .ok()
         .and_then(|raw| raw.parse().ok())
         .ok_or(DecodeError::IllegalPlaceholder)?;
     if value >= 0.0 && value.fract() == 0.0 && value < attachments as f64 {
@@ -756,9 +807,53 @@ mod tests {
             Err(DecodeError::IllegalPlaceholder)
         );
         assert_eq!(check(None, 1, 128), Err(DecodeError::IllegalPlaceholder));
+        // Escaped quotes and backslashes do not end a string early.
+        assert_eq!(
+            check_v(r#"[{"x":"a\"}\\","_placeholder":true,"num":0}]"#, 1),
+            Ok(())
+        );
+        assert_eq!(
+            check_v(r#"["{\"_placeholder\":true,\"num\":0}"]"#, 1),
+            Err(DecodeError::IllegalPlaceholder)
+        );
+        // Exponents go through the number's value; long digit runs too.
+        assert_eq!(check_v(&format!("[{},{}]", ph("1e0"), ph("0")), 2), Ok(()));
+        for n in ["1000000000000000000000", "9007199254740993", "2", "-1"] {
+            assert_eq!(
+                check_v(&format!("[{}]", ph(n)), 2),
+                Err(DecodeError::IllegalPlaceholder),
+                "{n}"
+            );
+        }
         let deep = format!("{}{}{}", "[".repeat(129), ph("0"), "]".repeat(129));
         assert_eq!(check_v(&deep, 1), Err(DecodeError::PayloadTooDeep));
         let ok = format!("{}{}{}", "[".repeat(127), ph("0"), "]".repeat(127));
         assert_eq!(check_v(&ok, 1), Ok(()));
+    }
+
+    #[test]
+    fn every_attachment_once_beyond_the_inline_bits() {
+        let ph = |n: usize| format!(r#"{{"_placeholder":true,"num":{n}}}"#);
+        let list = |nums: &[usize]| {
+            let items: Vec<String> = nums.iter().map(|&n| ph(n)).collect();
+            format!("[{}]", items.join(","))
+        };
+        let all: Vec<usize> = (0..300).rev().collect();
+        assert_eq!(check_v(&list(&all), 300), Ok(()));
+        let mut repeated = all.clone();
+        repeated[0] = 250; // 299 is missing, 250 is named twice
+        assert_eq!(
+            check_v(&list(&repeated), 300),
+            Err(DecodeError::IllegalPlaceholder)
+        );
+        assert_eq!(
+            check_v(&list(&all[1..]), 300),
+            Err(DecodeError::IllegalPlaceholder)
+        );
+        assert_eq!(
+            check_v(&list(&[0, 1, 1]), 3),
+            Err(DecodeError::IllegalPlaceholder)
+        );
+        assert_eq!(check_v(&list(&[0, 1, 2]), 3), Ok(()));
     }
 }

@@ -36,11 +36,10 @@ pub(crate) fn payload(
     packet_type: PacketType,
     json: &str,
 ) -> Result<(), DecodeError> {
-    let shape = match json
-        .trim_start_matches(is_json_whitespace)
-        .as_bytes()
-        .first()
-    {
+    let first = json
+        .bytes()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    let shape = match first {
         Some(b'{') => Shape::Object,
         Some(b'[') => Shape::Array,
         Some(b'"') => Shape::String,
@@ -75,10 +74,6 @@ pub(crate) fn payload(
         };
     }
     json::validate(json).map_err(|_| DecodeError::InvalidPayload)
-}
-
-fn is_json_whitespace(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
 fn is_reserved(name: &str) -> bool {
