@@ -16,7 +16,7 @@
 //!
 //! Socket ids (and recovery pids) come from the caller: this crate has no RNG.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::Utf8Bytes;
@@ -192,7 +192,9 @@ pub struct Connection {
     version: ProtocolVersion,
     config: ServerConfig,
     decoder: Decoder,
-    sockets: HashMap<String, SocketState>,
+    /// Joined namespaces. Ordered, not hashed: a connection joins a handful, and looking one
+    /// up on every send is then cheaper than hashing its name.
+    sockets: BTreeMap<String, SocketState>,
     pending_connects: HashSet<String>,
     /// Ack deadlines in time order.
     deadlines: BTreeSet<(Instant, String, AckId)>,
@@ -212,7 +214,7 @@ impl Connection {
         let mut connection = Connection {
             version,
             decoder: Decoder::new(version, config.limits),
-            sockets: HashMap::new(),
+            sockets: BTreeMap::new(),
             pending_connects: HashSet::new(),
             deadlines: BTreeSet::new(),
             connect_deadline: None,
@@ -247,7 +249,7 @@ impl Connection {
         self.sockets.contains_key(namespace)
     }
 
-    /// The joined namespaces.
+    /// The joined namespaces, in byte order of their names.
     pub fn namespaces(&self) -> impl Iterator<Item = &str> {
         self.sockets.keys().map(String::as_str)
     }
