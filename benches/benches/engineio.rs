@@ -3,7 +3,7 @@
 //! printed as `allocs <id> <n>` lines.
 //!
 //! `cargo bench -p socketio-sansio-benches --bench engineio`
-#![allow(missing_docs, unsafe_code, clippy::unwrap_used)] // criterion macros; the counting allocator
+#![allow(missing_docs, clippy::unwrap_used)] // criterion macros
 
 mod common;
 
@@ -15,9 +15,6 @@ use engineio_proto::{
 };
 use engineioxide_core as oxide;
 use futures_util::StreamExt;
-
-#[global_allocator]
-static GLOBAL: common::Counting = common::Counting;
 
 const PACKETS: [(&str, &str); 4] = [
     ("message", "4Hello"),

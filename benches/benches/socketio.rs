@@ -11,7 +11,7 @@
 //! Allocations per operation are printed as `allocs <id> <n>` lines.
 //!
 //! `cargo bench -p socketio-sansio-benches --bench socketio`
-#![allow(missing_docs, unsafe_code, clippy::unwrap_used)] // criterion macros; the counting allocator
+#![allow(missing_docs, clippy::unwrap_used)] // criterion macros
 
 mod common;
 
@@ -30,9 +30,6 @@ use socketio_proto::{
 use socketioxide_core::parser::{Parse, ParseConfig, ParseError, ParserState};
 use socketioxide_core::{Str, Value, packet::Packet as OxidePacket};
 use socketioxide_parser_common::CommonParser;
-
-#[global_allocator]
-static GLOBAL: common::Counting = common::Counting;
 
 #[derive(Serialize, Deserialize)]
 struct User {
@@ -127,6 +124,13 @@ fn decode_ours(decoder: &mut Decoder, text: &Utf8Bytes, attachments: &[Bytes]) -
     }
 }
 
+/// The reference rules on the borrowed text: header and payload, no owned packet.
+fn validate_borrowed<'t>(text: &'t str, limits: &Limits) -> RawHeader<'t> {
+    let header = RawHeader::parse(text, ProtocolVersion::V5, limits).unwrap();
+    header.validate().unwrap();
+    header
+}
+
 fn decode_oxide(config: &ParseConfig, text: &Str, attachments: &[Bytes]) -> OxidePacket {
     let state = ParserState::default();
     match CommonParser.decode_str(config, &state, text.clone()) {
@@ -196,6 +200,9 @@ fn decode_case(group: &mut Group<'_>, case: &Case<'_>) {
     common::report(&id("header"), || {
         black_box(RawHeader::parse(text, ProtocolVersion::V5, &limits).unwrap());
     });
+    common::report(&id("validated_borrowed"), || {
+        black_box(validate_borrowed(text, &limits));
+    });
     common::report(&id("validated"), || {
         black_box(decode_ours(&mut decoder, &utf8, attachments));
     });
@@ -204,6 +211,9 @@ fn decode_case(group: &mut Group<'_>, case: &Case<'_>) {
     });
     group.bench_function(BenchmarkId::new("header", name), |b| {
         b.iter(|| RawHeader::parse(black_box(text), ProtocolVersion::V5, &limits).unwrap())
+    });
+    group.bench_function(BenchmarkId::new("validated_borrowed", name), |b| {
+        b.iter(|| validate_borrowed(black_box(text), &limits))
     });
     group.bench_function(BenchmarkId::new("validated", name), |b| {
         b.iter(|| decode_ours(&mut decoder, black_box(&utf8), attachments))

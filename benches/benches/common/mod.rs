@@ -1,41 +1,16 @@
 //! Shared by the bench binaries: a counting global allocator, and the allocation report.
 //!
 //! Every bench binary prints `allocs <criterion id> <count>` lines (allocations of one
-//! operation, after a warm-up run); `benches/report.py` joins them with criterion's medians
-//! into the README tables.
+//! operation, after a warm-up run), read beside criterion's medians for the README tables.
 #![allow(dead_code)] // each binary uses part of it
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-pub(crate) struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; the counter is an atomic.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "../../../engineio-proto/tests/support/counting.rs"]
+mod counting;
 
 /// Allocations (and reallocations) of one run of `f`, after a warm-up run.
 pub(crate) fn allocations(mut f: impl FnMut()) -> usize {
     f();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    f();
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    counting::allocations_during(f)
 }
 
 /// Prints the allocation count of one operation under its criterion id (`group/function/case`).
@@ -62,10 +37,8 @@ pub(crate) fn report_consuming<T>(
 ) {
     consume(make());
     let input = make();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    consume(input);
     println!(
         "allocs {id} {}",
-        ALLOCATIONS.load(Ordering::Relaxed) - before
+        counting::allocations_during(|| consume(input))
     );
 }
