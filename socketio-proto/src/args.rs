@@ -98,7 +98,8 @@ impl Packet {
         ack_id: Option<AckId>,
     ) -> Result<Self, EncodeError> {
         let mut sink = sink(true);
-        let mut json = vec![b'['];
+        let mut json = Vec::with_capacity(JSON_CAPACITY);
+        json.push(b'[');
         append(&mut json, event, &mut sink)?;
         let start = json.len();
         append(&mut json, args, &mut sink)?;
@@ -242,6 +243,9 @@ impl Packet {
     }
 }
 
+/// Room for a typical small payload, so that serializing one grows the buffer once at most.
+const JSON_CAPACITY: usize = 128;
+
 fn sink(allow_binary: bool) -> BinarySink {
     BinarySink {
         attachments: allow_binary.then(Vec::new),
@@ -253,7 +257,7 @@ fn serialize<T: Serialize + ?Sized>(
     value: &T,
     sink: &mut BinarySink,
 ) -> Result<Vec<u8>, EncodeError> {
-    let mut out = Vec::with_capacity(64);
+    let mut out = Vec::with_capacity(JSON_CAPACITY);
     append(&mut out, value, sink)?;
     Ok(out)
 }

@@ -2,7 +2,6 @@
 //! completes, the JSON formatter that writes them while serializing, and the deserializer
 //! that turns them back into bytes.
 
-use std::fmt::{self, Write as _};
 use std::io;
 
 use bytes::Bytes;
@@ -312,9 +311,8 @@ impl serde_json::ser::Formatter for JsFormatter<'_> {
     fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
         write_js_number(
             writer,
-            value == 0.0,
             value < 0.0,
-            format_args!("{:e}", value.abs()),
+            zmij::Buffer::new().format_finite(value.abs()),
         )
     }
 
@@ -323,9 +321,8 @@ impl serde_json::ser::Formatter for JsFormatter<'_> {
     fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
         write_js_number(
             writer,
-            value == 0.0,
             value < 0.0,
-            format_args!("{:e}", value.abs()),
+            zmij::Buffer::new().format_finite(value.abs()),
         )
     }
 
@@ -346,94 +343,93 @@ impl serde_json::ser::Formatter for JsFormatter<'_> {
     }
 }
 
-/// Lays out a finite number like ECMAScript's `Number::toString`, given Rust's shortest
-/// round-trip digits in exponent form (`{:e}`, e.g. `1.2345e-7`).
+/// Writes a finite number as JavaScript's `Number.prototype.toString` (and so
+/// `JSON.stringify`) does, from `shortest`: the magnitude's shortest round-trip decimal digits
+/// in any plain or exponent notation (`12.5`, `1250.0`, `1.25e+22`, `5e-324`). The rules are
+/// ECMA-262 `Number::toString`: plain digits up to 21 integer digits, `0.000ddd` down to
+/// 10^-7, exponent form (with an explicit `+`) otherwise; `-0` prints as `0`.
 fn write_js_number<W: ?Sized + io::Write>(
     writer: &mut W,
-    zero: bool,
     negative: bool,
-    scientific: fmt::Arguments<'_>,
+    shortest: &str,
 ) -> io::Result<()> {
-    if zero {
-        // Also `-0`, which `JSON.stringify` prints as `0`.
+    let mut buf = [0; 40];
+    let Some((digits, n)) = decimal_digits(shortest, &mut buf) else {
+        // Zero (or a string that is not a decimal, which the formatter never writes).
         return writer.write_all(b"0");
-    }
-    let mut text = StackText::default();
-    text.write_fmt(scientific)
-        .map_err(|_| io::Error::other("number formatting overflow"))?;
-    let (mantissa, exponent) = text
-        .as_str()
-        .split_once('e')
-        .unwrap_or((text.as_str(), "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (lead, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let mut digits = StackText::default();
-    let _ = digits.write_str(lead);
-    let _ = digits.write_str(rest);
-    let digits = digits.as_str();
+    };
     let k = digits.len() as i32;
-    // The value is 0.DIGITS × 10^n.
-    let n = exponent + 1;
     if negative {
         writer.write_all(b"-")?;
     }
+    // The value is 0.DIGITS × 10^n.
     if k <= n && n <= 21 {
-        writer.write_all(digits.as_bytes())?;
+        writer.write_all(digits)?;
         for _ in 0..n - k {
             writer.write_all(b"0")?;
         }
     } else if 0 < n && n <= 21 {
         let (int, frac) = digits.split_at(n as usize);
-        write!(writer, "{int}.{frac}")?;
+        writer.write_all(int)?;
+        writer.write_all(b".")?;
+        writer.write_all(frac)?;
     } else if -6 < n && n <= 0 {
         writer.write_all(b"0.")?;
         for _ in 0..-n {
             writer.write_all(b"0")?;
         }
-        writer.write_all(digits.as_bytes())?;
+        writer.write_all(digits)?;
     } else {
         let (first, others) = digits.split_at(1);
-        writer.write_all(first.as_bytes())?;
+        writer.write_all(first)?;
         if !others.is_empty() {
-            write!(writer, ".{others}")?;
+            writer.write_all(b".")?;
+            writer.write_all(others)?;
         }
-        let sign = if n > 0 { '+' } else { '-' };
-        write!(writer, "e{sign}{}", (n - 1).abs())?;
+        writer.write_all(if n > 0 { b"e+" } else { b"e-" })?;
+        let exponent = (n - 1).unsigned_abs();
+        let mut text = [0; 10];
+        let mut at = text.len();
+        let mut rest = exponent;
+        loop {
+            at -= 1;
+            text[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        writer.write_all(&text[at..])?;
     }
     Ok(())
 }
 
-/// A small fixed buffer for number digits (an `f64` in `{:e}` form is at most 24 bytes).
-struct StackText {
-    buf: [u8; 40],
-    len: usize,
-}
-
-impl Default for StackText {
-    fn default() -> Self {
-        Self {
-            buf: [0; 40],
-            len: 0,
+/// Splits a non-negative decimal (`d.ddd`, `ddd`, `0.00ddd`, optionally followed by
+/// `e[+-]ddd`) into its significant digits, without leading or trailing zeros, and `n` such
+/// that the value is 0.DIGITS × 10^n. `None` for zero or anything else.
+fn decimal_digits<'b>(text: &str, buf: &'b mut [u8; 40]) -> Option<(&'b [u8], i32)> {
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut len = 0;
+    let mut n = i32::try_from(int.len()).ok()?.checked_add(exponent)?;
+    for &b in int.as_bytes().iter().chain(frac.as_bytes()) {
+        if !b.is_ascii_digit() {
+            return None;
         }
+        if len == 0 && b == b'0' {
+            n -= 1; // a leading zero
+            continue;
+        }
+        *buf.get_mut(len)? = b;
+        len += 1;
     }
-}
-
-impl StackText {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    while len > 0 && buf[len - 1] == b'0' {
+        len -= 1;
     }
-}
-
-impl fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
+    (len > 0).then_some((&buf[..len], n))
 }
 
 /// The attachment a JSON value stands for, if it is a placeholder.
@@ -761,11 +757,64 @@ mod tests {
             (f64::MAX, "1.7976931348623157e+308"),
             (123456789012345680000.0, "123456789012345680000"),
             (0.000123, "0.000123"),
+            (668_339_170_432_839.0 + 0.25, "668339170432839.2"), // a tie: the even digit
+            (668_339_170_432_839.0 + 0.75, "668339170432839.8"),
             (f64::NAN, "null"),
             (f64::INFINITY, "null"),
         ];
         for (value, expected) in cases {
             assert_eq!(js(value), expected, "{value:e}");
+        }
+    }
+
+    fn digit_count(text: &str) -> Option<usize> {
+        let mut buf = [0; 40];
+        decimal_digits(text, &mut buf).map(|(digits, _)| digits.len())
+    }
+
+    #[test]
+    fn decimal_digits_normalizes_every_notation() {
+        let parse = |text: &str| {
+            let mut buf = [0; 40];
+            decimal_digits(text, &mut buf)
+                .map(|(digits, n)| (String::from_utf8_lossy(digits).into_owned(), n))
+        };
+        for text in [
+            "1250", "1250.0", "1.25e3", "125e1", "1.25E+3", "0.0125e5", "12500e-1",
+        ] {
+            assert_eq!(parse(text), Some(("125".to_owned(), 4)), "{text}");
+        }
+        assert_eq!(parse("12.5"), Some(("125".to_owned(), 2)));
+        assert_eq!(parse("0.00125"), Some(("125".to_owned(), -2)));
+        assert_eq!(parse("5e-324"), Some(("5".to_owned(), -323)));
+        for not_a_number in ["0.0", "0", "", "abc", "1e", "1.2.3", "-1"] {
+            assert_eq!(parse(not_a_number), None, "{not_a_number}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(50_000))]
+
+        /// zmij's digits are as short as Rust's own `{:e}` and read back as the same number,
+        /// for any finite `f64` and `f32` (all bit patterns, so subnormals and extremes come
+        /// up). They may differ from std's in an exact tie, which ECMA-262 (and zmij) settle
+        /// towards the even digit: `668339170432839.25` is `668339170432839.2` in JavaScript
+        /// where std writes `…839.3`; `tests/reference.rs` holds such cases from Node.
+        #[test]
+        fn shortest_digits_are_as_short_as_std(bits in proptest::prelude::any::<u64>()) {
+            let mut buffer = zmij::Buffer::new();
+            let value = f64::from_bits(bits).abs();
+            if value.is_finite() {
+                let ours = buffer.format_finite(value);
+                proptest::prop_assert_eq!(ours.parse::<f64>().ok(), Some(value));
+                proptest::prop_assert_eq!(digit_count(ours), digit_count(&format!("{value:e}")));
+            }
+            let value = f32::from_bits(bits as u32).abs();
+            if value.is_finite() {
+                let ours = buffer.format_finite(value);
+                proptest::prop_assert_eq!(ours.parse::<f32>().ok(), Some(value));
+                proptest::prop_assert_eq!(digit_count(ours), digit_count(&format!("{value:e}")));
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! Replays `reference/vectors.json`: random packets encoded by the official parsers
-//! (socket.io-parser 4.2.7 for v5 and 3.4.5 for v4, see `reference/generate.js`), and mutated
-//! text packets with the reference decoder's verdict. We must write the same bytes, read back
+//! (socket.io-parser 4.2.7 for v5 and 3.4.5 for v4, see `reference/generate.js`), mutated
+//! text packets with the reference decoder's verdict, and numbers as `JSON.stringify` writes
+//! them. We must write the same bytes, read back
 //! the same packets, and reject everything the reference rejects. Where we reject what the
 //! reference accepts, the case must be one of the documented strictness rules (see the crate
 //! docs, "Where this crate is stricter than the reference").
@@ -198,6 +199,20 @@ fn reference_encodings_decode_and_reencode_identically() {
         checked += 1;
     }
     assert_eq!(checked, 400);
+}
+
+#[test]
+fn numbers_are_written_as_json_stringify_writes_them() {
+    let mut checked = 0;
+    for v in vectors().iter().filter(|v| v["kind"] == "number") {
+        let bits = v["hi"].as_u64().unwrap() << 32 | v["lo"].as_u64().unwrap();
+        let value = f64::from_bits(bits);
+        let packet = Packet::event(Namespace::main(), "n", &(value,), None).unwrap();
+        let expected = format!(r#"2["n",{}]"#, v["json"].as_str().unwrap());
+        assert_eq!(packet.encode().to_text().as_str(), expected, "{value:e}");
+        checked += 1;
+    }
+    assert_eq!(checked, 3000);
 }
 
 /// What JavaScript's `Number(c) == c` holds for a one-character string besides digits: the
