@@ -6,6 +6,8 @@
 //! `cargo bench -p socketio-sansio-benches --bench session`
 #![allow(missing_docs, clippy::unwrap_used)] // criterion macros
 
+mod common;
+
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -216,6 +218,9 @@ fn session_round_trip() -> usize {
 fn round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("session");
     group.throughput(Throughput::Elements(EVENTS as u64));
+    common::report("session/handshake_upgrade_1000_acked_events", || {
+        criterion::black_box(session_round_trip());
+    });
     group.bench_function("handshake_upgrade_1000_acked_events", |b| {
         b.iter(session_round_trip)
     });

@@ -273,8 +273,10 @@ fn decode(c: &mut Criterion) {
     common::report("sio_decode/socketioxide_typed/event_14kb", || {
         black_box(oxide_typed(&mut scratch));
     });
-    group.bench_function("typed/event_14kb", |b| b.iter(|| typed(black_box(&packet))));
-    group.bench_function("socketioxide_typed/event_14kb", |b| {
+    group.bench_function(BenchmarkId::new("typed", "event_14kb"), |b| {
+        b.iter(|| typed(black_box(&packet)))
+    });
+    group.bench_function(BenchmarkId::new("socketioxide_typed", "event_14kb"), |b| {
         b.iter_batched_ref(
             || oxide_value.clone(),
             |value| oxide_typed(value),

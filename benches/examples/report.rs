@@ -1,0 +1,351 @@
+//! Prints the README's benchmark tables from one bench run: criterion's medians (read from
+//! `target/criterion/<group>/<function>/<case>/new/estimates.json`) and the allocation counts
+//! the bench binaries print (`allocs <id> <n>` lines in their saved output).
+//!
+//! ```text
+//! cargo bench -p socketio-sansio-benches -- --warm-up-time 0.5 --measurement-time 1 | tee target/bench.txt
+//! cargo run -p socketio-sansio-benches --example report -- target/bench.txt
+//! ```
+//!
+//! Cells are "median (allocations)"; "–" marks a benchmark missing from the run.
+#![allow(missing_docs)]
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+struct Run {
+    criterion: PathBuf,
+    allocs: HashMap<String, u64>,
+}
+
+impl Run {
+    /// The median in nanoseconds of `group/function/case`.
+    fn median(&self, id: &str) -> Option<f64> {
+        let path = self.criterion.join(id).join("new/estimates.json");
+        let text = std::fs::read_to_string(path).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        json["median"]["point_estimate"].as_f64()
+    }
+
+    /// "median (allocations)".
+    fn cell(&self, id: &str) -> String {
+        let time = self.median(id).map_or("–".to_owned(), time);
+        match self.allocs.get(id) {
+            Some(n) => format!("{time} ({n})"),
+            None => time,
+        }
+    }
+
+    /// How many times faster `fast` is than `slow`.
+    fn ratio(&self, slow: &str, fast: &str) -> String {
+        match (self.median(slow), self.median(fast)) {
+            (Some(slow), Some(fast)) => factor(slow / fast),
+            _ => "–".to_owned(),
+        }
+    }
+}
+
+fn time(ns: f64) -> String {
+    let (value, unit) = match ns {
+        ns if ns < 1e3 => (ns, "ns"),
+        ns if ns < 1e6 => (ns / 1e3, "µs"),
+        ns => (ns / 1e6, "ms"),
+    };
+    match value {
+        v if v < 10.0 => format!("{v:.2} {unit}"),
+        v if v < 100.0 => format!("{v:.1} {unit}"),
+        v => format!("{v:.0} {unit}"),
+    }
+}
+
+fn factor(x: f64) -> String {
+    if x < 10.0 {
+        format!("{x:.2}×")
+    } else {
+        format!("{x:.0}×")
+    }
+}
+
+fn table(out: &mut String, head: &[&str], rows: Vec<Vec<String>>) {
+    let _ = writeln!(out, "| {} |", head.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    out.push('\n');
+}
+
+const SIO_CASES: [(&str, &str); 9] = [
+    ("connect_main", "CONNECT `/`"),
+    ("connect_custom_nsp", "CONNECT `/custom_nsp` + auth"),
+    ("event", "EVENT"),
+    ("event_with_ack", "EVENT with ack"),
+    ("ack", "ACK"),
+    ("binary_event_1", "BINARY_EVENT, 1 attachment"),
+    ("binary_event_10", "BINARY_EVENT, 10 attachments"),
+    ("binary_ack", "BINARY_ACK"),
+    ("event_14kb", "EVENT, 14 KB JSON (250 objects)"),
+];
+
+fn engineio(run: &Run, out: &mut String) {
+    out.push_str("Engine.IO packets (`eio_packet`):\n\n");
+    let rows = [
+        ("message", "`4Hello`"),
+        ("ping", "`2`"),
+        ("probe", "`2probe`"),
+        ("binary_b64", "`bAQIDBAUG` (6 bytes, base64, decoded)"),
+    ]
+    .iter()
+    .map(|(case, label)| {
+        let id = |f: &str| format!("eio_packet/{f}/{case}");
+        vec![
+            (*label).to_owned(),
+            run.cell(&id("decode")),
+            run.cell(&id("socketioxide_decode")),
+            run.ratio(&id("socketioxide_decode"), &id("decode")),
+            run.cell(&id("encode")),
+            run.cell(&id("socketioxide_encode")),
+            run.ratio(&id("socketioxide_encode"), &id("encode")),
+        ]
+    })
+    .collect();
+    let head = [
+        "case",
+        "ours decode",
+        "socketioxide decode",
+        "ratio",
+        "ours encode (reused buffer)",
+        "socketioxide encode",
+        "ratio",
+    ];
+    table(out, &head, rows);
+
+    out.push_str("Engine.IO polling bodies (`eio_payload`):\n\n");
+    let mut rows = Vec::new();
+    for (format, label) in [
+        ("v4", "v4"),
+        ("v3_text", "v3 text"),
+        ("v3_binary", "v3 binary"),
+    ] {
+        for n in [1, 10, 100] {
+            let id = |f: &str| format!("eio_payload/{f}_{format}/{n}");
+            rows.push(vec![
+                format!("{label}, {n} packet{}", if n == 1 { "" } else { "s" }),
+                run.cell(&id("decode")),
+                run.cell(&id("decode_owned")),
+                run.cell(&id("socketioxide_decode")),
+                run.ratio(&id("socketioxide_decode"), &id("decode_owned")),
+                run.cell(&id("encode")),
+                run.cell(&id("socketioxide_encode")),
+                run.ratio(&id("socketioxide_encode"), &id("encode")),
+            ]);
+        }
+    }
+    let head = [
+        "body",
+        "ours decode (borrowed)",
+        "ours decode (owned)",
+        "socketioxide decode",
+        "owned ratio",
+        "ours encode (reused buffer)",
+        "socketioxide encode",
+        "ratio",
+    ];
+    table(out, &head, rows);
+}
+
+fn decode_row(run: &Run, group: &str, case: &str, label: String) -> Vec<String> {
+    let id = |f: &str| format!("{group}/{f}/{case}");
+    vec![
+        label,
+        run.cell(&id("header")),
+        run.cell(&id("validated_borrowed")),
+        run.cell(&id("validated")),
+        run.cell(&id("socketioxide_decode")),
+        run.ratio(&id("socketioxide_decode"), &id("header")),
+        run.cell(&id("serde_json_floor")),
+        run.ratio(&id("validated_borrowed"), &id("serde_json_floor")),
+        run.ratio(&id("validated"), &id("serde_json_floor")),
+    ]
+}
+
+const DECODE_HEAD: [&str; 9] = [
+    "case",
+    "header",
+    "validated, borrowed",
+    "validated, `Decoder`",
+    "socketioxide decode",
+    "header vs socketioxide",
+    "`serde_json` floor",
+    "borrowed / floor",
+    "`Decoder` / floor",
+];
+
+fn encode_row(run: &Run, group: &str, case: &str, label: String) -> Vec<String> {
+    let id = |f: &str| format!("{group}/{f}/{case}");
+    vec![
+        label,
+        run.cell(&id("write_text_into_buffer")),
+        run.cell(&id("encode")),
+        run.cell(&id("into_encoded")),
+        run.cell(&id("socketioxide_encode")),
+        run.ratio(&id("socketioxide_encode"), &id("write_text_into_buffer")),
+        run.ratio(&id("socketioxide_encode"), &id("into_encoded")),
+    ]
+}
+
+const ENCODE_HEAD: [&str; 7] = [
+    "case",
+    "`write_text` (reused buffer)",
+    "`encode()`",
+    "`into_encoded()`",
+    "socketioxide encode",
+    "buffer vs socketioxide",
+    "`into_encoded` vs socketioxide",
+];
+
+fn socketio(run: &Run, out: &mut String) {
+    out.push_str("Socket.IO decode (`sio_decode`):\n\n");
+    let mut rows: Vec<_> = SIO_CASES
+        .iter()
+        .map(|(case, label)| decode_row(run, "sio_decode", case, (*label).to_owned()))
+        .collect();
+    let typed = "sio_decode/typed/event_14kb";
+    let oxide_typed = "sio_decode/socketioxide_typed/event_14kb";
+    let mut row = vec![String::new(); DECODE_HEAD.len()];
+    row[0] = "same, typed into `Vec<User>`".to_owned();
+    row[3] = run.cell(typed);
+    row[4] = run.cell(oxide_typed);
+    row[5] = run.ratio(oxide_typed, typed);
+    rows.push(row);
+    table(out, &DECODE_HEAD, rows);
+
+    out.push_str("Socket.IO encode (`sio_encode`):\n\n");
+    let mut rows: Vec<_> = SIO_CASES
+        .iter()
+        .map(|(case, label)| encode_row(run, "sio_encode", case, (*label).to_owned()))
+        .collect();
+    for (case, label) in [
+        ("small", "serde arguments, small"),
+        ("14kb", "serde arguments, 14 KB"),
+    ] {
+        let ours = format!("sio_encode/serde/{case}");
+        let oxide = format!("sio_encode/socketioxide_serde/{case}");
+        let mut row = vec![String::new(); ENCODE_HEAD.len()];
+        row[0] = label.to_owned();
+        row[2] = run.cell(&ours);
+        row[4] = run.cell(&oxide);
+        row[6] = run.ratio(&oxide, &ours);
+        rows.push(row);
+    }
+    table(out, &ENCODE_HEAD, rows);
+}
+
+fn sweeps(run: &Run, out: &mut String) {
+    out.push_str("Payload size sweep (`sio_sweep_payload`), per byte in brackets:\n\n");
+    let mut rows = Vec::new();
+    for size in [100u32, 1_000, 10_000, 100_000, 1_000_000] {
+        let id = |f: &str| format!("sio_sweep_payload/{f}/{size}");
+        let per_byte = |f: &str| {
+            run.median(&id(f)).map_or("–".to_owned(), |ns| {
+                format!("{} [{:.2} ns/B]", run.cell(&id(f)), ns / f64::from(size))
+            })
+        };
+        rows.push(vec![
+            format!("{size} B"),
+            run.cell(&id("header")),
+            per_byte("validated_borrowed"),
+            per_byte("validated"),
+            per_byte("serde_json_floor"),
+            per_byte("write_text_into_buffer"),
+            run.cell(&id("socketioxide_encode")),
+        ]);
+    }
+    let head = [
+        "event size",
+        "header",
+        "validated, borrowed",
+        "validated, `Decoder`",
+        "`serde_json` floor",
+        "`write_text`",
+        "socketioxide encode",
+    ];
+    table(out, &head, rows);
+
+    out.push_str("Attachment count sweep (`sio_sweep_attachments`, 1 KB each):\n\n");
+    let mut rows = Vec::new();
+    for n in [1u32, 10, 100] {
+        let id = |f: &str| format!("sio_sweep_attachments/{f}/{n}");
+        let per = |f: &str| {
+            run.median(&id(f)).map_or("–".to_owned(), |ns| {
+                format!("{} [{} each]", run.cell(&id(f)), time(ns / f64::from(n)))
+            })
+        };
+        rows.push(vec![
+            n.to_string(),
+            run.cell(&id("header")),
+            per("validated"),
+            per("socketioxide_decode"),
+            per("into_encoded"),
+            per("socketioxide_encode"),
+        ]);
+    }
+    let head = [
+        "attachments",
+        "header",
+        "validated, `Decoder`",
+        "socketioxide decode",
+        "`into_encoded()`",
+        "socketioxide encode",
+    ];
+    table(out, &head, rows);
+}
+
+fn broadcast_and_session(run: &Run, out: &mut String) {
+    let one = "sio_broadcast/sockets/1";
+    let many = "sio_broadcast/sockets/10000";
+    let per = match (run.median(one), run.median(many)) {
+        (Some(one), Some(many)) => time((many - one) / 9_999.0),
+        _ => "–".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "Broadcast (`sio_broadcast`): 1 socket {}, 10 000 sockets {}: {per} per extra recipient.\n",
+        run.cell(one),
+        run.cell(many)
+    );
+    let session = "session/handshake_upgrade_1000_acked_events";
+    let _ = writeln!(
+        out,
+        "Session round trip (`session`): {} for the handshake, the upgrade and 1 000 acked events.",
+        run.cell(session)
+    );
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), PathBuf::from);
+    let mut allocs = HashMap::new();
+    for file in std::env::args().skip(1) {
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            if let (Some("allocs"), Some(id), Some(Ok(n))) =
+                (words.next(), words.next(), words.next().map(str::parse))
+            {
+                allocs.insert(id.to_owned(), n);
+            }
+        }
+    }
+    let run = Run {
+        criterion: target.join("criterion"),
+        allocs,
+    };
+    let mut out = String::new();
+    engineio(&run, &mut out);
+    socketio(&run, &mut out);
+    sweeps(&run, &mut out);
+    broadcast_and_session(&run, &mut out);
+    print!("{out}");
+}
