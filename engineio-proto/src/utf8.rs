@@ -38,6 +38,7 @@ impl Utf8Bytes {
     /// Checking here as well (safe `str::from_utf8`) cost a second full pass over every
     /// payload each time it was read: on a 14 KB event, more than the whole JSON validation.
     #[allow(unsafe_code)]
+    #[inline]
     pub fn as_str(&self) -> &str {
         debug_assert!(str::from_utf8(&self.0).is_ok());
         // SAFETY: the field is private and every constructor establishes UTF-8: `new`,
@@ -49,6 +50,7 @@ impl Utf8Bytes {
     }
 
     /// Length in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -59,6 +61,7 @@ impl Utf8Bytes {
     }
 
     /// The underlying bytes.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
@@ -72,6 +75,7 @@ impl Utf8Bytes {
     ///
     /// # Panics
     /// If `subset` is not a slice of `self.as_str()` (a caller bug, never peer input).
+    #[inline]
     pub fn slice_ref(&self, subset: &str) -> Utf8Bytes {
         Utf8Bytes(self.0.slice_ref(subset.as_bytes()))
     }
@@ -83,6 +87,7 @@ impl Utf8Bytes {
     /// # Panics
     /// If `range` is out of bounds or does not fall on character boundaries (a caller bug,
     /// never peer input).
+    #[inline]
     pub fn into_slice(mut self, range: core::ops::Range<usize>) -> Utf8Bytes {
         let text = self.as_str();
         assert!(
