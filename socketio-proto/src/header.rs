@@ -34,6 +34,7 @@ impl<'a> RawHeader<'a> {
     ///
     /// The attachment count is checked against `limits.max_attachments`, as the reference
     /// does at this point. Runs in time linear in the input and never panics.
+    #[inline]
     pub fn parse(
         text: &'a str,
         version: ProtocolVersion,
@@ -104,6 +105,7 @@ impl<'a> RawHeader<'a> {
     /// Checks the JSON payload against the reference decoder's rules for this packet type
     /// and protocol version (without building a JSON tree). A packet without payload is always
     /// valid, as in the reference.
+    #[inline]
     pub fn validate(&self) -> Result<(), DecodeError> {
         match self.json {
             Some(json) => validate::payload(self.version, self.packet_type, json),
