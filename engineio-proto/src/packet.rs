@@ -176,6 +176,7 @@ impl<'a> PacketRef<'a> {
     /// assert_eq!(p.packet_type, PacketType::Message);
     /// assert_eq!(p.data, DataRef::Text("hello"));
     /// ```
+    #[inline]
     pub fn decode_text(version: ProtocolVersion, text: &'a str) -> Result<Self, DecodeError> {
         let bytes = text.as_bytes();
         let first = *bytes.first().ok_or(DecodeError::EmptyPacket)?;
@@ -211,6 +212,7 @@ impl<'a> PacketRef<'a> {
     ///
     /// v4: the whole frame is the data of a `message`. v3: the first byte is the raw packet type
     /// (`0x04` for message), the rest is the data.
+    #[inline]
     pub fn decode_binary(version: ProtocolVersion, frame: &'a [u8]) -> Result<Self, DecodeError> {
         match version {
             ProtocolVersion::V4 => Ok(PacketRef {
