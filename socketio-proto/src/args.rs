@@ -181,14 +181,16 @@ impl Packet {
         ) {
             return None;
         }
-        let json = self.data.as_ref()?.as_bytes();
+        let json = self.data.as_ref()?.as_str();
         let open = json
-            .iter()
+            .bytes()
             .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
-        if json[open] != b'[' {
+        if json.as_bytes()[open] != b'[' {
             return None;
         }
-        let raw = serde_json::Deserializer::from_slice(&json[open + 1..])
+        // Read as `str` (already UTF-8): serde_json then skips its own UTF-8 checks. `open` is
+        // an ASCII byte, so `open + 1` is a character boundary.
+        let raw = serde_json::Deserializer::from_str(&json[open + 1..])
             .into_iter::<&RawValue>()
             .next()?
             .ok()?;
@@ -230,12 +232,12 @@ impl Packet {
             return seed.deserialize(de::value::UnitDeserializer::new());
         };
         if self.attachments.is_empty() {
-            let mut de = serde_json::Deserializer::from_slice(json.as_bytes());
+            let mut de = serde_json::Deserializer::from_str(json.as_str());
             let value = seed.deserialize(&mut de)?;
             de.end()?;
             return Ok(value);
         }
-        let tree: Value = serde_json::from_slice(json.as_bytes())?;
+        let tree: Value = serde_json::from_str(json.as_str())?;
         seed.deserialize(PlaceholderDeserializer {
             value: &tree,
             attachments: &self.attachments,
