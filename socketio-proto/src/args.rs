@@ -90,8 +90,8 @@ impl Packet {
     /// attachments of the packet, in the same pass that writes the JSON; the packet is then
     /// sent as BINARY_EVENT. The JSON is byte-identical to the reference encoder's for the
     /// same values, numbers included: they are written as JavaScript writes them (`1.0` as
-    /// `1`, `1e21` as `1e+21`, shortest digits with ties to even). Reserved event names are not refused here (the reference encoder does not
-    /// either), but v5 peers reject them.
+    /// `1`, `1e21` as `1e+21`, shortest digits with ties to even). Reserved event names are
+    /// not refused here (the reference encoder does not either), but v5 peers reject them.
     pub fn event<T: Serialize + ?Sized>(
         namespace: Namespace,
         event: &str,

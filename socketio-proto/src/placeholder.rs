@@ -387,19 +387,8 @@ fn write_js_number<W: ?Sized + io::Write>(
             writer.write_all(others)?;
         }
         writer.write_all(if n > 0 { b"e+" } else { b"e-" })?;
-        let exponent = (n - 1).unsigned_abs();
-        let mut text = [0; 10];
-        let mut at = text.len();
-        let mut rest = exponent;
-        loop {
-            at -= 1;
-            text[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        writer.write_all(&text[at..])?;
+        // Exponent form is rare (beyond 1e21 or below 1e-6): the integer formatter will do.
+        write!(writer, "{}", (n - 1).unsigned_abs())?;
     }
     Ok(())
 }
@@ -420,7 +409,7 @@ fn decimal_digits<'b>(text: &str, buf: &'b mut [u8; 40]) -> Option<(&'b [u8], i3
             return None;
         }
         if len == 0 && b == b'0' {
-            n -= 1; // a leading zero
+            n = n.checked_sub(1)?; // a leading zero
             continue;
         }
         *buf.get_mut(len)? = b;
