@@ -172,6 +172,13 @@ struct Case<'a> {
     limits: Limits,
 }
 
+impl Case<'_> {
+    /// The criterion id of `function` on this input.
+    fn id(&self, function: &str) -> String {
+        format!("{}/{function}/{}", self.gid, self.name)
+    }
+}
+
 /// The peer's parser settings, with room for the 100-attachment sweep.
 fn peer_config() -> ParseConfig {
     ParseConfig {
@@ -183,11 +190,11 @@ fn peer_config() -> ParseConfig {
 /// Decode at every depth, ours and the peer's, plus the floor, for one input.
 fn decode_case(group: &mut Group<'_>, case: &Case<'_>) {
     let Case {
-        gid,
         name,
         text,
         attachments,
         limits,
+        ..
     } = *case;
     let size = text.len() + attachments.iter().map(Bytes::len).sum::<usize>();
     group.throughput(Throughput::Bytes(size as u64));
@@ -195,7 +202,7 @@ fn decode_case(group: &mut Group<'_>, case: &Case<'_>) {
     let oxide_text = Str::from(text.to_owned());
     let config = peer_config();
     let mut decoder = Decoder::new(ProtocolVersion::V5, limits);
-    let id = |what: &str| format!("{gid}/{what}/{name}");
+    let id = |function: &str| case.id(function);
 
     common::report(&id("header"), || {
         black_box(RawHeader::parse(text, ProtocolVersion::V5, &limits).unwrap());
@@ -288,13 +295,13 @@ fn decode(c: &mut Criterion) {
 
 fn encode_case(group: &mut Group<'_>, case: &Case<'_>) {
     let Case {
-        gid,
         name,
         text,
         attachments,
         limits,
+        ..
     } = *case;
-    let id = |what: &str| format!("{gid}/{what}/{name}");
+    let id = |function: &str| case.id(function);
     let packet = decode_ours(
         &mut Decoder::new(ProtocolVersion::V5, limits),
         &Utf8Bytes::from(text.to_owned()),

@@ -183,12 +183,9 @@ impl Packet {
             return None;
         }
         let json = self.data.as_ref()?.as_str();
-        let open = json
-            .bytes()
-            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
-        if json.as_bytes()[open] != b'[' {
+        let (open, b'[') = crate::json::first_significant(json)? else {
             return None;
-        }
+        };
         // Read as `str` (already UTF-8): serde_json then skips its own UTF-8 checks. `open` is
         // an ASCII byte, so `open + 1` is a character boundary.
         let raw = serde_json::Deserializer::from_str(&json[open + 1..])

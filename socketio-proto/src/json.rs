@@ -15,6 +15,18 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Invalid;
 
+/// Whitespace as JSON defines it: space, tab, LF and CR.
+pub(crate) fn is_whitespace(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Where the value in `json` starts: the offset and the byte after any leading whitespace.
+pub(crate) fn first_significant(json: &str) -> Option<(usize, u8)> {
+    json.bytes()
+        .enumerate()
+        .find(|&(_, byte)| !is_whitespace(byte))
+}
+
 /// Checks that `json` is one JSON value, with optional whitespace around it.
 pub(crate) fn validate(json: &str) -> Result<(), Invalid> {
     let mut scanner = Scanner::new(json);
@@ -120,7 +132,7 @@ impl<'a> Scanner<'a> {
 
     #[inline]
     fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+        while self.peek().is_some_and(is_whitespace) {
             self.at += 1;
         }
     }

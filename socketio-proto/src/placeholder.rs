@@ -107,7 +107,7 @@ impl<'a> Walk<'a> {
     }
 
     fn skip_whitespace(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        while self.peek().is_some_and(crate::json::is_whitespace) {
             self.at += 1;
         }
     }

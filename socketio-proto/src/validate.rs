@@ -36,10 +36,7 @@ pub(crate) fn payload(
     packet_type: PacketType,
     json: &str,
 ) -> Result<(), DecodeError> {
-    let first = json
-        .bytes()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-    let shape = match first {
+    let shape = match json::first_significant(json).map(|(_, byte)| byte) {
         Some(b'{') => Shape::Object,
         Some(b'[') => Shape::Array,
         Some(b'"') => Shape::String,
