@@ -10,7 +10,11 @@
 use core::fmt;
 
 pub mod client;
+pub mod endpoint;
 pub mod server;
+mod timers;
+
+pub use timers::TimerTable;
 
 /// Why a session ended. Reported exactly once, in the last event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,7 +81,8 @@ impl std::error::Error for SendError {}
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct RequestId(pub u64);
 
-/// Identifies one WebSocket connection; chosen by the driver, opaque to the session.
+/// Identifies one WebSocket connection: chosen by the [`Endpoint`](endpoint::Endpoint) (or by
+/// the driver of a bare [`ServerSession`](server::ServerSession)), opaque to the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct SocketId(pub u64);

@@ -260,7 +260,7 @@ impl HttpResponse {
         }
     }
 
-    fn empty(status: u16) -> Self {
+    pub(crate) fn empty(status: u16) -> Self {
         HttpResponse {
             status,
             content_type: None,
@@ -304,12 +304,34 @@ pub enum Transmit {
         /// The socket.
         socket: SocketId,
     },
+    /// Read this POST's body, refusing it once more than `limit` bytes arrive (or when its
+    /// `Content-Length` says so), then report it to the
+    /// [`Endpoint`](super::endpoint::Endpoint) as `PostBody` or `PostTooLarge`.
+    ReadBody {
+        /// The request.
+        request: RequestId,
+        /// The most bytes to read.
+        limit: usize,
+    },
+    /// Accept this WebSocket upgrade request (write the `101 Switching Protocols`); the
+    /// socket is `socket` from now on. Report `WebSocketOpen` once the upgrade is done, or
+    /// `WebSocketClosed` if it fails.
+    AcceptWebSocket {
+        /// The upgrade request.
+        request: RequestId,
+        /// The id of the new socket.
+        socket: SocketId,
+    },
 }
 
 /// What happened in a session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
+    /// A new session: the first event of each. Reported by the
+    /// [`Endpoint`](super::endpoint::Endpoint), which creates sessions; a [`ServerSession`]
+    /// created by hand does not report it.
+    Opened,
     /// The client sent a message.
     Message(Data),
     /// The client probed a WebSocket and will switch to it.

@@ -7,23 +7,25 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use engineio_proto::session::server::{
-    Connection, Event, HttpResponse, Method, Route, ServerConfig, ServerSession, Transmit, route,
-};
+use engineio_proto::Frame;
+use engineio_proto::session::endpoint::{Endpoint, Input, SessionKey};
+use engineio_proto::session::server::{Event, HttpResponse, Method, ServerConfig, Transmit};
 use engineio_proto::session::{CloseReason, RequestId, SocketId};
-use engineio_proto::{ErrorResponse, Frame, Transport};
 
+/// The endpoint with a virtual clock and what it put on the "wire".
 pub struct Harness {
     pub config: ServerConfig,
     pub now: Instant,
-    sessions: HashMap<String, ServerSession>,
-    /// Which session owns a WebSocket.
-    socket_owner: HashMap<SocketId, String>,
+    endpoint: Endpoint,
+    /// Session ids, to report closes by sid.
+    sids: HashMap<SessionKey, String>,
     responses: HashMap<RequestId, HttpResponse>,
     frames: HashMap<SocketId, Vec<Frame>>,
     closed_sockets: HashSet<SocketId>,
+    /// The sockets that refused upgrades stand for (the endpoint never names them).
+    next_refused: u64,
     pub closes: Vec<(String, CloseReason)>,
-    next_id: u64,
+    next_request: u64,
 }
 
 /// The conformance suites' settings: pingInterval 300 ms, pingTimeout 200 ms.
@@ -38,67 +40,42 @@ pub fn suite_config(allow_eio3: bool) -> ServerConfig {
 
 impl Harness {
     pub fn new(config: ServerConfig) -> Harness {
+        let mut n = 0u64;
+        let ids = move || {
+            n += 1;
+            format!("sid{n}")
+        };
         Harness {
+            endpoint: Endpoint::new(config.clone(), Box::new(ids)),
             config,
             now: Instant::now(),
-            sessions: HashMap::new(),
-            socket_owner: HashMap::new(),
+            sids: HashMap::new(),
             responses: HashMap::new(),
             frames: HashMap::new(),
             closed_sockets: HashSet::new(),
+            next_refused: u64::MAX,
             closes: Vec::new(),
-            next_id: 0,
+            next_request: 0,
         }
     }
 
-    fn id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
-    fn refuse(&mut self, request: RequestId, response: ErrorResponse<'_>) {
-        let body = Bytes::from(response.body());
-        self.responses.insert(
+    fn request(&mut self, method: Method, query: &str, websocket_upgrade: bool) -> RequestId {
+        self.next_request += 1;
+        let request = RequestId(self.next_request);
+        let input = Input::Request {
             request,
-            HttpResponse {
-                status: response.status(),
-                content_type: Some("application/json"),
-                body,
-            },
-        );
+            method,
+            query,
+            websocket_upgrade,
+        };
+        self.endpoint.handle(self.now, input);
+        request
     }
 
     /// Sends a GET (or another bodiless method) and returns its id; see [`Harness::response`].
     pub fn get(&mut self, method: Method, query: &str) -> RequestId {
-        let request = RequestId(self.id());
-        match route(&self.config, method, query, false) {
-            Route::Refuse(code) => self.refuse(request, ErrorResponse::new(code)),
-            Route::Handshake(handshake) => {
-                let sid = format!("sid{}", self.next_id);
-                let session = ServerSession::new(
-                    self.now,
-                    sid.clone(),
-                    &handshake,
-                    self.config.clone(),
-                    Connection::Polling(request),
-                );
-                self.sessions.insert(sid, session);
-            }
-            Route::Session { sid, .. } => match self.sessions.get_mut(&*sid) {
-                None => self.refuse(
-                    request,
-                    ErrorResponse::new(engineio_proto::ErrorCode::UnknownSid),
-                ),
-                Some(session) if method == Method::Post => {
-                    // A POST without a body: the driver reads nothing.
-                    if session.handle_post(self.now, request) {
-                        session.handle_post_body(self.now, request, None, Bytes::new());
-                    }
-                }
-                Some(session) => session.handle_get(self.now, request),
-            },
-        }
-        self.drive();
+        let request = self.request(method, query, false);
+        self.drive_with_body(request, None, Bytes::new());
         request
     }
 
@@ -109,31 +86,32 @@ impl Harness {
         content_type: Option<&str>,
         body: impl Into<Bytes>,
     ) -> RequestId {
-        let request = RequestId(self.id());
-        match route(&self.config, Method::Post, query, false) {
-            Route::Refuse(code) => self.refuse(request, ErrorResponse::new(code)),
-            Route::Handshake(_) => unreachable!("a POST is never a handshake"),
-            Route::Session { sid, .. } => match self.sessions.get_mut(&*sid) {
-                None => self.refuse(
-                    request,
-                    ErrorResponse::new(engineio_proto::ErrorCode::UnknownSid),
-                ),
-                Some(session) => {
-                    if session.handle_post(self.now, request) {
-                        session.handle_post_body(self.now, request, content_type, body.into());
-                    }
-                }
-            },
-        }
-        self.drive();
+        let request = self.request(Method::Post, query, false);
+        self.drive_with_body(request, content_type, body.into());
         request
+    }
+
+    /// Drains, answering the endpoint's request for `request`'s body with `body`.
+    fn drive_with_body(&mut self, request: RequestId, content_type: Option<&str>, body: Bytes) {
+        if let Some(limit) = self.drive_until_read(request) {
+            let input = if body.len() > limit {
+                Input::PostTooLarge { request }
+            } else {
+                Input::PostBody {
+                    request,
+                    content_type,
+                    body,
+                }
+            };
+            self.endpoint.handle(self.now, input);
+            self.drive();
+        }
     }
 
     /// The client gives up on a request.
     pub fn abort(&mut self, request: RequestId) {
-        for session in self.sessions.values_mut() {
-            session.handle_request_aborted(self.now, request);
-        }
+        self.endpoint
+            .handle(self.now, Input::RequestAborted { request });
         self.drive();
     }
 
@@ -144,34 +122,33 @@ impl Harness {
 
     /// Opens a WebSocket (a GET with `Upgrade: websocket`). A refused one is closed at once.
     pub fn websocket(&mut self, query: &str) -> SocketId {
-        let socket = SocketId(self.id());
-        match route(&self.config, Method::Get, query, true) {
-            Route::Refuse(_) => {
-                self.closed_sockets.insert(socket);
-            }
-            Route::Handshake(handshake) => {
-                assert_eq!(handshake.transport, Transport::Websocket);
-                let sid = format!("sid{}", self.next_id);
-                let session = ServerSession::new(
-                    self.now,
-                    sid.clone(),
-                    &handshake,
-                    self.config.clone(),
-                    Connection::WebSocket(socket),
-                );
-                self.socket_owner.insert(socket, sid.clone());
-                self.sessions.insert(sid, session);
-            }
-            Route::Session { sid, query } => match self.sessions.get_mut(&*sid) {
-                None => {
-                    self.closed_sockets.insert(socket);
+        let request = self.request(Method::Get, query, true);
+        let mut accepted = None;
+        while let Some(transmit) = self.endpoint.poll_transmit() {
+            match transmit {
+                Transmit::AcceptWebSocket { request: r, socket } if r == request => {
+                    accepted = Some(socket)
                 }
-                Some(session) => {
-                    self.socket_owner.insert(socket, sid.to_string());
-                    session.handle_websocket_open(self.now, socket, query.b64);
-                }
-            },
+                other => self.record(other),
+            }
         }
+        let socket = match accepted {
+            Some(socket) => {
+                self.endpoint
+                    .handle(self.now, Input::WebSocketOpen { socket });
+                socket
+            }
+            None => {
+                assert!(
+                    self.responses.remove(&request).is_some(),
+                    "neither accepted nor refused"
+                );
+                self.next_refused -= 1;
+                let socket = SocketId(self.next_refused);
+                self.closed_sockets.insert(socket);
+                socket
+            }
+        };
         self.drive();
         socket
     }
@@ -185,26 +162,16 @@ impl Harness {
             !self.closed_sockets.contains(&socket),
             "sending on a closed socket"
         );
-        if let Some(session) = self
-            .socket_owner
-            .get(&socket)
-            .and_then(|sid| self.sessions.get_mut(sid))
-        {
-            session.handle_websocket_frame(self.now, socket, frame);
-        }
+        self.endpoint
+            .handle(self.now, Input::WebSocketFrame { socket, frame });
         self.drive();
     }
 
     /// The client closes a WebSocket.
     pub fn close_socket(&mut self, socket: SocketId) {
         self.closed_sockets.insert(socket);
-        if let Some(session) = self
-            .socket_owner
-            .get(&socket)
-            .and_then(|sid| self.sessions.get_mut(sid))
-        {
-            session.handle_websocket_closed(self.now, socket);
-        }
+        self.endpoint
+            .handle(self.now, Input::WebSocketClosed { socket });
         self.drive();
     }
 
@@ -218,28 +185,16 @@ impl Harness {
     }
 
     pub fn session_count(&self) -> usize {
-        self.sessions.len()
+        self.endpoint.len()
     }
 
     /// Advances the virtual clock, firing every timer on the way, in order.
     pub fn advance(&mut self, duration: Duration) {
         let end = self.now + duration;
-        loop {
-            let next = self
-                .sessions
-                .values()
-                .filter_map(ServerSession::poll_timeout)
-                .min();
-            match next {
-                Some(at) if at <= end => {
-                    self.now = self.now.max(at);
-                    for session in self.sessions.values_mut() {
-                        session.handle_timeout(self.now);
-                    }
-                    self.drive();
-                }
-                _ => break,
-            }
+        while let Some(at) = self.endpoint.poll_timeout().filter(|at| *at <= end) {
+            self.now = self.now.max(at);
+            self.endpoint.handle_timeout(self.now);
+            self.drive();
         }
         self.now = end;
     }
@@ -248,58 +203,62 @@ impl Harness {
         self.advance(Duration::from_millis(ms));
     }
 
-    /// Drains every session: echoes messages, records transmits, drops closed sessions.
+    /// Drains the endpoint: echoes messages, records transmits and closes.
     pub fn drive(&mut self) {
-        let sids: Vec<String> = self.sessions.keys().cloned().collect();
-        for sid in sids {
-            let Some(session) = self.sessions.get_mut(&sid) else {
+        let read = self.drive_until_read(RequestId(0));
+        assert!(read.is_none(), "a body was asked for outside a POST");
+    }
+
+    /// Drains; returns the limit when the endpoint asks for `request`'s body.
+    fn drive_until_read(&mut self, request: RequestId) -> Option<usize> {
+        let mut read = None;
+        loop {
+            if let Some((key, event)) = self.endpoint.poll_event() {
+                match event {
+                    Event::Opened => {
+                        let sid = self.endpoint.session(key).unwrap().sid().to_owned();
+                        self.sids.insert(key, sid);
+                    }
+                    Event::Message(data) => {
+                        let _ = self.endpoint.send(key, data);
+                    }
+                    Event::Closed { reason, .. } => {
+                        let sid = self.sids.remove(&key).unwrap();
+                        self.closes.push((sid, reason));
+                    }
+                    _ => {}
+                }
                 continue;
-            };
-            let mut closed = false;
-            loop {
-                let mut progress = false;
-                while let Some(event) = session.poll_event() {
-                    progress = true;
-                    match event {
-                        Event::Message(data) => {
-                            let _ = session.send(data);
-                        }
-                        Event::Closed { reason, .. } => {
-                            closed = true;
-                            self.closes.push((sid.clone(), reason));
-                        }
-                        _ => {}
-                    }
-                }
-                while let Some(transmit) = session.poll_transmit() {
-                    progress = true;
-                    match transmit {
-                        Transmit::Response { request, response } => {
-                            assert!(
-                                self.responses.insert(request, response).is_none(),
-                                "a request answered twice"
-                            );
-                        }
-                        Transmit::Frame { socket, frame } => {
-                            assert!(
-                                !self.closed_sockets.contains(&socket),
-                                "a frame after the close"
-                            );
-                            self.frames.entry(socket).or_default().push(frame);
-                        }
-                        Transmit::CloseSocket { socket } => {
-                            self.closed_sockets.insert(socket);
-                        }
-                        _ => {}
-                    }
-                }
-                if !progress {
-                    break;
-                }
             }
-            if closed {
-                self.sessions.remove(&sid);
+            match self.endpoint.poll_transmit() {
+                Some(Transmit::ReadBody { request: r, limit }) if r == request => {
+                    read = Some(limit)
+                }
+                Some(transmit) => self.record(transmit),
+                None => return read,
             }
+        }
+    }
+
+    fn record(&mut self, transmit: Transmit) {
+        match transmit {
+            Transmit::Response { request, response } => {
+                assert!(
+                    self.responses.insert(request, response).is_none(),
+                    "a request answered twice"
+                );
+            }
+            Transmit::Frame { socket, frame } => {
+                assert!(
+                    !self.closed_sockets.contains(&socket),
+                    "a frame after the close"
+                );
+                self.frames.entry(socket).or_default().push(frame);
+            }
+            Transmit::CloseSocket { socket } => {
+                self.closed_sockets.insert(socket);
+            }
+            other => panic!("unexpected transmit {other:?}"),
         }
     }
 }

@@ -1,0 +1,608 @@
+//! The server endpoint: every Engine.IO session of one server behind one input and one output.
+//!
+//! An [`Endpoint`] owns the [`ServerSession`]s, routes HTTP requests, WebSocket upgrades and
+//! socket events to them, keeps one [`TimerTable`] for all of them, and takes session ids from
+//! an [`IdSource`] you supply (this crate has no random number generator). A driver only moves
+//! bytes and time:
+//!
+//! 1. Feed what happens on the wire to [`Endpoint::handle`] with the current time: a request
+//!    whose headers were read ([`Input::Request`], with its real method), a POST body, an
+//!    aborted request, an accepted WebSocket, a frame, a closed socket.
+//! 2. Drain [`Endpoint::poll_transmit`] and [`Endpoint::poll_event`] until both return `None`:
+//!    write responses, frames and closes; read a POST body when asked
+//!    ([`Transmit::ReadBody`]); complete a WebSocket upgrade when asked
+//!    ([`Transmit::AcceptWebSocket`]). Answer events with commands
+//!    ([`Endpoint::send`], [`Endpoint::close`]).
+//! 3. Sleep until [`Endpoint::poll_timeout`], then call [`Endpoint::handle_timeout`].
+//!
+//! **Time is applied before input.** Every call that takes `now` first fires the deadlines
+//! that are due at `now`, in their order, so a request that arrives after a session's ping
+//! timeout finds the session closed, however late the driver woke up.
+//!
+//! # Example: an echo server, driven by hand
+//!
+//! ```
+//! use std::time::Instant;
+//! use bytes::Bytes;
+//! use engineio_proto::session::endpoint::{Endpoint, Input};
+//! use engineio_proto::session::server::{Event, Method, ServerConfig, Transmit};
+//! use engineio_proto::session::RequestId;
+//!
+//! let mut n = 0;
+//! let ids = move || { n += 1; format!("sid{n}") }; // use a CSPRNG in production
+//! let mut endpoint = Endpoint::new(ServerConfig::default(), Box::new(ids));
+//! let now = Instant::now();
+//!
+//! // GET /engine.io/?EIO=4&transport=polling: the handshake, answered with the open packet.
+//! endpoint.handle(now, Input::Request {
+//!     request: RequestId(1), method: Method::Get, query: "EIO=4&transport=polling", websocket_upgrade: false,
+//! });
+//! let Some(Transmit::Response { request: RequestId(1), response }) = endpoint.poll_transmit() else { unreachable!() };
+//! assert!(response.body.starts_with(br#"0{"sid":"sid1""#));
+//!
+//! // POST …&sid=sid1: the endpoint asks for the body, with the limit to read it under.
+//! endpoint.handle(now, Input::Request {
+//!     request: RequestId(2), method: Method::Post, query: "EIO=4&transport=polling&sid=sid1", websocket_upgrade: false,
+//! });
+//! let Some(Transmit::ReadBody { request: RequestId(2), limit: 1_000_000 }) = endpoint.poll_transmit() else { unreachable!() };
+//! endpoint.handle(now, Input::PostBody { request: RequestId(2), content_type: None, body: Bytes::from_static(b"4hello") });
+//!
+//! // Drain: the message (echoed back), then the POST's `ok`.
+//! while let Some((session, event)) = endpoint.poll_event() {
+//!     if let Event::Message(data) = event {
+//!         endpoint.send(session, data).unwrap();
+//!     }
+//! }
+//! let Some(Transmit::Response { request: RequestId(2), response }) = endpoint.poll_transmit() else { unreachable!() };
+//! assert_eq!(response.body, &b"ok"[..]);
+//!
+//! // The next GET carries the echo.
+//! endpoint.handle(now, Input::Request {
+//!     request: RequestId(3), method: Method::Get, query: "EIO=4&transport=polling&sid=sid1", websocket_upgrade: false,
+//! });
+//! let Some(Transmit::Response { request: RequestId(3), response }) = endpoint.poll_transmit() else { unreachable!() };
+//! assert_eq!(response.body, &b"4hello"[..]);
+//! assert_eq!(endpoint.poll_timeout(), Some(now + ServerConfig::default().ping_interval));
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::server::{
+    Connection, Event, Handshake, HttpResponse, Method, Route, ServerConfig, ServerSession,
+    Transmit, route,
+};
+use super::{RequestId, SendError, SocketId, TimerTable};
+use crate::handshake::ErrorCode;
+use crate::packet::{Data, Frame};
+
+/// Where session ids come from. This crate draws no random numbers: the driver supplies ids,
+/// which must be unique and unguessable (the reference uses 15 random bytes from the operating
+/// system's CSPRNG, as 20 characters of URL-safe base64). Any `FnMut() -> String` is one.
+pub trait IdSource: Send {
+    /// A fresh id.
+    fn next_id(&mut self) -> String;
+}
+
+impl<F: FnMut() -> String + Send> IdSource for F {
+    fn next_id(&mut self) -> String {
+        self()
+    }
+}
+
+/// A handle on one session of an [`Endpoint`]: small, `Copy`, never reused for another
+/// session (a handle of a closed session finds nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey {
+    index: u32,
+    generation: u32,
+}
+
+/// Something that happened on the wire, for [`Endpoint::handle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Input<'a> {
+    /// An HTTP request on the Engine.IO path, its headers read. `query` is the query string
+    /// without `?`; `websocket_upgrade` is whether it asks for a WebSocket (`Upgrade:
+    /// websocket`). Answered by a [`Transmit::Response`], a [`Transmit::ReadBody`] (a POST)
+    /// or a [`Transmit::AcceptWebSocket`] (an upgrade).
+    Request {
+        /// The driver's id for the request, unique among the requests in flight.
+        request: RequestId,
+        /// The request's real method.
+        method: Method,
+        /// The query string.
+        query: &'a str,
+        /// Whether the request asks for a WebSocket.
+        websocket_upgrade: bool,
+    },
+    /// The whole body of a POST that [`Transmit::ReadBody`] asked for, with its
+    /// `Content-Type`.
+    PostBody {
+        /// The request.
+        request: RequestId,
+        /// The `Content-Type` header.
+        content_type: Option<&'a str>,
+        /// The body.
+        body: Bytes,
+    },
+    /// The POST's body was over the limit of its [`Transmit::ReadBody`] (by `Content-Length`
+    /// or by what arrived): answered with 413.
+    PostTooLarge {
+        /// The request.
+        request: RequestId,
+    },
+    /// The client went away before its request was answered (the reference then closes the
+    /// session: `transport error`).
+    RequestAborted {
+        /// The request.
+        request: RequestId,
+    },
+    /// The WebSocket of a [`Transmit::AcceptWebSocket`] is open: the upgrade response was
+    /// written.
+    WebSocketOpen {
+        /// The socket.
+        socket: SocketId,
+    },
+    /// A frame arrived on a WebSocket.
+    WebSocketFrame {
+        /// The socket.
+        socket: SocketId,
+        /// The frame.
+        frame: Frame,
+    },
+    /// A WebSocket closed, or an accepted upgrade failed before it opened.
+    WebSocketClosed {
+        /// The socket.
+        socket: SocketId,
+    },
+}
+
+/// An accepted upgrade waiting for its socket to open.
+#[derive(Clone, Debug)]
+enum Upgrade {
+    /// A WebSocket-only handshake.
+    Handshake(Handshake),
+    /// An upgrade of an existing session, with the request's `b64` flag.
+    Session(SessionKey, bool),
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    session: Option<ServerSession>,
+    /// Requests and sockets routed to this session, forgotten when it closes.
+    requests: Vec<RequestId>,
+    sockets: Vec<SocketId>,
+    dirty: bool,
+}
+
+/// Every Engine.IO session of one server. See the [module docs](self) for the run loop.
+pub struct Endpoint {
+    config: ServerConfig,
+    ids: Box<dyn IdSource>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_sid: HashMap<Box<str>, SessionKey>,
+    requests: HashMap<RequestId, SessionKey>,
+    sockets: HashMap<SocketId, SessionKey>,
+    upgrades: HashMap<SocketId, Upgrade>,
+    next_socket: u64,
+    timers: TimerTable<SessionKey>,
+    dirty: Vec<SessionKey>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<(SessionKey, Event)>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("config", &self.config)
+            .field("sessions", &self.by_sid.len())
+            .field("requests", &self.requests.len())
+            .field("sockets", &self.sockets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// An endpoint with no session. `ids` supplies session ids.
+    pub fn new(config: ServerConfig, ids: Box<dyn IdSource>) -> Endpoint {
+        Endpoint {
+            config,
+            ids,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_sid: HashMap::new(),
+            requests: HashMap::new(),
+            sockets: HashMap::new(),
+            upgrades: HashMap::new(),
+            next_socket: 0,
+            timers: TimerTable::default(),
+            dirty: Vec::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The settings every session gets.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// A fresh id from the endpoint's [`IdSource`] (the Socket.IO layer takes its socket ids
+    /// from here too).
+    pub fn next_id(&mut self) -> String {
+        self.ids.next_id()
+    }
+
+    /// How many sessions are open.
+    pub fn len(&self) -> usize {
+        self.by_sid.len()
+    }
+
+    /// Whether no session is open.
+    pub fn is_empty(&self) -> bool {
+        self.by_sid.is_empty()
+    }
+
+    /// The session behind `key`, if it is still open.
+    pub fn session(&self, key: SessionKey) -> Option<&ServerSession> {
+        let slot = self.slots.get(key.index as usize)?;
+        (slot.generation == key.generation)
+            .then_some(slot.session.as_ref())
+            .flatten()
+    }
+
+    /// The key of the session with id `sid`.
+    pub fn find(&self, sid: &str) -> Option<SessionKey> {
+        self.by_sid.get(sid).copied()
+    }
+
+    /// Feeds one input. Deadlines due at `now` are applied first.
+    pub fn handle(&mut self, now: Instant, input: Input<'_>) {
+        self.handle_timeout(now);
+        match input {
+            Input::Request {
+                request,
+                method,
+                query,
+                websocket_upgrade,
+            } => self.on_request(now, request, method, query, websocket_upgrade),
+            Input::PostBody {
+                request,
+                content_type,
+                body,
+            } => {
+                if let Some(session) = self.session_of_request(request) {
+                    session.handle_post_body(now, request, content_type, body);
+                }
+            }
+            Input::PostTooLarge { request } => {
+                if let Some(session) = self.session_of_request(request) {
+                    session.handle_post_too_large(now, request);
+                }
+            }
+            Input::RequestAborted { request } => {
+                if let Some(session) = self.session_of_request(request) {
+                    session.handle_request_aborted(now, request);
+                }
+                self.forget_request(request);
+            }
+            Input::WebSocketOpen { socket } => self.on_socket_open(now, socket),
+            Input::WebSocketFrame { socket, frame } => {
+                if let Some(session) = self.session_of_socket(socket) {
+                    session.handle_websocket_frame(now, socket, frame);
+                }
+            }
+            Input::WebSocketClosed { socket } => {
+                self.upgrades.remove(&socket);
+                if let Some(session) = self.session_of_socket(socket) {
+                    session.handle_websocket_closed(now, socket);
+                }
+                self.forget_socket(socket);
+            }
+        }
+    }
+
+    /// Fires every deadline due at `now`, earliest first, each at its own instant. Harmless
+    /// when nothing is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((at, key)) = self.timers.pop_due(now) {
+            let Some(session) = self.session_mut(key) else {
+                continue;
+            };
+            session.handle_timeout(at);
+            // Re-arm at once, so a later deadline of the same session due by `now` fires in
+            // this loop too, at its own instant.
+            let next = session.poll_timeout();
+            self.timers.set(&key, next);
+            self.mark(key);
+        }
+    }
+
+    /// When [`Endpoint::handle_timeout`] wants to run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// The next thing to put on the wire.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        loop {
+            if let Some(transmit) = self.transmits.pop_front() {
+                return Some(transmit);
+            }
+            if !self.drain_one() {
+                return None;
+            }
+        }
+    }
+
+    /// The next event, with the session it happened on. [`Event::Opened`] comes first for
+    /// every session, [`Event::Closed`] last; the key finds nothing after that.
+    pub fn poll_event(&mut self) -> Option<(SessionKey, Event)> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+            if !self.drain_one() {
+                return None;
+            }
+        }
+    }
+
+    /// Queues a message on a session. Fails when the session is closing or gone, and for data
+    /// its protocol cannot carry.
+    pub fn send(&mut self, key: SessionKey, data: Data) -> Result<(), SendError> {
+        let session = self.session_mut(key).ok_or(SendError::Closed)?;
+        session.send(data)?;
+        self.mark(key);
+        Ok(())
+    }
+
+    /// Whether a message sent to the session now goes out at once (volatile packets are
+    /// dropped otherwise).
+    pub fn is_writable(&self, key: SessionKey) -> bool {
+        self.session(key).is_some_and(ServerSession::is_writable)
+    }
+
+    /// Closes a session ([`ServerSession::close`]); a no-op when it is gone.
+    pub fn close(&mut self, now: Instant, key: SessionKey) {
+        self.handle_timeout(now);
+        if let Some(session) = self.session_mut(key) {
+            session.close(now);
+            self.mark(key);
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        request: RequestId,
+        method: Method,
+        query: &str,
+        websocket_upgrade: bool,
+    ) {
+        let refuse = |endpoint: &mut Endpoint, code| {
+            endpoint.transmits.push_back(Transmit::Response {
+                request,
+                response: HttpResponse::error(code),
+            })
+        };
+        match route(&self.config, method, query, websocket_upgrade) {
+            Route::Refuse(code) => refuse(self, code),
+            Route::Handshake(handshake) if websocket_upgrade => {
+                let socket = self.new_socket();
+                self.upgrades.insert(socket, Upgrade::Handshake(handshake));
+                self.transmits
+                    .push_back(Transmit::AcceptWebSocket { request, socket });
+            }
+            Route::Handshake(handshake) => {
+                let key = self.open(now, &handshake, Connection::Polling(request));
+                self.own_request(key, request);
+            }
+            Route::Session { sid, query } => {
+                let Some(key) = self.find(&sid) else {
+                    return refuse(self, ErrorCode::UnknownSid);
+                };
+                if websocket_upgrade {
+                    let socket = self.new_socket();
+                    self.upgrades
+                        .insert(socket, Upgrade::Session(key, query.b64));
+                    return self
+                        .transmits
+                        .push_back(Transmit::AcceptWebSocket { request, socket });
+                }
+                let limit = self.config.max_payload;
+                let Some(session) = self.session_mut(key) else {
+                    return refuse(self, ErrorCode::UnknownSid);
+                };
+                match method {
+                    Method::Get => session.handle_get(now, request),
+                    Method::Post => {
+                        if session.handle_post(now, request) {
+                            self.transmits
+                                .push_back(Transmit::ReadBody { request, limit });
+                        }
+                    }
+                    // The reference's polling transport answers other methods with 500.
+                    Method::Other => {
+                        return self.transmits.push_back(Transmit::Response {
+                            request,
+                            response: HttpResponse::empty(500),
+                        });
+                    }
+                }
+                self.own_request(key, request);
+                self.mark(key);
+            }
+        }
+    }
+
+    fn on_socket_open(&mut self, now: Instant, socket: SocketId) {
+        match self.upgrades.remove(&socket) {
+            Some(Upgrade::Handshake(handshake)) => {
+                let key = self.open(now, &handshake, Connection::WebSocket(socket));
+                self.own_socket(key, socket);
+            }
+            Some(Upgrade::Session(key, b64)) => match self.session_mut(key) {
+                Some(session) => {
+                    session.handle_websocket_open(now, socket, b64);
+                    self.own_socket(key, socket);
+                    self.mark(key);
+                }
+                // The session ended while the upgrade was in flight.
+                None => self.transmits.push_back(Transmit::CloseSocket { socket }),
+            },
+            None => self.transmits.push_back(Transmit::CloseSocket { socket }),
+        }
+    }
+
+    fn new_socket(&mut self) -> SocketId {
+        self.next_socket += 1;
+        SocketId(self.next_socket)
+    }
+
+    fn open(&mut self, now: Instant, handshake: &Handshake, connection: Connection) -> SessionKey {
+        let mut sid = self.ids.next_id();
+        // A colliding id would route one client's requests to another's session.
+        while self.by_sid.contains_key(sid.as_str()) {
+            sid = self.ids.next_id();
+        }
+        let session =
+            ServerSession::new(now, sid.clone(), handshake, self.config.clone(), connection);
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    session: None,
+                    requests: Vec::new(),
+                    sockets: Vec::new(),
+                    dirty: false,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.session = Some(session);
+        let key = SessionKey {
+            index,
+            generation: slot.generation,
+        };
+        self.by_sid.insert(sid.into_boxed_str(), key);
+        self.events.push_back((key, Event::Opened));
+        self.mark(key);
+        key
+    }
+
+    fn session_mut(&mut self, key: SessionKey) -> Option<&mut ServerSession> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        slot.session.as_mut()
+    }
+
+    fn session_of_request(&mut self, request: RequestId) -> Option<&mut ServerSession> {
+        let key = *self.requests.get(&request)?;
+        self.mark(key);
+        self.session_mut(key)
+    }
+
+    fn session_of_socket(&mut self, socket: SocketId) -> Option<&mut ServerSession> {
+        let key = *self.sockets.get(&socket)?;
+        self.mark(key);
+        self.session_mut(key)
+    }
+
+    fn own_request(&mut self, key: SessionKey, request: RequestId) {
+        self.requests.insert(request, key);
+        self.slots[key.index as usize].requests.push(request);
+    }
+
+    fn own_socket(&mut self, key: SessionKey, socket: SocketId) {
+        self.sockets.insert(socket, key);
+        self.slots[key.index as usize].sockets.push(socket);
+    }
+
+    fn forget_request(&mut self, request: RequestId) {
+        if let Some(key) = self.requests.remove(&request) {
+            self.slots[key.index as usize]
+                .requests
+                .retain(|r| *r != request);
+        }
+    }
+
+    fn forget_socket(&mut self, socket: SocketId) {
+        if let Some(key) = self.sockets.remove(&socket) {
+            self.slots[key.index as usize]
+                .sockets
+                .retain(|s| *s != socket);
+        }
+    }
+
+    fn mark(&mut self, key: SessionKey) {
+        if let Some(slot) = self.slots.get_mut(key.index as usize) {
+            if slot.generation == key.generation && !slot.dirty {
+                slot.dirty = true;
+                self.dirty.push(key);
+            }
+        }
+    }
+
+    /// Moves one dirty session's outputs to the endpoint's queues; false when none is dirty.
+    fn drain_one(&mut self) -> bool {
+        let Some(key) = self.dirty.pop() else {
+            return false;
+        };
+        let Some(slot) = self.slots.get_mut(key.index as usize) else {
+            return true;
+        };
+        slot.dirty = false;
+        let Some(session) = slot.session.as_mut() else {
+            return true;
+        };
+        let mut closed = false;
+        loop {
+            if let Some(transmit) = session.poll_transmit() {
+                if let Transmit::Response { request, .. } = &transmit {
+                    self.requests.remove(request);
+                    slot.requests.retain(|r| r != request);
+                }
+                self.transmits.push_back(transmit);
+            } else if let Some(event) = session.poll_event() {
+                closed |= matches!(event, Event::Closed { .. });
+                self.events.push_back((key, event));
+            } else {
+                break;
+            }
+        }
+        if !closed {
+            self.timers.set(&key, session.poll_timeout());
+            return true;
+        }
+        // The session is gone: requests it left unanswered (a POST whose body was still being
+        // read) end now, so nothing they buffered outlives it.
+        let session = slot.session.take();
+        for request in slot.requests.drain(..) {
+            self.requests.remove(&request);
+            self.transmits.push_back(Transmit::Response {
+                request,
+                response: HttpResponse::empty(400),
+            });
+        }
+        for socket in slot.sockets.drain(..) {
+            self.sockets.remove(&socket);
+        }
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(key.index);
+        self.timers.set(&key, None);
+        if let Some(session) = session {
+            self.by_sid.remove(session.sid());
+        }
+        true
+    }
+}
