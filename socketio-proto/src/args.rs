@@ -146,6 +146,93 @@ impl Packet {
         ))
     }
 
+    /// The elements of an EVENT's or ACK's JSON array, each as raw JSON text borrowed from the
+    /// packet (for an EVENT the first is the name). Nothing is parsed into a tree and nothing
+    /// is copied, so a handler can forward, rename or echo arguments byte for byte, binary
+    /// placeholders included; rebuild with [`Packet::event_raw`] or [`Packet::ack_raw`].
+    /// Empty when the packet has no array payload.
+    ///
+    /// ```
+    /// use socketio_proto::{Namespace, Packet};
+    /// let packet = Packet::event(Namespace::main(), "chat", &("hi", 3), None).unwrap();
+    /// let args: Vec<&str> = packet.raw_args().iter().map(|a| a.get()).collect();
+    /// assert_eq!(args, [r#""chat""#, r#""hi""#, "3"]);
+    /// let renamed = Packet::event_raw(Namespace::main(), "chat-back", &packet.raw_args()[1..], vec![]).unwrap();
+    /// assert_eq!(renamed.raw_json().unwrap().as_str(), r#"["chat-back","hi",3]"#);
+    /// ```
+    pub fn raw_args(&self) -> Vec<&RawValue> {
+        self.data
+            .as_ref()
+            .and_then(|json| serde_json::from_str(json.as_str()).ok())
+            .unwrap_or_default()
+    }
+
+    /// An EVENT named `name` with raw JSON arguments (from [`Packet::raw_args`], or
+    /// [`RawValue`]s you built) and the attachments their placeholders point at; a
+    /// BINARY_EVENT when there are attachments. Fails, as [`Packet::from_parts`] does, when the
+    /// placeholders and the attachments do not match.
+    pub fn event_raw(
+        namespace: Namespace,
+        name: &str,
+        args: &[&RawValue],
+        attachments: Vec<bytes::Bytes>,
+    ) -> Result<Self, EncodeError> {
+        let name = serde_json::to_string(name).map_err(EncodeError::Serialize)?;
+        Self::from_raw(
+            PacketType::Event,
+            namespace,
+            None,
+            Some(&name),
+            args,
+            attachments,
+        )
+    }
+
+    /// An ACK for `ack_id` with raw JSON arguments and their attachments, as
+    /// [`Packet::event_raw`].
+    pub fn ack_raw(
+        namespace: Namespace,
+        ack_id: AckId,
+        args: &[&RawValue],
+        attachments: Vec<bytes::Bytes>,
+    ) -> Result<Self, EncodeError> {
+        Self::from_raw(
+            PacketType::Ack,
+            namespace,
+            Some(ack_id),
+            None,
+            args,
+            attachments,
+        )
+    }
+
+    fn from_raw(
+        packet_type: PacketType,
+        namespace: Namespace,
+        ack_id: Option<AckId>,
+        first: Option<&str>,
+        args: &[&RawValue],
+        attachments: Vec<bytes::Bytes>,
+    ) -> Result<Self, EncodeError> {
+        let len = args.iter().map(|a| a.get().len() + 1).sum::<usize>();
+        let mut json = String::with_capacity(len + first.map_or(0, str::len) + 2);
+        json.push('[');
+        for arg in first.into_iter().chain(args.iter().map(|a| a.get())) {
+            if json.len() > 1 {
+                json.push(',');
+            }
+            json.push_str(arg);
+        }
+        json.push(']');
+        Packet::from_parts(
+            packet_type,
+            namespace,
+            ack_id,
+            Some(json.into()),
+            attachments,
+        )
+    }
+
     fn without_data(packet_type: PacketType, namespace: Namespace) -> Self {
         Self {
             packet_type,

@@ -18,6 +18,27 @@ pub enum ProtocolVersion {
     V5,
 }
 
+impl From<engineio_proto::ProtocolVersion> for ProtocolVersion {
+    /// The Socket.IO protocol that runs over an Engine.IO version: v4 over Engine.IO v3, v5
+    /// over Engine.IO v4.
+    fn from(version: engineio_proto::ProtocolVersion) -> Self {
+        match version {
+            engineio_proto::ProtocolVersion::V3 => ProtocolVersion::V4,
+            _ => ProtocolVersion::V5,
+        }
+    }
+}
+
+impl From<ProtocolVersion> for engineio_proto::ProtocolVersion {
+    /// The Engine.IO version a Socket.IO protocol runs over.
+    fn from(version: ProtocolVersion) -> Self {
+        match version {
+            ProtocolVersion::V4 => engineio_proto::ProtocolVersion::V3,
+            ProtocolVersion::V5 => engineio_proto::ProtocolVersion::V4,
+        }
+    }
+}
+
 /// The seven Socket.IO packet types, numbered as on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]

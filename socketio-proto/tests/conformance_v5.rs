@@ -8,148 +8,93 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use engineio_proto::session::server::{
-    self as eio, Connection as EioConnection, Method, Route, ServerConfig as EioConfig,
-    ServerSession,
-};
+use engineio_proto::Frame;
+use engineio_proto::session::endpoint::Input;
+use engineio_proto::session::server::{self as eio, Method, ServerConfig as EioConfig, Transmit};
 use engineio_proto::session::{RequestId, SocketId};
-use engineio_proto::{ErrorResponse, Frame};
-use serde_json::value::RawValue;
-use socketio_proto::session::server::{Connection, Event, Output, ServerConfig};
-use socketio_proto::{Packet, PacketType, ProtocolVersion, Utf8Bytes};
+use socketio_proto::session::endpoint::{Config, Endpoint, Event};
+use socketio_proto::session::server::ServerConfig;
+use socketio_proto::{Packet, Utf8Bytes};
 
-struct Client {
-    engine: ServerSession,
-    sio: Connection,
-}
-
+/// The composed server endpoint on a virtual clock, with the suite's application.
 struct Suite {
     now: Instant,
-    clients: HashMap<String, Client>,
-    owner: HashMap<SocketId, String>,
+    server: Endpoint,
     responses: HashMap<RequestId, eio::HttpResponse>,
     frames: HashMap<SocketId, Vec<Frame>>,
     closed_sockets: HashSet<SocketId>,
+    next_refused: u64,
     next: u64,
-}
-
-fn eio_config() -> EioConfig {
-    EioConfig {
-        ping_interval: Duration::from_millis(300),
-        ping_timeout: Duration::from_millis(200),
-        ..EioConfig::default()
-    }
 }
 
 impl Suite {
     fn new() -> Suite {
+        let config = Config {
+            engine: EioConfig {
+                ping_interval: Duration::from_millis(300),
+                ping_timeout: Duration::from_millis(200),
+                ..EioConfig::default()
+            },
+            connection: ServerConfig {
+                connect_timeout: Duration::from_millis(1000),
+                ..ServerConfig::default()
+            },
+            recovery: None,
+        };
+        let mut n = 0;
+        let ids = move || {
+            n += 1;
+            format!("id{n}")
+        };
         Suite {
             now: Instant::now(),
-            clients: HashMap::new(),
-            owner: HashMap::new(),
+            server: Endpoint::new(config, Box::new(ids)),
             responses: HashMap::new(),
             frames: HashMap::new(),
             closed_sockets: HashSet::new(),
+            next_refused: u64::MAX,
             next: 0,
         }
     }
 
-    fn id(&mut self) -> u64 {
+    fn request(&mut self, method: Method, query: &str, websocket_upgrade: bool) -> RequestId {
         self.next += 1;
-        self.next
-    }
-
-    fn open(&mut self, engine: ServerSession) {
-        let sid = engine.sid().to_owned();
-        let sio = Connection::new(
-            self.now,
-            ProtocolVersion::V5,
-            ServerConfig {
-                connect_timeout: Duration::from_millis(1000),
-                ..ServerConfig::default()
-            },
-        );
-        self.clients.insert(sid, Client { engine, sio });
+        let request = RequestId(self.next);
+        let input = Input::Request {
+            request,
+            method,
+            query,
+            websocket_upgrade,
+        };
+        self.server.handle(self.now, input);
+        request
     }
 
     fn get(&mut self, method: Method, query: &str) -> RequestId {
-        let request = RequestId(self.id());
-        match eio::route(&eio_config(), method, query, false) {
-            Route::Refuse(code) => {
-                let r = ErrorResponse::new(code);
-                self.responses.insert(
-                    request,
-                    eio::HttpResponse {
-                        status: r.status(),
-                        content_type: None,
-                        body: r.body().into(),
-                    },
-                );
-            }
-            Route::Handshake(h) => {
-                let sid = format!("eio{}", self.next);
-                let engine = ServerSession::new(
-                    self.now,
-                    sid,
-                    &h,
-                    eio_config(),
-                    EioConnection::Polling(request),
-                );
-                self.open(engine);
-            }
-            Route::Session { sid, .. } => match self.clients.get_mut(&*sid) {
-                Some(c) if method == Method::Post => {
-                    if c.engine.handle_post(self.now, request) {
-                        c.engine
-                            .handle_post_body(self.now, request, None, Bytes::new());
-                    }
-                }
-                Some(c) => c.engine.handle_get(self.now, request),
-                None => {
-                    let r = ErrorResponse::new(engineio_proto::ErrorCode::UnknownSid);
-                    self.responses.insert(
-                        request,
-                        eio::HttpResponse {
-                            status: 400,
-                            content_type: None,
-                            body: r.body().into(),
-                        },
-                    );
-                }
-            },
-        }
-        self.drive();
+        let request = self.request(method, query, false);
+        self.drive_with_body(request, Bytes::new());
         request
     }
 
     fn post(&mut self, query: &str, body: &'static [u8]) -> RequestId {
-        let request = RequestId(self.id());
-        if let Route::Session { sid, .. } = eio::route(&eio_config(), Method::Post, query, false) {
-            match self.clients.get_mut(&*sid) {
-                Some(c) => {
-                    if c.engine.handle_post(self.now, request) {
-                        c.engine.handle_post_body(
-                            self.now,
-                            request,
-                            None,
-                            Bytes::from_static(body),
-                        );
-                    }
-                }
-                None => {
-                    self.responses.insert(
-                        request,
-                        eio::HttpResponse {
-                            status: 400,
-                            content_type: None,
-                            body: Bytes::new(),
-                        },
-                    );
-                }
-            }
-        }
-        self.drive();
+        let request = self.request(Method::Post, query, false);
+        self.drive_with_body(request, Bytes::from_static(body));
         request
+    }
+
+    fn drive_with_body(&mut self, request: RequestId, body: Bytes) {
+        if self
+            .drive_until(|t| matches!(t, Transmit::ReadBody { request: r, .. } if *r == request))
+            .is_some()
+        {
+            let input = Input::PostBody {
+                request,
+                content_type: None,
+                body,
+            };
+            self.server.handle(self.now, input);
+            self.drive();
+        }
     }
 
     fn response(&mut self, request: RequestId) -> Option<eio::HttpResponse> {
@@ -157,45 +102,30 @@ impl Suite {
     }
 
     fn websocket(&mut self, query: &str) -> SocketId {
-        let socket = SocketId(self.id());
-        match eio::route(&eio_config(), Method::Get, query, true) {
-            Route::Refuse(_) => {
+        let request = self.request(Method::Get, query, true);
+        let accepted = self.drive_until(
+            |t| matches!(t, Transmit::AcceptWebSocket { request: r, .. } if *r == request),
+        );
+        let socket = match accepted {
+            Some(Transmit::AcceptWebSocket { socket, .. }) => {
+                self.server
+                    .handle(self.now, Input::WebSocketOpen { socket });
+                socket
+            }
+            _ => {
+                self.next_refused -= 1;
+                let socket = SocketId(self.next_refused);
                 self.closed_sockets.insert(socket);
+                socket
             }
-            Route::Handshake(h) => {
-                let sid = format!("eio{}", self.next);
-                let engine = ServerSession::new(
-                    self.now,
-                    sid.clone(),
-                    &h,
-                    eio_config(),
-                    EioConnection::WebSocket(socket),
-                );
-                self.owner.insert(socket, sid);
-                self.open(engine);
-            }
-            Route::Session { sid, query } => match self.clients.get_mut(&*sid) {
-                Some(c) => {
-                    self.owner.insert(socket, sid.to_string());
-                    c.engine.handle_websocket_open(self.now, socket, query.b64);
-                }
-                None => {
-                    self.closed_sockets.insert(socket);
-                }
-            },
-        }
+        };
         self.drive();
         socket
     }
 
     fn send(&mut self, socket: SocketId, frame: Frame) {
-        if let Some(c) = self
-            .owner
-            .get(&socket)
-            .and_then(|sid| self.clients.get_mut(sid))
-        {
-            c.engine.handle_websocket_frame(self.now, socket, frame);
-        }
+        self.server
+            .handle(self.now, Input::WebSocketFrame { socket, frame });
         self.drive();
     }
 
@@ -230,154 +160,95 @@ impl Suite {
 
     fn advance_ms(&mut self, ms: u64) {
         let end = self.now + Duration::from_millis(ms);
-        loop {
-            let next = self
-                .clients
-                .values()
-                .flat_map(|c| [c.engine.poll_timeout(), c.sio.poll_timeout()])
-                .flatten()
-                .min();
-            match next {
-                Some(at) if at <= end => {
-                    self.now = self.now.max(at);
-                    for c in self.clients.values_mut() {
-                        c.engine.handle_timeout(self.now);
-                        c.sio.handle_timeout(self.now);
-                    }
-                    self.drive();
-                }
-                _ => break,
-            }
+        while let Some(at) = self.server.poll_timeout().filter(|at| *at <= end) {
+            self.now = self.now.max(at);
+            self.server.handle_timeout(self.now);
+            self.drive();
         }
         self.now = end;
     }
 
-    /// Runs every client until nothing moves: the suite's application plus the glue.
     fn drive(&mut self) {
-        let sids: Vec<String> = self.clients.keys().cloned().collect();
-        for sid in sids {
-            let mut gone = false;
-            let Some(c) = self.clients.get_mut(&sid) else {
+        let stray = self.drive_until(|_| false);
+        assert!(stray.is_none());
+    }
+
+    /// Runs the application and records the wire until nothing moves; returns the transmit
+    /// `wanted` picks out (a body to read, an upgrade to accept) instead of recording it.
+    fn drive_until(&mut self, wanted: impl Fn(&Transmit) -> bool) -> Option<Transmit> {
+        let mut found = None;
+        loop {
+            if let Some(event) = self.server.poll_event() {
+                suite_app(self.now, &mut self.server, event);
                 continue;
-            };
-            loop {
-                let mut progress = false;
-                while let Some(event) = c.engine.poll_event() {
-                    progress = true;
-                    match event {
-                        eio::Event::Message(data) => c.sio.handle_message(self.now, data),
-                        eio::Event::Closed { reason, .. } => {
-                            c.sio.handle_engine_closed(reason);
-                            gone = true;
-                        }
-                        _ => {}
-                    }
-                }
-                while let Some(event) = c.sio.poll_event() {
-                    progress = true;
-                    suite_app(self.now, &mut c.sio, event);
-                }
-                while let Some(output) = c.sio.poll_transmit() {
-                    progress = true;
-                    match output {
-                        Output::Message(data) => {
-                            let _ = c.engine.send(data);
-                        }
-                        Output::CloseEngine => c.engine.close(self.now),
-                        _ => {}
-                    }
-                }
-                while let Some(t) = c.engine.poll_transmit() {
-                    progress = true;
-                    match t {
-                        eio::Transmit::Response { request, response } => {
-                            self.responses.insert(request, response);
-                        }
-                        eio::Transmit::Frame { socket, frame } => {
-                            self.frames.entry(socket).or_default().push(frame)
-                        }
-                        eio::Transmit::CloseSocket { socket } => {
-                            self.closed_sockets.insert(socket);
-                        }
-                        _ => {}
-                    }
-                }
-                if !progress {
-                    break;
-                }
             }
-            if gone {
-                self.clients.remove(&sid);
+            let Some(transmit) = self.server.poll_transmit() else {
+                return found;
+            };
+            if wanted(&transmit) {
+                found = Some(transmit);
+                continue;
+            }
+            match transmit {
+                Transmit::Response { request, response } => {
+                    self.responses.insert(request, response);
+                }
+                Transmit::Frame { socket, frame } => {
+                    self.frames.entry(socket).or_default().push(frame)
+                }
+                Transmit::CloseSocket { socket } => {
+                    self.closed_sockets.insert(socket);
+                }
+                other => panic!("unexpected {other:?}"),
             }
         }
     }
 }
 
 /// The conformance suite's server application.
-fn suite_app(now: Instant, sio: &mut Connection, event: Event) {
+fn suite_app(now: Instant, server: &mut Endpoint, event: Event) {
     match event {
-        Event::ConnectRequest {
-            namespace, auth, ..
-        } => {
-            if !matches!(namespace.as_str(), "/" | "/custom") {
-                sio.refuse_invalid_namespace(&namespace).unwrap();
-                return;
+        Event::ConnectRequest(connect) => {
+            if matches!(connect.namespace.as_str(), "/" | "/custom") {
+                server.accept(now, &connect).unwrap();
+            } else {
+                server.refuse_invalid_namespace(&connect).unwrap();
             }
-            let id = format!("sock{}", namespace.as_str().len());
-            sio.accept(&namespace, &id, None).unwrap();
-            let auth = auth.unwrap_or_else(|| Utf8Bytes::from_static("{}"));
-            let json = format!("[\"auth\",{}]", auth.as_str());
-            let packet = Packet::from_parts(
-                PacketType::Event,
-                namespace,
-                None,
-                Some(json.into()),
-                vec![],
-            )
-            .unwrap();
-            sio.emit(now, packet, None).unwrap();
         }
-        Event::Event(packet) => {
-            let json = packet.raw_json().unwrap().to_string();
-            let args: Vec<&RawValue> = serde_json::from_str(&json).unwrap();
-            let rest: Vec<&str> = args[1..].iter().map(|a| a.get()).collect();
+        Event::Connected { socket, auth, .. } => {
+            let auth = auth.unwrap_or_else(|| Utf8Bytes::from_static("{}"));
+            let auth = serde_json::value::RawValue::from_string(auth.to_string()).unwrap();
+            let packet =
+                Packet::event_raw(socket.namespace.clone(), "auth", &[&auth], vec![]).unwrap();
+            server.emit(now, &socket, packet);
+        }
+        Event::Event { socket, packet } => {
+            let args = packet.raw_args();
+            let rest = &args[1..];
             match packet
                 .event_name()
                 .and_then(|n| n.as_str().map(str::to_owned))
                 .as_deref()
             {
                 Some("message") => {
-                    let json = format!(
-                        "[\"message-back\"{}{}]",
-                        if rest.is_empty() { "" } else { "," },
-                        rest.join(",")
-                    );
-                    let (_, ns, _, _, attachments) = packet.into_parts();
-                    let back = Packet::from_parts(
-                        PacketType::Event,
-                        ns,
-                        None,
-                        Some(json.into()),
-                        attachments,
+                    let back = Packet::event_raw(
+                        socket.namespace.clone(),
+                        "message-back",
+                        rest,
+                        packet.attachments().to_vec(),
                     )
                     .unwrap();
-                    sio.emit(now, back, None).unwrap();
+                    server.emit(now, &socket, back);
                 }
                 Some("message-with-ack") => {
-                    let json = format!("[{}]", rest.join(","));
-                    let ack_id = packet.ack_id().unwrap();
-                    let (_, ns, _, _, attachments) = packet.into_parts();
-                    sio.ack(
-                        Packet::from_parts(
-                            PacketType::Ack,
-                            ns,
-                            Some(ack_id),
-                            Some(json.into()),
-                            attachments,
-                        )
-                        .unwrap(),
+                    let ack = Packet::ack_raw(
+                        socket.namespace.clone(),
+                        packet.ack_id().unwrap(),
+                        rest,
+                        packet.attachments().to_vec(),
                     )
                     .unwrap();
+                    server.ack(&socket, ack).unwrap();
                 }
                 _ => {}
             }

@@ -8,6 +8,7 @@
 //! from the caller.
 
 pub mod client;
+pub mod endpoint;
 pub mod recovery;
 pub mod rooms;
 pub mod server;

@@ -1,0 +1,711 @@
+//! The Socket.IO server endpoint: every client of one server, from HTTP requests and WebSocket
+//! frames to application events, behind one input and one output.
+//!
+//! An [`Endpoint`] owns an Engine.IO [`engineio_proto::session::endpoint::Endpoint`] (sessions,
+//! routing, heartbeats), one [`Connection`] per session (namespaces, acks, the B.7 rules),
+//! the [`Rooms`] and, when configured, the [`RecoveryStore`]. A driver only moves bytes and
+//! time, exactly as for the Engine.IO endpoint; the application reads [`Event`]s and answers
+//! with commands:
+//!
+//! 1. Feed what happens on the wire to [`Endpoint::handle`] with the current time (the
+//!    Engine.IO [`Input`]: requests with their real method, POST bodies, WebSocket frames…).
+//! 2. Drain [`Endpoint::poll_event`] and [`Endpoint::poll_transmit`] until both return `None`.
+//!    Answer every [`Event::ConnectRequest`] with [`Endpoint::accept`] or one of the refusals
+//!    (this is where middleware runs, in your code), every event that carries an ack id with
+//!    [`Endpoint::ack`]; emit, broadcast, join rooms, disconnect, whenever you like. Put every
+//!    [`Transmit`] on the wire (see the Engine.IO endpoint for what each one asks).
+//! 3. Sleep until [`Endpoint::poll_timeout`], then call [`Endpoint::handle_timeout`].
+//!
+//! Deadlines (heartbeats, `connectTimeout`, ack timeouts, recovery expiry) due at the `now` of
+//! any call are applied before that call's input.
+//!
+//! Ids (Engine.IO sessions, Socket.IO sockets, recovery pids) all come from the
+//! [`IdSource`] you give: this crate has no random number generator.
+//!
+//! # Example: the Socket.IO v5 handshake over polling, driven by hand
+//!
+//! ```
+//! use std::time::Instant;
+//! use bytes::Bytes;
+//! use engineio_proto::session::endpoint::Input;
+//! use engineio_proto::session::server::{Method, Transmit};
+//! use engineio_proto::session::RequestId;
+//! use socketio_proto::session::endpoint::{Config, Endpoint, Event};
+//! use socketio_proto::Packet;
+//!
+//! let mut n = 0;
+//! let ids = move || { n += 1; format!("id{n}") }; // use a CSPRNG in production
+//! let mut server = Endpoint::new(Config::default(), Box::new(ids));
+//! let now = Instant::now();
+//! let mut request = |server: &mut Endpoint, id, method, query: &str| {
+//!     server.handle(now, Input::Request { request: RequestId(id), method, query, websocket_upgrade: false });
+//! };
+//!
+//! // The Engine.IO handshake: the open packet carries the session id `id1`.
+//! request(&mut server, 1, Method::Get, "EIO=4&transport=polling");
+//! let Some(Transmit::Response { response, .. }) = server.poll_transmit() else { unreachable!() };
+//! assert!(response.body.starts_with(br#"0{"sid":"id1""#));
+//!
+//! // The client joins `/` with a POST `40`.
+//! request(&mut server, 2, Method::Post, "EIO=4&transport=polling&sid=id1");
+//! let Some(Transmit::ReadBody { request, .. }) = server.poll_transmit() else { unreachable!() };
+//! server.handle(now, Input::PostBody { request, content_type: None, body: Bytes::from_static(b"40") });
+//!
+//! // The application admits it and greets it.
+//! while let Some(event) = server.poll_event() {
+//!     match event {
+//!         Event::ConnectRequest(connect) => server.accept(now, &connect).unwrap(),
+//!         Event::Connected { socket, .. } => {
+//!             let hello = Packet::event(socket.namespace.clone(), "hello", &("world",), None).unwrap();
+//!             server.emit(now, &socket, hello);
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! let Some(Transmit::Response { response, .. }) = server.poll_transmit() else { unreachable!() };
+//! assert_eq!(response.body, &b"ok"[..]);
+//!
+//! // The next poll carries the CONNECT reply (socket id `id2`) and the event.
+//! request(&mut server, 3, Method::Get, "EIO=4&transport=polling&sid=id1");
+//! let Some(Transmit::Response { response, .. }) = server.poll_transmit() else { unreachable!() };
+//! assert_eq!(response.body, &b"40{\"sid\":\"id2\"}\x1e42[\"hello\",\"world\"]"[..]);
+//! ```
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use engineio_proto::session::endpoint::{self as engine, IdSource, Input, SessionKey};
+use engineio_proto::session::server::{
+    Event as EngineEvent, ServerConfig as EngineConfig, Transmit,
+};
+use serde::Serialize;
+
+use super::recovery::{RecoveryConfig, RecoveryRequest, RecoveryStore};
+use super::rooms::{Adapter, BroadcastTarget, Rooms};
+use super::server::{
+    CommandError, Connection, DisconnectReason, Event as ConnectionEvent, Output, ServerConfig,
+};
+use crate::{AckId, EncodedPacket, Namespace, Packet, Utf8Bytes};
+
+/// Server-wide settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// The Engine.IO sessions' settings (heartbeats, `maxPayload`, transports, v3).
+    pub engine: EngineConfig,
+    /// Each connection's settings (`connectTimeout`, decoder limits).
+    pub connection: ServerConfig,
+    /// Connection state recovery; off when `None`.
+    pub recovery: Option<RecoveryConfig>,
+}
+
+/// One namespace socket: the Engine.IO session it lives on, its namespace and its id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SocketRef {
+    /// The Engine.IO session.
+    pub session: SessionKey,
+    /// The namespace.
+    pub namespace: Namespace,
+    /// The socket id (`socket.id` in JavaScript).
+    pub id: String,
+}
+
+/// A client's request to join a namespace, waiting for [`Endpoint::accept`] or a refusal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectRequest {
+    /// The Engine.IO session.
+    pub session: SessionKey,
+    /// The namespace (without a v4 client's `?query`).
+    pub namespace: Namespace,
+    /// The CONNECT payload as raw JSON; for a v4 client, its namespace query as an object
+    /// (`/admin?token=1` ⇒ `{"token":"1"}`), as the modern reference server exposes it.
+    pub auth: Option<Utf8Bytes>,
+}
+
+/// What happened, for the application.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A client asks to join a namespace: answer with [`Endpoint::accept`],
+    /// [`Endpoint::refuse`] or [`Endpoint::refuse_invalid_namespace`].
+    ConnectRequest(ConnectRequest),
+    /// A socket joined (or was recovered: then its rooms are back and the missed events were
+    /// sent before the CONNECT reply).
+    Connected {
+        /// The socket.
+        socket: SocketRef,
+        /// The auth payload of its CONNECT.
+        auth: Option<Utf8Bytes>,
+        /// Whether its state was recovered.
+        recovered: bool,
+    },
+    /// An EVENT from a socket; when it carries an ack id, answer with [`Endpoint::ack`].
+    Event {
+        /// The socket.
+        socket: SocketRef,
+        /// The packet.
+        packet: Packet,
+    },
+    /// The client acknowledged an event sent with [`Endpoint::emit_with_ack`].
+    Ack {
+        /// The socket.
+        socket: SocketRef,
+        /// The ACK packet.
+        packet: Packet,
+    },
+    /// An ack did not come before its deadline.
+    AckTimeout {
+        /// The socket.
+        socket: SocketRef,
+        /// The ack id.
+        ack_id: AckId,
+    },
+    /// A socket left; its rooms are already gone.
+    Disconnected {
+        /// The socket.
+        socket: SocketRef,
+        /// Why.
+        reason: DisconnectReason,
+    },
+}
+
+/// One client: its connection and its sockets.
+#[derive(Debug)]
+struct Peer {
+    connection: Connection,
+    /// Namespace ⇒ (socket id, recovery pid).
+    sockets: BTreeMap<String, (String, Option<String>)>,
+    /// Namespace ⇒ auth of a CONNECT waiting for an answer.
+    pending: BTreeMap<String, Option<Utf8Bytes>>,
+    dirty: bool,
+}
+
+/// Every client of one Socket.IO server. See the [module docs](self) for the run loop.
+#[derive(Debug)]
+pub struct Endpoint {
+    engine: engine::Endpoint,
+    config: Config,
+    peers: HashMap<SessionKey, Peer>,
+    /// Socket id ⇒ its session. Socket ids are unique across namespaces (they come from the
+    /// id source), so a broadcast finds each recipient without building a key.
+    owners: HashMap<String, SessionKey>,
+    rooms: Rooms,
+    recovery: Option<RecoveryStore>,
+    next_offset: u64,
+    dirty: Vec<SessionKey>,
+    timers: engineio_proto::session::TimerTable<SessionKey>,
+    events: VecDeque<Event>,
+    /// The latest time a call brought; what the poll methods use for work they cause.
+    now: Option<Instant>,
+}
+
+impl Endpoint {
+    /// A server with no client. `ids` supplies every id the server hands out.
+    pub fn new(config: Config, ids: Box<dyn IdSource>) -> Endpoint {
+        Endpoint {
+            engine: engine::Endpoint::new(config.engine.clone(), ids),
+            recovery: config.recovery.clone().map(RecoveryStore::new),
+            config,
+            peers: HashMap::new(),
+            owners: HashMap::new(),
+            rooms: Rooms::default(),
+            next_offset: 0,
+            dirty: Vec::new(),
+            timers: Default::default(),
+            events: VecDeque::new(),
+            now: None,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The Engine.IO endpoint underneath (session lookups, counts).
+    pub fn engine(&self) -> &engine::Endpoint {
+        &self.engine
+    }
+
+    /// The rooms of every namespace.
+    pub fn rooms(&self) -> &Rooms {
+        &self.rooms
+    }
+
+    /// Feeds one input from the wire. Deadlines due at `now` are applied first.
+    pub fn handle(&mut self, now: Instant, input: Input<'_>) {
+        self.handle_timeout(now);
+        self.engine.handle(now, input);
+        self.pump(now);
+    }
+
+    /// Fires every deadline due at `now`: heartbeats, `connectTimeout`, ack timeouts,
+    /// recovery expiry.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.engine.handle_timeout(now);
+        self.pump(now);
+        while let Some((_, key)) = self.timers.pop_due(now) {
+            if let Some(peer) = self.peers.get_mut(&key) {
+                peer.connection.handle_timeout(now);
+                mark(&mut self.dirty, key, peer);
+            }
+        }
+        if let Some(store) = &mut self.recovery {
+            store.expire(now);
+        }
+        self.pump(now);
+    }
+
+    /// When [`Endpoint::handle_timeout`] wants to run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let store = self.recovery.as_ref().and_then(RecoveryStore::poll_timeout);
+        [self.engine.poll_timeout(), self.timers.next(), store]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next application event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            self.pump_with(None);
+        }
+        self.events.pop_front()
+    }
+
+    /// The next thing to put on the wire.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.pump_with(None);
+        self.engine.poll_transmit()
+    }
+
+    /// Accepts a CONNECT: recovers the socket's state when its auth asks for it and recovery
+    /// is on, else gives it a fresh id; sends the reply and reports [`Event::Connected`].
+    pub fn accept(&mut self, now: Instant, request: &ConnectRequest) -> Result<(), CommandError> {
+        let peer = self
+            .peers
+            .get_mut(&request.session)
+            .ok_or(CommandError::Closed)?;
+        let auth = peer
+            .pending
+            .remove(request.namespace.as_str())
+            .ok_or(CommandError::NotConnected)?;
+        let ns = request.namespace.as_str();
+        let wanted = auth.as_deref().and_then(RecoveryRequest::from_auth);
+        let restored = match (&mut self.recovery, wanted) {
+            (Some(store), Some(wanted)) => store.recover(now, ns, &wanted),
+            _ => None,
+        };
+        let (id, pid, recovered) = match restored {
+            Some(restored) => {
+                let id = restored.session.sid.clone();
+                let pid = restored.session.pid.clone();
+                peer.connection.accept_recovered(
+                    &request.namespace,
+                    &id,
+                    Some(&pid),
+                    &restored.missed,
+                    true,
+                )?;
+                self.rooms.add_socket(ns, &id);
+                for room in &restored.session.rooms {
+                    self.rooms.join(ns, &id, room);
+                }
+                (id, Some(pid), true)
+            }
+            None => {
+                let id = self.engine.next_id();
+                let pid = self.recovery.is_some().then(|| self.engine.next_id());
+                peer.connection
+                    .accept(&request.namespace, &id, pid.as_deref())?;
+                self.rooms.add_socket(ns, &id);
+                (id, pid, false)
+            }
+        };
+        peer.sockets.insert(ns.to_owned(), (id.clone(), pid));
+        mark(&mut self.dirty, request.session, peer);
+        self.owners.insert(id.clone(), request.session);
+        self.events.push_back(Event::Connected {
+            socket: SocketRef {
+                session: request.session,
+                namespace: request.namespace.clone(),
+                id,
+            },
+            auth,
+            recovered,
+        });
+        Ok(())
+    }
+
+    /// Refuses a CONNECT with `message` and optional `data` (a middleware's `next(err)`): v5
+    /// sends `{"message":…,"data":…}`, v4 the message.
+    pub fn refuse<D: Serialize + ?Sized>(
+        &mut self,
+        request: &ConnectRequest,
+        message: &str,
+        data: Option<&D>,
+    ) -> Result<(), CommandError> {
+        let peer = self.pending_peer(request)?;
+        peer.connection.refuse(&request.namespace, message, data)
+    }
+
+    /// Refuses a CONNECT to a namespace that does not exist: `{"message":"Invalid namespace"}`.
+    pub fn refuse_invalid_namespace(
+        &mut self,
+        request: &ConnectRequest,
+    ) -> Result<(), CommandError> {
+        let peer = self.pending_peer(request)?;
+        peer.connection.refuse_invalid_namespace(&request.namespace)
+    }
+
+    /// Sends an event (built with [`Packet::event`]) to one socket. With recovery on, it goes
+    /// through the recovery store like a broadcast to the socket's own room, as the reference
+    /// does, so it carries an offset.
+    pub fn emit(&mut self, now: Instant, socket: &SocketRef, packet: Packet) {
+        let encoded = self.tag(now, packet, &BroadcastTarget::to([socket.id.as_str()]));
+        if let Some(peer) = self.peers.get_mut(&socket.session) {
+            // Fails only when the socket has left: nobody to send to.
+            let _ = peer
+                .connection
+                .send_encoded(socket.namespace.as_str(), &encoded);
+            mark(&mut self.dirty, socket.session, peer);
+        }
+    }
+
+    /// Sends an event with a fresh ack id; the answer comes as [`Event::Ack`], or
+    /// [`Event::AckTimeout`] after `timeout`.
+    pub fn emit_with_ack(
+        &mut self,
+        now: Instant,
+        socket: &SocketRef,
+        packet: Packet,
+        timeout: Duration,
+    ) -> Result<AckId, CommandError> {
+        let peer = self
+            .peers
+            .get_mut(&socket.session)
+            .ok_or(CommandError::Closed)?;
+        let ack = peer.connection.emit(now, packet, Some(timeout))?;
+        mark(&mut self.dirty, socket.session, peer);
+        ack.ok_or(CommandError::UnknownAck)
+    }
+
+    /// Answers a received event's ack id with `packet` (built with [`Packet::ack`]).
+    pub fn ack(&mut self, socket: &SocketRef, packet: Packet) -> Result<(), CommandError> {
+        let peer = self
+            .peers
+            .get_mut(&socket.session)
+            .ok_or(CommandError::Closed)?;
+        peer.connection.ack(packet)?;
+        mark(&mut self.dirty, socket.session, peer);
+        Ok(())
+    }
+
+    /// Sends `packet` to the sockets of its namespace that `target` selects, encoded once and
+    /// shared by every recipient.
+    pub fn broadcast(&mut self, now: Instant, packet: Packet, target: &BroadcastTarget) {
+        let namespace = packet.namespace().to_owned();
+        let encoded = self.tag(now, packet, target);
+        for id in self.rooms.recipients(&namespace, target) {
+            let Some(&key) = self.owners.get(id) else {
+                continue;
+            };
+            if target.volatile && !self.engine.is_writable(key) {
+                continue;
+            }
+            if let Some(peer) = self.peers.get_mut(&key) {
+                let _ = peer.connection.send_encoded(&namespace, &encoded);
+                mark(&mut self.dirty, key, peer);
+            }
+        }
+    }
+
+    /// Puts a socket in `room`.
+    pub fn join(&mut self, socket: &SocketRef, room: &str) {
+        self.rooms.join(socket.namespace.as_str(), &socket.id, room);
+    }
+
+    /// Takes a socket out of `room`.
+    pub fn leave(&mut self, socket: &SocketRef, room: &str) {
+        self.rooms
+            .leave(socket.namespace.as_str(), &socket.id, room);
+    }
+
+    /// Disconnects a socket from its namespace (the client sees `io server disconnect`); the
+    /// Engine.IO session stays.
+    pub fn disconnect(&mut self, socket: &SocketRef) -> Result<(), CommandError> {
+        let peer = self
+            .peers
+            .get_mut(&socket.session)
+            .ok_or(CommandError::Closed)?;
+        peer.connection.disconnect(&socket.namespace)?;
+        mark(&mut self.dirty, socket.session, peer);
+        Ok(())
+    }
+
+    /// Closes a client's whole connection: every socket, then the Engine.IO session.
+    pub fn close(&mut self, session: SessionKey) {
+        if let Some(peer) = self.peers.get_mut(&session) {
+            peer.connection.close();
+            mark(&mut self.dirty, session, peer);
+        }
+    }
+
+    fn pending_peer(&mut self, request: &ConnectRequest) -> Result<&mut Peer, CommandError> {
+        let peer = self
+            .peers
+            .get_mut(&request.session)
+            .ok_or(CommandError::Closed)?;
+        peer.pending
+            .remove(request.namespace.as_str())
+            .ok_or(CommandError::NotConnected)?;
+        mark(&mut self.dirty, request.session, peer);
+        Ok(peer)
+    }
+
+    /// Tags an event with a recovery offset (when recovery is on) and encodes it.
+    fn tag(&mut self, now: Instant, packet: Packet, target: &BroadcastTarget) -> EncodedPacket {
+        let Some(store) = &mut self.recovery else {
+            return packet.into_encoded();
+        };
+        self.next_offset += 1;
+        let offset = format!("{:x}", self.next_offset);
+        let fallback = packet.clone();
+        store
+            .store(now, &offset, packet, target)
+            .unwrap_or_else(|_| fallback.into_encoded())
+    }
+
+    fn pump(&mut self, now: Instant) {
+        self.now = Some(self.now.map_or(now, |seen| seen.max(now)));
+        self.pump_with(Some(now));
+    }
+
+    /// Moves everything between the layers until nothing moves: Engine.IO events into the
+    /// connections, connection outputs into the Engine.IO sessions, connection events into the
+    /// application's queue. `now` is the time of the input being handled; the poll methods
+    /// pass `None` and the latest time seen is used.
+    fn pump_with(&mut self, now: Option<Instant>) {
+        let Some(now) = now.or(self.now) else {
+            // Nothing was ever fed in: nothing can be pending.
+            return;
+        };
+        loop {
+            if let Some((key, event)) = self.engine.poll_event() {
+                self.on_engine_event(now, key, event);
+                continue;
+            }
+            let Some(key) = self.dirty.pop() else {
+                return;
+            };
+            let Some(peer) = self.peers.get_mut(&key) else {
+                continue;
+            };
+            peer.dirty = false;
+            self.drain_peer(now, key);
+        }
+    }
+
+    fn on_engine_event(&mut self, now: Instant, key: SessionKey, event: EngineEvent) {
+        match event {
+            EngineEvent::Opened => {
+                let Some(session) = self.engine.session(key) else {
+                    return;
+                };
+                let mut peer = Peer {
+                    connection: Connection::new(
+                        now,
+                        session.version().into(),
+                        self.config.connection.clone(),
+                    ),
+                    sockets: BTreeMap::new(),
+                    pending: BTreeMap::new(),
+                    dirty: false,
+                };
+                mark(&mut self.dirty, key, &mut peer);
+                self.peers.insert(key, peer);
+            }
+            EngineEvent::Message(data) => {
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    peer.connection.handle_message(now, data);
+                    mark(&mut self.dirty, key, peer);
+                }
+            }
+            EngineEvent::Closed { reason, .. } => {
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    peer.connection.handle_engine_closed(reason);
+                    mark(&mut self.dirty, key, peer);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Drains one peer's connection until it is quiet.
+    fn drain_peer(&mut self, now: Instant, key: SessionKey) {
+        loop {
+            let Some(peer) = self.peers.get_mut(&key) else {
+                return;
+            };
+            if let Some(output) = peer.connection.poll_transmit() {
+                match output {
+                    // Fails only when the Engine.IO session is already closing.
+                    Output::Message(data) => drop(self.engine.send(key, data)),
+                    Output::CloseEngine => self.engine.close(now, key),
+                }
+                continue;
+            }
+            let Some(event) = peer.connection.poll_event() else {
+                let deadline = peer.connection.poll_timeout();
+                self.timers.set(&key, deadline);
+                return;
+            };
+            self.on_connection_event(now, key, event);
+        }
+    }
+
+    fn on_connection_event(&mut self, now: Instant, key: SessionKey, event: ConnectionEvent) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let socket = |peer: &Peer, namespace: &Namespace| {
+            let (id, _) = peer.sockets.get(namespace.as_str())?;
+            Some(SocketRef {
+                session: key,
+                namespace: namespace.clone(),
+                id: id.clone(),
+            })
+        };
+        match event {
+            ConnectionEvent::ConnectRequest {
+                namespace,
+                auth,
+                query,
+            } => {
+                let auth = auth.or_else(|| query.map(|q| query_as_auth(&q).into()));
+                peer.pending
+                    .insert(namespace.as_str().to_owned(), auth.clone());
+                self.events.push_back(Event::ConnectRequest(ConnectRequest {
+                    session: key,
+                    namespace,
+                    auth,
+                }));
+            }
+            ConnectionEvent::Event(packet) => {
+                if let Some(socket) = socket(peer, packet.full_namespace()) {
+                    self.events.push_back(Event::Event { socket, packet });
+                }
+            }
+            ConnectionEvent::Ack(packet) => {
+                if let Some(socket) = socket(peer, packet.full_namespace()) {
+                    self.events.push_back(Event::Ack { socket, packet });
+                }
+            }
+            ConnectionEvent::AckTimeout { namespace, ack_id } => {
+                if let Some(socket) = socket(peer, &namespace) {
+                    self.events.push_back(Event::AckTimeout { socket, ack_id });
+                }
+            }
+            ConnectionEvent::Disconnected { namespace, reason } => {
+                let ns = namespace.as_str();
+                let Some((id, pid)) = peer.sockets.remove(ns) else {
+                    return;
+                };
+                // Kept for recovery when the transport failed or the server closed, not when
+                // either side disconnected on purpose (the reference's rule).
+                let recoverable = matches!(
+                    reason,
+                    DisconnectReason::Engine(_) | DisconnectReason::ServerClose
+                );
+                if let (Some(store), Some(pid), true) = (&mut self.recovery, pid, recoverable) {
+                    let rooms = self.rooms.rooms_of(ns, &id);
+                    store.save_session(now, &id, &pid, ns, &rooms);
+                }
+                self.rooms.remove_socket(ns, &id);
+                self.owners.remove(&id);
+                let socket = SocketRef {
+                    session: key,
+                    namespace,
+                    id,
+                };
+                self.events
+                    .push_back(Event::Disconnected { socket, reason });
+            }
+            ConnectionEvent::Closed(_) => {
+                self.peers.remove(&key);
+                self.timers.set(&key, None);
+            }
+            // `Connected` is reported by `accept`, with the auth.
+            _ => {}
+        }
+    }
+}
+
+fn mark(dirty: &mut Vec<SessionKey>, key: SessionKey, peer: &mut Peer) {
+    if !peer.dirty {
+        peer.dirty = true;
+        dirty.push(key);
+    }
+}
+
+/// `token=x&n=1` as the JSON object `{"token":"x","n":"1"}`, percent-decoded as Node's
+/// `querystring.parse` does (`+` is a space), keys in their first order, the last value kept.
+fn query_as_auth(query: &str) -> String {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (percent_decode(key), percent_decode(value));
+        match fields.iter_mut().find(|(k, _)| *k == key) {
+            Some(field) => field.1 = value,
+            None => fields.push((key, value)),
+        }
+    }
+    let mut json = String::from("{");
+    for (key, value) in fields {
+        if json.len() > 1 {
+            json.push(',');
+        }
+        // Strings always serialize.
+        json.push_str(&serde_json::to_string(&key).unwrap_or_default());
+        json.push(':');
+        json.push_str(&serde_json::to_string(&value).unwrap_or_default());
+    }
+    json.push('}');
+    json
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_as_auth;
+
+    #[test]
+    fn a_v4_query_becomes_the_auth_object() {
+        assert_eq!(
+            query_as_auth("token=secret&x=a%20b+c&flag"),
+            r#"{"token":"secret","x":"a b c","flag":""}"#
+        );
+        assert_eq!(query_as_auth("t=%zz%4"), r#"{"t":"%zz%4"}"#);
+        assert_eq!(query_as_auth("a=1&a=2"), r#"{"a":"2"}"#);
+    }
+}
