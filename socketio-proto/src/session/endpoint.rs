@@ -37,7 +37,7 @@
 //! let ids = move || { n += 1; format!("id{n}") }; // use a CSPRNG in production
 //! let mut server = Endpoint::new(Config::default(), Box::new(ids));
 //! let now = Instant::now();
-//! let mut request = |server: &mut Endpoint, id, method, query: &str| {
+//! let request = |server: &mut Endpoint, id, method, query: &str| {
 //!     server.handle(now, Input::Request { request: RequestId(id), method, query, websocket_upgrade: false });
 //! };
 //!
@@ -48,8 +48,8 @@
 //!
 //! // The client joins `/` with a POST `40`.
 //! request(&mut server, 2, Method::Post, "EIO=4&transport=polling&sid=id1");
-//! let Some(Transmit::ReadBody { request, .. }) = server.poll_transmit() else { unreachable!() };
-//! server.handle(now, Input::PostBody { request, content_type: None, body: Bytes::from_static(b"40") });
+//! let Some(Transmit::ReadBody { request: post, .. }) = server.poll_transmit() else { unreachable!() };
+//! server.handle(now, Input::PostBody { request: post, content_type: None, body: Bytes::from_static(b"40") });
 //!
 //! // The application admits it and greets it.
 //! while let Some(event) = server.poll_event() {
