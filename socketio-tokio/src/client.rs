@@ -25,7 +25,7 @@ use socketio_proto::session::client::{Event, Manager, ManagerConfig, Transmit};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::engine::{SOCKET_QUEUE, pump_websocket};
+use crate::server::{SOCKET_QUEUE, pump_websocket};
 
 type Command = Box<dyn FnOnce(&mut Manager, Instant) + Send>;
 

@@ -5,10 +5,10 @@
 //! tokio-tungstenite for WebSocket), written to be read in one sitting and copied to another
 //! runtime:
 //!
-//! * [`engine`]: the Engine.IO server driver: HTTP and WebSocket connections in, one task
-//!   that owns every session, a [`engine::Handler`] for the application.
-//! * [`socketio`]: the Socket.IO layer as an Engine.IO handler: namespaces, acks, rooms,
-//!   broadcast, connection state recovery, and an [`socketio::App`] trait.
+//! * [`server`]: the server driver: HTTP and WebSocket connections in, one task that owns a
+//!   sans-IO endpoint and the application (a [`server::Service`]), CSPRNG ids.
+//! * [`socketio`]: a Socket.IO [`server::Service`]: the `socketio-proto` endpoint with an
+//!   [`socketio::App`] of callbacks.
 //! * [`client`]: the Socket.IO client driver around `socketio_proto::session::client::Manager`.
 //! * [`apps`]: the applications of the example programs: the chat server and the interop app
 //!   (the server the official test suites and our interop tests talk to).
@@ -20,14 +20,14 @@
 //! # Example: an Engine.IO echo server
 //!
 //! ```no_run
-//! use socketio_tokio::engine::{self, Echo, Options};
+//! use socketio_tokio::server::{self, Echo, Options};
 //! # async fn run() -> std::io::Result<()> {
 //! let options = Options {
 //!     path: "/engine.io/".into(),
-//!     config: Default::default(),
 //!     fallback: None,
 //! };
-//! let server = engine::serve("127.0.0.1:3000".parse().unwrap(), options, Echo).await?;
+//! let echo = Echo::new(Default::default());
+//! let server = server::serve("127.0.0.1:3000".parse().unwrap(), options, echo).await?;
 //! println!("listening on {}", server.local_addr());
 //! std::future::pending::<()>().await;
 //! # Ok(()) }
@@ -37,5 +37,5 @@
 
 pub mod apps;
 pub mod client;
-pub mod engine;
+pub mod server;
 pub mod socketio;

@@ -7,23 +7,23 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use engineio_proto::session::server::ServerConfig;
-use socketio_tokio::engine::{self, Echo, Options, ServerHandle};
+use socketio_tokio::server::{self, Echo, Options, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn server(max_payload: usize) -> ServerHandle {
+    let config = ServerConfig {
+        ping_interval: Duration::from_millis(300),
+        ping_timeout: Duration::from_millis(200),
+        upgrade_timeout: Duration::from_millis(400),
+        max_payload,
+        ..ServerConfig::default()
+    };
     let options = Options {
         path: "/engine.io/".into(),
-        config: ServerConfig {
-            ping_interval: Duration::from_millis(300),
-            ping_timeout: Duration::from_millis(200),
-            upgrade_timeout: Duration::from_millis(400),
-            max_payload,
-            ..ServerConfig::default()
-        },
         fallback: None,
     };
-    engine::serve("127.0.0.1:0".parse().unwrap(), options, Echo)
+    server::serve("127.0.0.1:0".parse().unwrap(), options, Echo::new(config))
         .await
         .unwrap()
 }

@@ -17,7 +17,6 @@ use socketio_proto::session::rooms::BroadcastTarget;
 use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{Namespace, Packet};
 
-use super::{raw_args, raw_packet};
 use crate::socketio::{Admission, App, Io, SocketRef};
 
 /// Rooms offered on the welcome screen (any other name can be joined too).
@@ -320,7 +319,7 @@ impl App for Chat {
                 // decoder's check that every attachment is referenced puts it there.
                 // Read raw: `args()` would turn the placeholder into bytes, and `data` is
                 // forwarded as the placeholder it is.
-                let args = raw_args(&packet);
+                let args = packet.raw_args();
                 let Some(Ok(image)) = args
                     .get(1)
                     .map(|raw| serde_json::from_str::<Image<'_>>(raw.get()))
@@ -354,13 +353,9 @@ impl App for Chat {
                     return;
                 };
                 let attachments = packet.attachments().to_vec();
-                if let Some(out) = raw_packet(
-                    &Namespace::main(),
-                    Some("image"),
-                    None,
-                    &[&object],
-                    attachments,
-                ) {
+                if let Ok(out) =
+                    Packet::event_raw(Namespace::main(), "image", &[&object], attachments)
+                {
                     io.broadcast(
                         out,
                         &BroadcastTarget::to([room]).except([socket.id.clone()]),

@@ -22,7 +22,6 @@ use socketio_proto::session::rooms::BroadcastTarget;
 use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{AckId, Namespace, Packet};
 
-use super::{raw_args, raw_packet};
 use crate::socketio::{Admission, App, Io, SocketRef};
 
 /// The interop app. It has no settings: the server's options (heartbeats, recovery, v3) are
@@ -72,18 +71,18 @@ impl App for Interop {
         };
         let ns = packet.full_namespace().clone();
         let ack_id = packet.ack_id();
-        let args = raw_args(&packet);
+        let args = packet.raw_args();
         let rest = args.get(1..).unwrap_or_default();
         let attachments = packet.attachments().to_vec();
         match name.as_str() {
             "message" => {
-                if let Some(back) = raw_packet(&ns, Some("message-back"), None, rest, attachments) {
+                if let Ok(back) = Packet::event_raw(ns.clone(), "message-back", rest, attachments) {
                     io.emit(socket, back);
                 }
             }
             "message-with-ack" => {
                 if let Some(ack) =
-                    ack_id.and_then(|id| raw_packet(&ns, None, Some(id), rest, attachments))
+                    ack_id.and_then(|id| Packet::ack_raw(ns.clone(), id, rest, attachments).ok())
                 {
                     io.ack(socket, ack);
                 }
@@ -101,8 +100,8 @@ impl App for Interop {
                 let Some(room) = room_name(rest) else {
                     return;
                 };
-                if let Some(packet) =
-                    raw_packet(&ns, Some("room-message"), None, &rest[1..], attachments)
+                if let Ok(packet) =
+                    Packet::event_raw(ns.clone(), "room-message", &rest[1..], attachments)
                 {
                     io.broadcast(
                         packet,
@@ -111,13 +110,13 @@ impl App for Interop {
                 }
             }
             "to-all" => {
-                if let Some(packet) = raw_packet(&ns, Some("all-message"), None, rest, attachments)
+                if let Ok(packet) = Packet::event_raw(ns.clone(), "all-message", rest, attachments)
                 {
                     io.broadcast(packet, &BroadcastTarget::all());
                 }
             }
             "ask-client" => {
-                if let Some(question) = raw_packet(&ns, Some("question"), None, rest, attachments) {
+                if let Ok(question) = Packet::event_raw(ns.clone(), "question", rest, attachments) {
                     io.emit_with_ack(socket, question, Duration::from_secs(5));
                 }
             }
@@ -134,10 +133,10 @@ impl App for Interop {
     }
 
     fn on_ack(&mut self, io: &mut Io<'_>, socket: &SocketRef, packet: Packet) {
-        let args = raw_args(&packet);
+        let args = packet.raw_args();
         let attachments = packet.attachments().to_vec();
-        if let Some(answer) =
-            raw_packet(&socket.namespace, Some("answer"), None, &args, attachments)
+        if let Ok(answer) =
+            Packet::event_raw(socket.namespace.clone(), "answer", &args, attachments)
         {
             io.emit(socket, answer);
         }

@@ -15,7 +15,7 @@ use http_body_util::Full;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use socketio_tokio::apps::chat::Chat;
-use socketio_tokio::engine::{self, Options};
+use socketio_tokio::server::{self, Options};
 use socketio_tokio::socketio::{Config, SocketIo};
 
 const CDN: &str = "https://cdn.socket.io/4.8.4/socket.io.min.js";
@@ -102,10 +102,9 @@ async fn main() -> std::io::Result<()> {
         );
     let options = Options {
         path: "/socket.io/".into(),
-        config: Default::default(),
         fallback: Some(fallback),
     };
-    let server = engine::serve(
+    let server = server::serve(
         addr,
         options,
         SocketIo::new(Chat::default(), Config::default()),

@@ -18,7 +18,7 @@ use std::time::Duration;
 use engineio_proto::session::server::ServerConfig;
 use socketio_proto::session::recovery::RecoveryConfig;
 use socketio_tokio::apps::interop::Interop;
-use socketio_tokio::engine::{self, Echo, Options, ServerHandle};
+use socketio_tokio::server::{self, Echo, Options, ServerHandle};
 use socketio_tokio::socketio::{Config, SocketIo};
 
 #[tokio::main]
@@ -43,15 +43,17 @@ async fn main() -> std::io::Result<()> {
     };
     let options = |path: &str| Options {
         path: path.into(),
-        config: config.clone(),
         fallback: None,
     };
-    let mut sio = Config::default();
+    let mut sio = Config {
+        engine: config.clone(),
+        ..Config::default()
+    };
     sio.connection.connect_timeout = Duration::from_millis(1000);
     let server: ServerHandle = match mode.as_str() {
-        "eio4" | "eio3" => engine::serve(addr, options("/engine.io/"), Echo).await?,
+        "eio4" | "eio3" => server::serve(addr, options("/engine.io/"), Echo::new(config)).await?,
         "sio" => {
-            engine::serve(
+            server::serve(
                 addr,
                 options("/socket.io/"),
                 SocketIo::new(Interop::default(), sio),
@@ -60,7 +62,7 @@ async fn main() -> std::io::Result<()> {
         }
         "interop" => {
             sio.recovery = Some(RecoveryConfig::default());
-            engine::serve(
+            server::serve(
                 addr,
                 options("/socket.io/"),
                 SocketIo::new(Interop::default(), sio),

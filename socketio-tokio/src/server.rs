@@ -1,0 +1,635 @@
+//! The server driver: hyper 1.x for HTTP/1.1 long-polling, tokio-tungstenite for WebSocket, and
+//! one task (the *core*) that owns the sans-IO endpoint and the application.
+//!
+//! ```text
+//!  TCP accept ─► hyper connection task ─┬─ request ─────────────► Msg ─┐
+//!                                       └─ 101 ─► WebSocket task ─► Msg ─┤
+//!                                                                        ▼
+//!                           core task: Service (an endpoint + the app)
+//!                                                                        │
+//!  replies (one channel per request) ◄────────────────────────────────────┤
+//!  frames (bounded channel per socket) ◄──────────────────────────────────┘
+//! ```
+//!
+//! The driver only moves bytes and time: connection tasks turn requests and frames into
+//! [`Input`]s, the core feeds them to the [`Service`] with the current time, drains its
+//! transmits onto the wire, and sleeps until its next deadline. Sessions, routing, timers and
+//! ids all live in the endpoint ([`engineio_proto::session::endpoint`] or
+//! [`socketio_proto::session::endpoint`]).
+//!
+//! Limits the driver adds: a POST body is refused (413) from its `Content-Length` or once the
+//! endpoint's limit has arrived, and its reading stops when its session ends; a WebSocket
+//! message over `maxPayload` closes the socket; each socket's outgoing queue is bounded
+//! ([`SOCKET_QUEUE`] frames) and a socket that cannot keep up is closed; a request whose client
+//! goes away is reported as aborted.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use engineio_proto::session::endpoint::{Endpoint, Input};
+use engineio_proto::session::server::{Event, HttpResponse, Method, ServerConfig, Transmit};
+use engineio_proto::session::{RequestId, SocketId};
+use engineio_proto::{Frame, Utf8Bytes};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+
+/// Frames that may wait for one WebSocket's writer before the socket is dropped as too slow.
+pub const SOCKET_QUEUE: usize = 1024;
+
+/// What the core task runs: a sans-IO endpoint and the application on top of it. The driver
+/// calls [`Service::handle`] for every input, then [`Service::run_app`], then drains
+/// [`Service::poll_transmit`].
+pub trait Service: Send + 'static {
+    /// Feeds one input (the endpoint applies due deadlines first).
+    fn handle(&mut self, now: Instant, input: Input<'_>);
+    /// Fires due deadlines.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next deadline.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Lets the application handle every pending event.
+    fn run_app(&mut self, now: Instant);
+    /// The next thing to put on the wire.
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    /// The largest message a client may send (`maxPayload`).
+    fn max_payload(&self) -> usize;
+    /// How many Engine.IO sessions are open.
+    fn session_count(&self) -> usize;
+}
+
+/// An Engine.IO echo server: every message goes back to its sender (the server of the
+/// official Engine.IO test suites).
+#[derive(Debug)]
+pub struct Echo(pub Endpoint);
+
+impl Echo {
+    /// An echo server with these session settings and ids from the OS's CSPRNG.
+    pub fn new(config: ServerConfig) -> Echo {
+        Echo(Endpoint::new(config, Box::new(Ids::default())))
+    }
+}
+
+impl Service for Echo {
+    fn handle(&mut self, now: Instant, input: Input<'_>) {
+        self.0.handle(now, input);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.0.handle_timeout(now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.0.poll_timeout()
+    }
+    fn run_app(&mut self, _now: Instant) {
+        while let Some((session, event)) = self.0.poll_event() {
+            if let Event::Message(data) = event {
+                // Fails only when the session is closing: nobody to echo to then.
+                let _ = self.0.send(session, data);
+            }
+        }
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.0.poll_transmit()
+    }
+    fn max_payload(&self) -> usize {
+        self.0.config().max_payload
+    }
+    fn session_count(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// Ids from the operating system's CSPRNG: 15 random bytes as 20 characters of URL-safe
+/// base64, the shape of the reference's `base64id`. Random bytes are fetched in batches.
+#[derive(Debug, Default)]
+pub struct Ids {
+    pool: Vec<u8>,
+}
+
+impl engineio_proto::session::endpoint::IdSource for Ids {
+    fn next_id(&mut self) -> String {
+        if self.pool.len() < 15 {
+            self.pool.resize(15 * 64, 0);
+            // The OS generator does not fail on any platform tokio runs on; if it ever did,
+            // serving predictable ids would be worse than stopping.
+            #[allow(clippy::expect_used)]
+            getrandom::fill(&mut self.pool).expect("the OS random number generator failed");
+        }
+        let at = self.pool.len() - 15;
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.pool[at..]);
+        self.pool.truncate(at);
+        id
+    }
+}
+
+/// Answers a request outside the Engine.IO path.
+pub type Fallback = Arc<dyn Fn(&Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync>;
+
+/// Where to serve.
+#[derive(Clone)]
+pub struct Options {
+    /// The Engine.IO path, with both slashes: `/engine.io/` or `/socket.io/`.
+    pub path: String,
+    /// Answers requests outside `path` (pages, scripts); 404 when `None`.
+    pub fallback: Option<Fallback>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("path", &self.path)
+            .field("fallback", &self.fallback.is_some())
+            .finish()
+    }
+}
+
+/// A running server.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    inputs: mpsc::UnboundedSender<Msg>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// How many Engine.IO sessions are open (0 once the server stopped).
+    pub async fn session_count(&self) -> usize {
+        let (reply, count) = oneshot::channel();
+        if self.inputs.send(Msg::Count(reply)).is_err() {
+            return 0;
+        }
+        count.await.unwrap_or(0)
+    }
+}
+
+/// Binds `addr` and serves `service` on it, on the current tokio runtime, until the runtime
+/// shuts down.
+pub async fn serve<S: Service>(
+    addr: SocketAddr,
+    options: Options,
+    service: S,
+) -> std::io::Result<ServerHandle> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let (inputs, rx) = mpsc::unbounded_channel();
+    let core = Core {
+        max_payload: service.max_payload(),
+        service,
+        requests: HashMap::new(),
+        sockets: HashMap::new(),
+    };
+    tokio::spawn(core.run(rx));
+    let shared = Arc::new(Shared {
+        options,
+        inputs: inputs.clone(),
+        next_request: AtomicU64::new(0),
+    });
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let shared = shared.clone();
+                    async move { Ok::<_, Infallible>(shared.handle(req).await) }
+                });
+                // Errors here are the peer's (reset connections, bad HTTP): nothing to do.
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    Ok(ServerHandle { addr, inputs })
+}
+
+/// What the core answers a request with.
+#[derive(Debug)]
+enum Reply {
+    Response(HttpResponse),
+    /// Read the body (at most `limit` bytes), then wait for `response`.
+    ReadBody {
+        limit: usize,
+        response: oneshot::Receiver<Reply>,
+    },
+    /// Complete the WebSocket upgrade; the socket is this one.
+    Accept(SocketId, usize),
+}
+
+/// Messages from connection tasks to the core: the endpoint's inputs, owned.
+#[derive(Debug)]
+enum Msg {
+    Request {
+        request: RequestId,
+        method: Method,
+        query: String,
+        upgrade: bool,
+        reply: oneshot::Sender<Reply>,
+    },
+    Body {
+        request: RequestId,
+        content_type: Option<String>,
+        body: Option<Bytes>,
+    },
+    Aborted(RequestId),
+    Opened {
+        socket: SocketId,
+        frames: mpsc::Sender<Frame>,
+    },
+    Frame(SocketId, Frame),
+    SocketClosed(SocketId),
+    Count(oneshot::Sender<usize>),
+}
+
+/// State shared by the connection tasks.
+struct Shared {
+    options: Options,
+    inputs: mpsc::UnboundedSender<Msg>,
+    next_request: AtomicU64,
+}
+
+/// Reports a request as aborted if it is dropped (the client went away) before its response.
+struct AbortGuard<'a> {
+    id: RequestId,
+    inputs: &'a mpsc::UnboundedSender<Msg>,
+    armed: bool,
+}
+
+impl Drop for AbortGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.inputs.send(Msg::Aborted(self.id));
+        }
+    }
+}
+
+impl Shared {
+    async fn handle(&self, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
+        if req.uri().path() != self.options.path {
+            return match &self.options.fallback {
+                Some(fallback) => fallback(&req),
+                None => plain(StatusCode::NOT_FOUND, "not found"),
+            };
+        }
+        let method = match *req.method() {
+            hyper::Method::GET => Method::Get,
+            hyper::Method::POST => Method::Post,
+            _ => Method::Other,
+        };
+        let upgrade = is_websocket_upgrade(&req);
+        let request = RequestId(self.next_request.fetch_add(1, Ordering::Relaxed));
+        let mut guard = AbortGuard {
+            id: request,
+            inputs: &self.inputs,
+            armed: true,
+        };
+        let (reply, answer) = oneshot::channel();
+        let _ = self.inputs.send(Msg::Request {
+            request,
+            method,
+            query: req.uri().query().unwrap_or("").to_owned(),
+            upgrade,
+            reply,
+        });
+        let mut next = answer.await;
+        loop {
+            let Ok(reply) = next else {
+                guard.armed = false;
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "server stopping");
+            };
+            match reply {
+                Reply::Response(response) => {
+                    guard.armed = false;
+                    return to_hyper(response);
+                }
+                Reply::ReadBody {
+                    limit,
+                    mut response,
+                } => {
+                    let content_type = req
+                        .headers()
+                        .get(header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let declared = req
+                        .headers()
+                        .get(header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                    let body = if declared.is_some_and(|n| n > limit as u64) {
+                        None
+                    } else {
+                        tokio::select! {
+                            // The session ended while the body was read: stop reading, free
+                            // what arrived, and answer.
+                            reply = &mut response => {
+                                next = reply;
+                                continue;
+                            }
+                            collected = Limited::new(req.body_mut(), limit).collect() => {
+                                // Over the limit, or the connection broke mid-body: if it
+                                // broke, nobody reads the 413 and the session sees the
+                                // request aborted.
+                                collected.ok().map(|c| c.to_bytes())
+                            }
+                        }
+                    };
+                    let _ = self.inputs.send(Msg::Body {
+                        request,
+                        content_type,
+                        body,
+                    });
+                    next = response.await;
+                }
+                Reply::Accept(socket, max_payload) => {
+                    guard.armed = false;
+                    return self.accept_websocket(&mut req, socket, max_payload);
+                }
+            }
+        }
+    }
+
+    fn accept_websocket(
+        &self,
+        req: &mut Request<Incoming>,
+        socket: SocketId,
+        max_payload: usize,
+    ) -> Response<Full<Bytes>> {
+        let inputs = self.inputs.clone();
+        let Some(accept) = req
+            .headers()
+            .get(header::SEC_WEBSOCKET_KEY)
+            .map(|key| tungstenite::handshake::derive_accept_key(key.as_bytes()))
+        else {
+            let _ = inputs.send(Msg::SocketClosed(socket));
+            return plain(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
+        };
+        let upgrade = hyper::upgrade::on(req);
+        tokio::spawn(async move {
+            match upgrade.await {
+                Ok(upgraded) => run_websocket(upgraded, socket, max_payload, inputs).await,
+                Err(_) => drop(inputs.send(Msg::SocketClosed(socket))),
+            }
+        });
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        if let Ok(accept) = HeaderValue::from_str(&accept) {
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        response
+    }
+}
+
+fn is_websocket_upgrade(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response
+}
+
+fn to_hyper(response: HttpResponse) -> Response<Full<Bytes>> {
+    let mut out = Response::new(Full::new(response.body));
+    *out.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
+    if let Some(content_type) = response.content_type {
+        out.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    out
+}
+
+/// Pumps one accepted WebSocket: frames in go to the core, frames from the core go out.
+async fn run_websocket(
+    upgraded: hyper::upgrade::Upgraded,
+    socket: SocketId,
+    max_payload: usize,
+    inputs: mpsc::UnboundedSender<Msg>,
+) {
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max_payload))
+        .max_frame_size(Some(max_payload));
+    let ws =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let (frames, outgoing) = mpsc::channel(SOCKET_QUEUE);
+    let _ = inputs.send(Msg::Opened { socket, frames });
+    pump_websocket(ws, outgoing, |frame| {
+        inputs.send(Msg::Frame(socket, frame)).is_ok()
+    })
+    .await;
+    let _ = inputs.send(Msg::SocketClosed(socket));
+}
+
+/// Pumps a WebSocket until either side ends it: frames from `outgoing` are written (the
+/// socket is closed once the channel is closed and drained), frames read are handed to
+/// `incoming` until it returns false. Shared by the server and the client driver.
+pub(crate) async fn pump_websocket<S>(
+    ws: WebSocketStream<S>,
+    mut outgoing: mpsc::Receiver<Frame>,
+    mut incoming: impl FnMut(Frame) -> bool,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut sink, mut stream) = ws.split();
+    let writer = async move {
+        while let Some(frame) = outgoing.recv().await {
+            let message = match frame {
+                Frame::Text(text) => match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
+                    Ok(text) => Message::Text(text),
+                    Err(_) => break,
+                },
+                Frame::Binary(bytes) => Message::Binary(bytes),
+            };
+            if sink.send(message).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.close().await;
+    };
+    let reader = async {
+        while let Some(Ok(message)) = stream.next().await {
+            let frame = match message {
+                Message::Text(text) => match Utf8Bytes::try_from_bytes(Bytes::from(text)) {
+                    Ok(text) => Frame::Text(text),
+                    Err(_) => break,
+                },
+                Message::Binary(bytes) => Frame::Binary(bytes),
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            if !incoming(frame) {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        () = writer => {}
+        () = reader => {}
+    }
+}
+
+/// The task that owns the service.
+struct Core<S> {
+    service: S,
+    max_payload: usize,
+    /// Requests waiting for a reply.
+    requests: HashMap<RequestId, oneshot::Sender<Reply>>,
+    /// Open WebSockets' writers.
+    sockets: HashMap<SocketId, mpsc::Sender<Frame>>,
+}
+
+impl<S: Service> Core<S> {
+    async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<Msg>) {
+        loop {
+            let deadline = self.service.poll_timeout();
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(input) => self.input(Instant::now(), input),
+                    None => return,
+                },
+                () = sleep_until(deadline) => self.service.handle_timeout(Instant::now()),
+            }
+            self.flush(Instant::now());
+        }
+    }
+
+    fn input(&mut self, now: Instant, msg: Msg) {
+        match msg {
+            Msg::Request {
+                request,
+                method,
+                query,
+                upgrade,
+                reply,
+            } => {
+                self.requests.insert(request, reply);
+                let input = Input::Request {
+                    request,
+                    method,
+                    query: &query,
+                    websocket_upgrade: upgrade,
+                };
+                self.service.handle(now, input);
+            }
+            Msg::Body {
+                request,
+                content_type,
+                body: Some(body),
+            } => {
+                let content_type = content_type.as_deref();
+                let input = Input::PostBody {
+                    request,
+                    content_type,
+                    body,
+                };
+                self.service.handle(now, input);
+            }
+            Msg::Body { request, .. } => {
+                self.service.handle(now, Input::PostTooLarge { request });
+            }
+            Msg::Aborted(request) => {
+                self.requests.remove(&request);
+                self.service.handle(now, Input::RequestAborted { request });
+            }
+            Msg::Opened { socket, frames } => {
+                self.sockets.insert(socket, frames);
+                self.service.handle(now, Input::WebSocketOpen { socket });
+            }
+            Msg::Frame(socket, frame) => {
+                self.service
+                    .handle(now, Input::WebSocketFrame { socket, frame });
+            }
+            Msg::SocketClosed(socket) => {
+                self.sockets.remove(&socket);
+                self.service.handle(now, Input::WebSocketClosed { socket });
+            }
+            Msg::Count(reply) => drop(reply.send(self.service.session_count())),
+        }
+    }
+
+    /// Runs the application and writes everything out, until nothing moves.
+    fn flush(&mut self, now: Instant) {
+        loop {
+            self.service.run_app(now);
+            let Some(transmit) = self.service.poll_transmit() else {
+                return;
+            };
+            self.transmit(now, transmit);
+        }
+    }
+
+    fn transmit(&mut self, now: Instant, transmit: Transmit) {
+        match transmit {
+            Transmit::Response { request, response } => {
+                if let Some(reply) = self.requests.remove(&request) {
+                    let _ = reply.send(Reply::Response(response));
+                }
+            }
+            Transmit::ReadBody { request, limit } => {
+                let (next, response) = oneshot::channel();
+                if let Some(reply) = self.requests.insert(request, next) {
+                    let _ = reply.send(Reply::ReadBody { limit, response });
+                }
+            }
+            Transmit::AcceptWebSocket { request, socket } => {
+                if let Some(reply) = self.requests.remove(&request) {
+                    let accepted = Reply::Accept(socket, self.max_payload);
+                    if reply.send(accepted).is_err() {
+                        // The client left before the upgrade.
+                        self.service.handle(now, Input::WebSocketClosed { socket });
+                    }
+                }
+            }
+            Transmit::Frame { socket, frame } => {
+                let Some(frames) = self.sockets.get(&socket) else {
+                    return;
+                };
+                if frames.try_send(frame).is_err() {
+                    // Too slow or gone: the session learns that its socket closed.
+                    self.sockets.remove(&socket);
+                    self.service.handle(now, Input::WebSocketClosed { socket });
+                }
+            }
+            Transmit::CloseSocket { socket } => {
+                // Dropping the sender lets the writer flush what is queued, then close.
+                self.sockets.remove(&socket);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Sleeps until `deadline`, forever when there is none.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
