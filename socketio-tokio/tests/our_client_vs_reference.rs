@@ -420,6 +420,9 @@ fn signal(pid: u32, name: &str) {
 
 fn run(transport: &str) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !support::node_available() {
+        return;
+    }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(scenario(transport));
 }
