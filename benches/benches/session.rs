@@ -15,7 +15,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use engineio_proto::session::server::{self as eio, Method, Route, ServerSession};
 use socketio_proto::Packet;
 use socketio_proto::session::client::{
-    EmitOptions, Event, Manager, ManagerConfig, SocketOptions, Transmit,
+    EmitOptions, Manager, ManagerConfig, ManagerEvent, SocketOptions, Transmit,
 };
 use socketio_proto::session::server::{self as sio, Connection, Output};
 
@@ -39,13 +39,13 @@ impl Server {
                             "sid",
                             &h,
                             config,
-                            eio::Connection::Polling(request),
+                            eio::InitialTransport::Polling(request),
                         );
                         self.engine = Some(engine);
                         self.connection = Some(Connection::new(
                             now,
                             socketio_proto::ProtocolVersion::V5,
-                            sio::ServerConfig::default(),
+                            sio::ConnectionConfig::default(),
                         ));
                     }
                     _ => self.engine.as_mut().unwrap().handle_get(now, request),
@@ -92,17 +92,17 @@ impl Server {
             let mut moved = false;
             while let Some(event) = engine.poll_event() {
                 moved = true;
-                if let eio::Event::Message(data) = event {
+                if let eio::SessionEvent::Message(data) = event {
                     connection.handle_message(now, data);
                 }
             }
             while let Some(event) = connection.poll_event() {
                 moved = true;
                 match event {
-                    sio::Event::ConnectRequest { namespace, .. } => {
+                    sio::ConnectionEvent::ConnectRequest { namespace, .. } => {
                         connection.accept(&namespace, "s1", None).unwrap()
                     }
-                    sio::Event::Event(packet) => {
+                    sio::ConnectionEvent::Event(packet) => {
                         let ack = Packet::ack(
                             packet.full_namespace().clone(),
                             packet.ack_id().unwrap(),
@@ -152,8 +152,8 @@ fn settle(
         while let Some(event) = client.poll_event() {
             moved = true;
             match event {
-                Event::Ack { .. } => *acks += 1,
-                Event::Connected { .. } => {}
+                ManagerEvent::Ack { .. } => *acks += 1,
+                ManagerEvent::Connected { .. } => {}
                 _ => {}
             }
         }

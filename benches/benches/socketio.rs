@@ -23,7 +23,7 @@ use criterion::{
 };
 use serde::{Deserialize, Serialize};
 use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
-use socketio_proto::session::server::{Connection, ServerConfig};
+use socketio_proto::session::server::{Connection, ConnectionConfig};
 use socketio_proto::{
     DecodeStatus, Decoder, Limits, Namespace, Packet, ProtocolVersion, RawHeader, Utf8Bytes,
 };
@@ -460,7 +460,7 @@ fn connections(n: usize) -> (Rooms, Vec<Connection>) {
         let sid = format!("s{i}");
         rooms.add_socket("/", &sid);
         rooms.join("/", &sid, if i % 2 == 0 { "even" } else { "odd" });
-        let mut conn = Connection::new(now, ProtocolVersion::V5, ServerConfig::default());
+        let mut conn = Connection::new(now, ProtocolVersion::V5, ConnectionConfig::default());
         conn.handle_message(now, engineio_proto::Data::Text("0".into()));
         while conn.poll_event().is_some() {}
         conn.accept(&Namespace::main(), &sid, None).unwrap();

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use engineio_proto::session::endpoint::{Endpoint, Input};
-use engineio_proto::session::server::{Event, Method, ServerConfig, Transmit};
+use engineio_proto::session::server::{Method, ServerConfig, SessionEvent, Transmit};
 use engineio_proto::session::{CloseReason, RequestId};
 
 fn endpoint() -> Endpoint {
@@ -54,7 +54,7 @@ fn handshake(e: &mut Endpoint, now: Instant) -> String {
     request(e, now, 1, Method::Get, "EIO=4&transport=polling");
     let _ = transmits(e);
     let (key, event) = e.poll_event().unwrap();
-    assert_eq!(event, Event::Opened);
+    assert_eq!(event, SessionEvent::Opened);
     e.session(key).unwrap().sid().to_owned()
 }
 
@@ -116,7 +116,7 @@ fn a_request_after_the_ping_timeout_finds_the_session_closed() {
             events.as_slice(),
             [(
                 _,
-                Event::Closed {
+                SessionEvent::Closed {
                     reason: CloseReason::PingTimeout,
                     ..
                 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use engineio_proto::session::client::{self, ClientConfig, ClientSession};
 use engineio_proto::session::server::{
-    self, Connection, Method, Route, ServerConfig, ServerSession, route,
+    self, InitialTransport, Method, Route, ServerConfig, ServerSession, route,
 };
 use engineio_proto::session::{CloseReason, SocketId};
 use engineio_proto::{Data, ProtocolVersion, Transport};
@@ -37,8 +37,8 @@ struct Pair {
     fail_next_response: bool,
     network: BTreeMap<(Instant, u64), Delivery>,
     seq: u64,
-    client_events: Vec<(Instant, client::Event)>,
-    server_events: Vec<(Instant, server::Event)>,
+    client_events: Vec<(Instant, client::ClientEvent)>,
+    server_events: Vec<(Instant, server::SessionEvent)>,
 }
 
 impl Pair {
@@ -168,7 +168,7 @@ impl Pair {
                             "pair-sid",
                             &h,
                             config,
-                            Connection::Polling(request),
+                            InitialTransport::Polling(request),
                         ))
                     }
                     Route::Session { .. } => self.server.as_mut().unwrap().handle_get(now, request),
@@ -198,7 +198,7 @@ impl Pair {
                             "pair-sid",
                             &h,
                             config,
-                            Connection::WebSocket(socket),
+                            InitialTransport::WebSocket(socket),
                         ))
                     }
                     Route::Session { query, .. } => self
@@ -266,7 +266,7 @@ impl Pair {
         self.client_events
             .iter()
             .filter_map(|(_, e)| match e {
-                client::Event::Message(d) => Some(d.clone()),
+                client::ClientEvent::Message(d) => Some(d.clone()),
                 _ => None,
             })
             .collect()
@@ -276,7 +276,7 @@ impl Pair {
         self.server_events
             .iter()
             .filter_map(|(_, e)| match e {
-                server::Event::Message(d) => Some(d.clone()),
+                server::SessionEvent::Message(d) => Some(d.clone()),
                 _ => None,
             })
             .collect()
@@ -284,14 +284,14 @@ impl Pair {
 
     fn client_close(&self) -> Option<(Instant, CloseReason)> {
         self.client_events.iter().find_map(|(t, e)| match e {
-            client::Event::Closed { reason, .. } => Some((*t, *reason)),
+            client::ClientEvent::Closed { reason, .. } => Some((*t, *reason)),
             _ => None,
         })
     }
 
     fn server_close(&self) -> Option<(Instant, CloseReason)> {
         self.server_events.iter().find_map(|(t, e)| match e {
-            server::Event::Closed { reason, .. } => Some((*t, *reason)),
+            server::SessionEvent::Closed { reason, .. } => Some((*t, *reason)),
             _ => None,
         })
     }
@@ -346,7 +346,7 @@ fn polling_only_handshake_and_messages() {
         );
         pair.run(Duration::from_millis(100));
         assert!(
-            matches!(pair.client_events[0].1, client::Event::Open(_)),
+            matches!(pair.client_events[0].1, client::ClientEvent::Open(_)),
             "{version:?}"
         );
         assert_eq!(pair.client.sid(), Some("pair-sid"));
@@ -385,12 +385,12 @@ fn upgrade_with_a_parked_poll() {
         assert!(
             pair.client_events
                 .iter()
-                .any(|(_, e)| *e == client::Event::Upgraded)
+                .any(|(_, e)| *e == client::ClientEvent::Upgraded)
         );
         assert!(
             pair.server_events
                 .iter()
-                .any(|(_, e)| *e == server::Event::Upgraded)
+                .any(|(_, e)| *e == server::SessionEvent::Upgraded)
         );
         exchange(&mut pair);
     }

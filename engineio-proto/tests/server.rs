@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use engineio_proto::session::server::{
-    Connection, Event, Handshake, HttpResponse, Method, Route, ServerConfig, ServerSession,
-    Transmit, route,
+    Handshake, HttpResponse, InitialTransport, Method, Route, ServerConfig, ServerSession,
+    SessionEvent, Transmit, route,
 };
-use engineio_proto::session::{CloseReason, RequestId, SendError, SocketId};
+use engineio_proto::session::{CloseReason, RequestId, SessionError, SocketId};
 use engineio_proto::{Data, ErrorCode, Frame, Packet, ProtocolVersion, Transport};
 
 fn v4_polling(now: Instant) -> ServerSession {
@@ -24,7 +24,7 @@ fn v4_polling(now: Instant) -> ServerSession {
         "abc",
         &handshake,
         ServerConfig::default(),
-        Connection::Polling(RequestId(0)),
+        InitialTransport::Polling(RequestId(0)),
     );
     assert!(matches!(
         s.poll_transmit(),
@@ -46,7 +46,7 @@ fn responses(s: &mut ServerSession) -> Vec<(RequestId, HttpResponse)> {
     out
 }
 
-fn events(s: &mut ServerSession) -> Vec<Event> {
+fn events(s: &mut ServerSession) -> Vec<SessionEvent> {
     std::iter::from_fn(|| s.poll_event()).collect()
 }
 
@@ -60,7 +60,7 @@ fn server_close_on_polling_waits_for_a_get_and_flushes_first() {
     let mut s = v4_polling(now);
     s.send(msg("bye")).unwrap();
     s.close(now);
-    assert_eq!(s.send(msg("late")), Err(SendError::Closed));
+    assert_eq!(s.send(msg("late")), Err(SessionError::Closed));
     assert!(
         events(&mut s).is_empty(),
         "not closed until the 1 is delivered"
@@ -70,7 +70,7 @@ fn server_close_on_polling_waits_for_a_get_and_flushes_first() {
     assert_eq!(out[0].1.body, &b"4bye\x1e1"[..]);
     assert_eq!(
         events(&mut s),
-        [Event::Closed {
+        [SessionEvent::Closed {
             reason: CloseReason::ForcedClose,
             undelivered: vec![]
         }]
@@ -87,7 +87,7 @@ fn server_close_on_polling_gives_up_after_the_close_timeout() {
     s.handle_timeout(now + Duration::from_secs(30));
     assert_eq!(
         events(&mut s),
-        [Event::Closed {
+        [SessionEvent::Closed {
             reason: CloseReason::ForcedClose,
             undelivered: vec![Packet::message("never read")]
         }]
@@ -105,7 +105,7 @@ fn ping_timeout_hands_back_undelivered_messages_once() {
     s.handle_timeout(now + Duration::from_secs(99));
     assert_eq!(
         events(&mut s),
-        [Event::Closed {
+        [SessionEvent::Closed {
             reason: CloseReason::PingTimeout,
             undelivered: vec![Packet::message("a")]
         }]
@@ -142,7 +142,7 @@ fn binary_post_on_v4_is_refused_and_closes() {
     assert_eq!(responses(&mut s)[0].1.status, 400);
     assert!(matches!(
         events(&mut s)[..],
-        [Event::Closed {
+        [SessionEvent::Closed {
             reason: CloseReason::TransportError,
             ..
         }]
@@ -183,9 +183,9 @@ fn good_packets_before_a_bad_one_are_delivered() {
     assert_eq!(
         events(&mut s),
         [
-            Event::Message(msg("a")),
-            Event::Message(msg("b")),
-            Event::Closed {
+            SessionEvent::Message(msg("a")),
+            SessionEvent::Message(msg("b")),
+            SessionEvent::Closed {
                 reason: CloseReason::ParseError,
                 undelivered: vec![]
             }
@@ -201,7 +201,7 @@ fn wrong_heartbeat_direction_closes() {
     s.handle_post_body(now, RequestId(1), None, Bytes::from_static(b"2"));
     assert!(matches!(
         events(&mut s)[..],
-        [Event::Closed {
+        [SessionEvent::Closed {
             reason: CloseReason::TransportError,
             ..
         }]
@@ -211,7 +211,10 @@ fn wrong_heartbeat_direction_closes() {
 #[test]
 fn record_separator_in_v4_text_is_refused() {
     let mut s = v4_polling(Instant::now());
-    assert!(matches!(s.send(msg("a\u{1e}b")), Err(SendError::Encode(_))));
+    assert!(matches!(
+        s.send(msg("a\u{1e}b")),
+        Err(SessionError::Encode(_))
+    ));
 }
 
 #[test]
@@ -236,7 +239,7 @@ fn jsonp_polling_wraps_responses_and_reads_form_posts() {
             allow_eio3: true,
             ..Default::default()
         },
-        Connection::Polling(RequestId(0)),
+        InitialTransport::Polling(RequestId(0)),
     );
     let open = responses(&mut s).remove(0).1;
     assert!(
@@ -253,7 +256,7 @@ fn jsonp_polling_wraps_responses_and_reads_form_posts() {
         Bytes::from_static(b"d=6%3A4hello"),
     );
     assert_eq!(responses(&mut s)[0].1.body, &b"ok"[..]);
-    assert_eq!(events(&mut s), [Event::Message(msg("hello"))]);
+    assert_eq!(events(&mut s), [SessionEvent::Message(msg("hello"))]);
     s.send(Data::Binary(Bytes::from_static(&[1, 2, 3, 4])))
         .unwrap();
     s.handle_get(now, RequestId(2));
@@ -301,7 +304,7 @@ fn upgrade_timeout_drops_the_new_transport() {
         })
     );
     assert_eq!(s.transport(), Transport::Polling);
-    assert_eq!(events(&mut s), [Event::Upgrading]);
+    assert_eq!(events(&mut s), [SessionEvent::Upgrading]);
 }
 
 #[test]
@@ -326,7 +329,10 @@ fn messages_queued_during_the_upgrade_go_over_the_websocket() {
             }
         ]
     );
-    assert_eq!(events(&mut s), [Event::Upgrading, Event::Upgraded]);
+    assert_eq!(
+        events(&mut s),
+        [SessionEvent::Upgrading, SessionEvent::Upgraded]
+    );
 }
 
 #[test]
@@ -363,7 +369,7 @@ fn a_body_arriving_after_the_close_is_refused_without_events() {
     s.handle_timeout(now + Duration::from_secs(45));
     assert!(matches!(
         events(&mut s)[..],
-        [Event::Closed {
+        [SessionEvent::Closed {
             reason: CloseReason::PingTimeout,
             ..
         }]

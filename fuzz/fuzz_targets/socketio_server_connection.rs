@@ -9,7 +9,7 @@ use arbitrary::Arbitrary;
 use bytes::Bytes;
 use engineio_proto::Data;
 use engineio_proto::session::CloseReason;
-use socketio_proto::session::server::{Connection, Event, Output, ServerConfig};
+use socketio_proto::session::server::{Connection, ConnectionConfig, ConnectionEvent, Output};
 use socketio_proto::{Namespace, Packet, PacketType, ProtocolVersion};
 
 #[derive(Arbitrary, Debug)]
@@ -33,7 +33,7 @@ libfuzzer_sys::fuzz_target!(|input: (bool, Vec<Op>)| {
         ProtocolVersion::V5
     };
     let mut now = Instant::now();
-    let mut c = Connection::new(now, version, ServerConfig::default());
+    let mut c = Connection::new(now, version, ConnectionConfig::default());
     let mut pending: Vec<Namespace> = Vec::new();
     let mut last_event: Option<Packet> = None;
     let mut closed = false;
@@ -111,12 +111,12 @@ libfuzzer_sys::fuzz_target!(|input: (bool, Vec<Op>)| {
         while let Some(event) = c.poll_event() {
             assert!(!closed, "an event after Closed");
             match event {
-                Event::ConnectRequest { namespace, .. } => pending.push(namespace),
-                Event::Event(packet) => {
+                ConnectionEvent::ConnectRequest { namespace, .. } => pending.push(namespace),
+                ConnectionEvent::Event(packet) => {
                     assert_ne!(packet.packet_type(), PacketType::Connect);
                     last_event = Some(packet);
                 }
-                Event::Closed(_) => closed = true,
+                ConnectionEvent::Closed(_) => closed = true,
                 _ => {}
             }
         }

@@ -15,8 +15,8 @@ use engineio_proto::session::SocketId;
 use engineio_proto::session::client::ClientConfig;
 use engineio_proto::{Frame, Transport};
 use socketio_proto::session::client::{
-    AckRef, Auth, Backoff, ConnectError, EmitOptions, Event, Manager, ManagerConfig, SocketOptions,
-    Transmit,
+    AckRef, Auth, Backoff, ConnectError, EmitOptions, Manager, ManagerConfig, ManagerEvent,
+    SocketOptions, Transmit,
 };
 use socketio_proto::{AckId, ProtocolVersion, Utf8Bytes};
 
@@ -164,7 +164,7 @@ struct Harness {
     dials: Vec<u64>,
     closes: Vec<u64>,
     events: Vec<(u64, String)>,
-    raw_events: Vec<Event>,
+    raw_events: Vec<ManagerEvent>,
 }
 
 /// The default server: accepts every CONNECT with sid `s-<nsp>`.
@@ -196,23 +196,23 @@ fn draws(values: &[f64]) -> Box<dyn FnMut() -> f64 + Send> {
     Box::new(move || q.pop_front().unwrap_or(0.5))
 }
 
-fn describe(e: &Event) -> String {
+fn describe(e: &ManagerEvent) -> String {
     match e {
-        Event::Open => "open".into(),
-        Event::Connected {
+        ManagerEvent::Open => "open".into(),
+        ManagerEvent::Connected {
             namespace,
             sid,
             recovered,
         } => format!("connected {namespace:?} {sid} recovered={recovered}"),
-        Event::ConnectError { namespace, error } => {
+        ManagerEvent::ConnectError { namespace, error } => {
             format!("connect_error {namespace:?} {error:?}")
         }
-        Event::Event { namespace, packet } => format!(
+        ManagerEvent::Event { namespace, packet } => format!(
             "event {namespace:?} {} id={:?}",
             packet.raw_json().map_or("", Utf8Bytes::as_str),
             packet.ack_id().map(AckId::get)
         ),
-        Event::Ack {
+        ManagerEvent::Ack {
             namespace,
             ack,
             packet,
@@ -220,18 +220,18 @@ fn describe(e: &Event) -> String {
             "ack {namespace:?} {ack:?} {}",
             packet.raw_json().map_or("", Utf8Bytes::as_str)
         ),
-        Event::AckFailed {
+        ManagerEvent::AckFailed {
             namespace,
             ack,
             error,
         } => format!("ack_failed {namespace:?} {ack:?} {error}"),
-        Event::Disconnected { namespace, reason } => {
+        ManagerEvent::Disconnected { namespace, reason } => {
             format!("disconnected {namespace:?} {reason}")
         }
-        Event::ReconnectAttempt(n) => format!("reconnect_attempt {n}"),
-        Event::ReconnectError(e) => format!("reconnect_error {e}"),
-        Event::Reconnected(n) => format!("reconnect {n}"),
-        Event::ReconnectFailed => "reconnect_failed".into(),
+        ManagerEvent::ReconnectAttempt(n) => format!("reconnect_attempt {n}"),
+        ManagerEvent::ReconnectError(e) => format!("reconnect_error {e}"),
+        ManagerEvent::Reconnected(n) => format!("reconnect {n}"),
+        ManagerEvent::ReconnectFailed => "reconnect_failed".into(),
         other => format!("{other:?}"),
     }
 }
@@ -595,7 +595,7 @@ fn events_before_the_connect_reply_are_delivered_right_after_it() {
         .unwrap();
     h.drain();
     assert_eq!(h.sent_texts().last(), Some(&r#"35["fine"]"#));
-    let Event::Event { packet, .. } = &h.raw_events[2] else {
+    let ManagerEvent::Event { packet, .. } = &h.raw_events[2] else {
         panic!()
     };
     let (n,): (u32,) = packet.args().unwrap();
@@ -971,7 +971,7 @@ fn connect_error_stops_the_namespace() {
     h.advance_to(5000);
     // Only `/` joins again.
     assert_eq!(h.sent_texts(), ["0", r#"0/admin,{"token":"bad"}"#, "0"]);
-    let Event::ConnectError { error, .. } = &h.raw_events[2] else {
+    let ManagerEvent::ConnectError { error, .. } = &h.raw_events[2] else {
         panic!()
     };
     assert!(matches!(error, ConnectError::Refused { message, .. } if message == "not authorized"));
@@ -1193,7 +1193,7 @@ fn polling_requests_carry_the_session_generation() {
         Some("text/plain; charset=UTF-8"),
         Bytes::from(open),
     );
-    assert_eq!(m.poll_event(), Some(Event::Open));
+    assert_eq!(m.poll_event(), Some(ManagerEvent::Open));
     // The long poll, then the CONNECT in a POST.
     let Some(Transmit::Get { request: poll, .. }) = m.poll_transmit() else {
         panic!("long-poll GET expected")
@@ -1223,19 +1223,22 @@ fn polling_requests_carry_the_session_generation() {
         Some("text/plain; charset=UTF-8"),
         Bytes::from_static(b"40{\"sid\":\"x\"}\x1e42[\"hi\"]"),
     );
-    assert!(matches!(m.poll_event(), Some(Event::Connected { sid, .. }) if sid == "x"));
-    assert!(matches!(m.poll_event(), Some(Event::Event { .. })));
+    assert!(matches!(m.poll_event(), Some(ManagerEvent::Connected { sid, .. }) if sid == "x"));
+    assert!(matches!(m.poll_event(), Some(ManagerEvent::Event { .. })));
     // The server goes away: the next session's ids differ, and a late answer to the old
     // session's poll is ignored.
     let Some(Transmit::Get { request: poll, .. }) = m.poll_transmit() else {
         panic!("long-poll GET expected")
     };
     m.handle_request_failed(start, poll);
-    assert!(matches!(m.poll_event(), Some(Event::Disconnected { .. })));
+    assert!(matches!(
+        m.poll_event(),
+        Some(ManagerEvent::Disconnected { .. })
+    ));
     let later = start + Duration::from_millis(1000);
     assert_eq!(m.poll_timeout(), Some(later));
     m.handle_timeout(later);
-    assert_eq!(m.poll_event(), Some(Event::ReconnectAttempt(1)));
+    assert_eq!(m.poll_event(), Some(ManagerEvent::ReconnectAttempt(1)));
     let Some(Transmit::Get { request, .. }) = m.poll_transmit() else {
         panic!("handshake GET expected")
     };

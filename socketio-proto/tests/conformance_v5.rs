@@ -12,8 +12,8 @@ use engineio_proto::Frame;
 use engineio_proto::session::endpoint::Input;
 use engineio_proto::session::server::{self as eio, Method, ServerConfig as EioConfig, Transmit};
 use engineio_proto::session::{RequestId, SocketId};
-use socketio_proto::session::endpoint::{Config, Endpoint, Event};
-use socketio_proto::session::server::ServerConfig;
+use socketio_proto::session::endpoint::{Endpoint, EndpointConfig, ServerEvent};
+use socketio_proto::session::server::ConnectionConfig;
 use socketio_proto::{Packet, Utf8Bytes};
 
 /// The composed server endpoint on a virtual clock, with the suite's application.
@@ -29,15 +29,15 @@ struct Suite {
 
 impl Suite {
     fn new() -> Suite {
-        let config = Config {
+        let config = EndpointConfig {
             engine: EioConfig {
                 ping_interval: Duration::from_millis(300),
                 ping_timeout: Duration::from_millis(200),
                 ..EioConfig::default()
             },
-            connection: ServerConfig {
+            connection: ConnectionConfig {
                 connect_timeout: Duration::from_millis(1000),
-                ..ServerConfig::default()
+                ..ConnectionConfig::default()
             },
             recovery: None,
         };
@@ -206,23 +206,23 @@ impl Suite {
 }
 
 /// The conformance suite's server application.
-fn suite_app(now: Instant, server: &mut Endpoint, event: Event) {
+fn suite_app(now: Instant, server: &mut Endpoint, event: ServerEvent) {
     match event {
-        Event::ConnectRequest(connect) => {
+        ServerEvent::ConnectRequest(connect) => {
             if matches!(connect.namespace.as_str(), "/" | "/custom") {
                 server.accept(now, &connect).unwrap();
             } else {
                 server.refuse_invalid_namespace(&connect).unwrap();
             }
         }
-        Event::Connected { socket, auth, .. } => {
+        ServerEvent::Connected { socket, auth, .. } => {
             let auth = auth.unwrap_or_else(|| Utf8Bytes::from_static("{}"));
             let auth = serde_json::value::RawValue::from_string(auth.to_string()).unwrap();
             let packet =
                 Packet::event_raw(socket.namespace.clone(), "auth", &[&auth], vec![]).unwrap();
             server.emit(now, &socket, packet);
         }
-        Event::Event { socket, packet } => {
+        ServerEvent::Event { socket, packet } => {
             let args = packet.raw_args();
             let rest = &args[1..];
             match packet

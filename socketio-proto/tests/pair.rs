@@ -93,10 +93,13 @@ impl Server {
                             sid.clone(),
                             &h,
                             config,
-                            eio::Connection::Polling(request),
+                            eio::InitialTransport::Polling(request),
                         );
-                        let sio =
-                            Connection::new(now, ProtocolVersion::V5, sio::ServerConfig::default());
+                        let sio = Connection::new(
+                            now,
+                            ProtocolVersion::V5,
+                            sio::ConnectionConfig::default(),
+                        );
                         self.peers.insert(
                             sid,
                             Peer {
@@ -164,10 +167,13 @@ impl Server {
                             sid.clone(),
                             &h,
                             config,
-                            eio::Connection::WebSocket(socket),
+                            eio::InitialTransport::WebSocket(socket),
                         );
-                        let sio =
-                            Connection::new(now, ProtocolVersion::V5, sio::ServerConfig::default());
+                        let sio = Connection::new(
+                            now,
+                            ProtocolVersion::V5,
+                            sio::ConnectionConfig::default(),
+                        );
                         self.sockets.insert(socket, sid.clone());
                         self.peers.insert(
                             sid,
@@ -236,8 +242,8 @@ impl Server {
                 while let Some(e) = p.engine.poll_event() {
                     progress = true;
                     match e {
-                        eio::Event::Message(data) => p.sio.handle_message(now, data),
-                        eio::Event::Closed { reason, .. } => {
+                        eio::SessionEvent::Message(data) => p.sio.handle_message(now, data),
+                        eio::SessionEvent::Closed { reason, .. } => {
                             p.sio.handle_engine_closed(reason);
                             gone = true;
                         }
@@ -247,7 +253,7 @@ impl Server {
                 while let Some(e) = p.sio.poll_event() {
                     progress = true;
                     match e {
-                        sio::Event::ConnectRequest {
+                        sio::ConnectionEvent::ConnectRequest {
                             namespace, auth, ..
                         } => {
                             let ns = namespace.as_str().to_owned();
@@ -291,7 +297,7 @@ impl Server {
                                 p.sids.insert(ns, sid);
                             }
                         }
-                        sio::Event::Event(packet) => {
+                        sio::ConnectionEvent::Event(packet) => {
                             let name = packet
                                 .event_name()
                                 .and_then(|n| n.as_str().map(str::to_owned));
@@ -320,7 +326,7 @@ impl Server {
                                 _ => {}
                             }
                         }
-                        sio::Event::Disconnected { namespace, reason } => {
+                        sio::ConnectionEvent::Disconnected { namespace, reason } => {
                             let ns = namespace.as_str().to_owned();
                             if let Some(sid) = p.sids.remove(&ns) {
                                 if let (true, Some(pid), sio::DisconnectReason::Engine(_)) =
@@ -426,7 +432,7 @@ struct World {
     server: Server,
     network: BTreeMap<(Instant, u64), Result<Transmit, ToClient>>,
     seq: u64,
-    events: Vec<(Instant, client::Event)>,
+    events: Vec<(Instant, client::ManagerEvent)>,
 }
 
 impl World {
@@ -522,7 +528,7 @@ impl World {
         self.now = end;
     }
 
-    fn take_events(&mut self) -> Vec<(Instant, client::Event)> {
+    fn take_events(&mut self) -> Vec<(Instant, client::ManagerEvent)> {
         std::mem::take(&mut self.events)
     }
 
@@ -530,7 +536,7 @@ impl World {
         self.take_events()
             .into_iter()
             .filter_map(|(_, e)| match e {
-                client::Event::Event { packet, .. } => {
+                client::ManagerEvent::Event { packet, .. } => {
                     let args: Vec<serde_json::Value> = packet.args().unwrap();
                     Some(args[0].as_str().unwrap().to_owned())
                 }
@@ -559,8 +565,8 @@ fn namespaces_auth_acks_and_broadcast() {
     w.drain();
     w.run(Duration::from_secs(1));
     let events = w.take_events();
-    assert!(events.iter().any(|(_, e)| matches!(e, client::Event::Connected { namespace, .. } if namespace.as_str() == "/")));
-    assert!(events.iter().any(|(_, e)| matches!(e, client::Event::ConnectError { namespace, .. } if namespace.as_str() == "/private")));
+    assert!(events.iter().any(|(_, e)| matches!(e, client::ManagerEvent::Connected { namespace, .. } if namespace.as_str() == "/")));
+    assert!(events.iter().any(|(_, e)| matches!(e, client::ManagerEvent::ConnectError { namespace, .. } if namespace.as_str() == "/private")));
     assert_eq!(
         w.client.engine().unwrap().transport(),
         engineio_proto::Transport::Websocket,
@@ -590,8 +596,8 @@ fn namespaces_auth_acks_and_broadcast() {
     w.drain();
     w.run(Duration::from_secs(1));
     let events = w.take_events();
-    assert!(events.iter().any(|(_, e)| matches!(e, client::Event::Ack { ack: a, packet, .. } if Some(*a) == ack && packet.args::<(String,)>().unwrap().0 == "answer")));
-    assert!(events.iter().any(|(_, e)| matches!(e, client::Event::Event { packet, .. } if packet.event_name().and_then(|n| n.as_str().map(str::to_owned)).as_deref() == Some("said"))));
+    assert!(events.iter().any(|(_, e)| matches!(e, client::ManagerEvent::Ack { ack: a, packet, .. } if Some(*a) == ack && packet.args::<(String,)>().unwrap().0 == "answer")));
+    assert!(events.iter().any(|(_, e)| matches!(e, client::ManagerEvent::Event { packet, .. } if packet.event_name().and_then(|n| n.as_str().map(str::to_owned)).as_deref() == Some("said"))));
 }
 
 #[test]
@@ -617,7 +623,7 @@ fn a_server_outage_is_survived_with_backoff_at_exact_instants() {
     let attempts: Vec<Instant> = w
         .take_events()
         .into_iter()
-        .filter_map(|(t, e)| matches!(e, client::Event::ReconnectAttempt(_)).then_some(t))
+        .filter_map(|(t, e)| matches!(e, client::ManagerEvent::ReconnectAttempt(_)).then_some(t))
         .collect();
     // First attempt 1250 ms after the close is seen; it fails after the network round trip
     // (the refused handshake comes back 2 × latency later), and the next comes 2500 ms after.
@@ -633,10 +639,10 @@ fn a_server_outage_is_survived_with_backoff_at_exact_instants() {
     let events = w.take_events();
     let (at, _) = events
         .iter()
-        .find(|(_, e)| matches!(e, client::Event::Reconnected(_)))
+        .find(|(_, e)| matches!(e, client::ManagerEvent::Reconnected(_)))
         .unwrap();
     assert!(*at > attempts[1]);
-    assert!(events.iter().any(|(_, e)| matches!(e, client::Event::Connected { namespace, recovered: false, .. } if namespace.as_str() == "/")));
+    assert!(events.iter().any(|(_, e)| matches!(e, client::ManagerEvent::Connected { namespace, recovered: false, .. } if namespace.as_str() == "/")));
     w.client
         .emit(w.now, "/", "say", &("back",), EmitOptions::default())
         .unwrap();
@@ -687,7 +693,7 @@ fn recovery_replays_missed_room_events_and_keeps_the_socket_id() {
         .position(|(_, e)| {
             matches!(
                 e,
-                client::Event::Connected {
+                client::ManagerEvent::Connected {
                     recovered: true,
                     ..
                 }
@@ -697,7 +703,7 @@ fn recovery_replays_missed_room_events_and_keeps_the_socket_id() {
     let said: Vec<String> = events[connected..]
         .iter()
         .filter_map(|(_, e)| match e {
-            client::Event::Event { packet, .. } => {
+            client::ManagerEvent::Event { packet, .. } => {
                 Some(packet.args::<(String, String)>().unwrap().0)
             }
             _ => None,

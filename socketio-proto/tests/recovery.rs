@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use engineio_proto::Data;
 use socketio_proto::session::recovery::{RecoveryConfig, RecoveryRequest, RecoveryStore};
 use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
-use socketio_proto::session::server::{Connection, Event, Output, ServerConfig};
+use socketio_proto::session::server::{Connection, ConnectionConfig, ConnectionEvent, Output};
 use socketio_proto::{Namespace, Packet, ProtocolVersion};
 
 fn texts(c: &mut Connection) -> Vec<String> {
@@ -81,12 +81,12 @@ fn missed_events_are_replayed_before_the_connect_reply() {
 
     // The client reconnects with pid and its last offset.
     let t1 = t0 + Duration::from_secs(30);
-    let mut c = Connection::new(t1, ProtocolVersion::V5, ServerConfig::default());
+    let mut c = Connection::new(t1, ProtocolVersion::V5, ConnectionConfig::default());
     c.handle_message(
         t1,
         Data::Text(r#"0{"pid":"p1","offset":"o2","token":"abc"}"#.into()),
     );
-    let Some(Event::ConnectRequest {
+    let Some(ConnectionEvent::ConnectRequest {
         namespace, auth, ..
     }) = c.poll_event()
     else {
@@ -116,7 +116,7 @@ fn missed_events_are_replayed_before_the_connect_reply() {
     );
     assert_eq!(
         c.poll_event(),
-        Some(Event::Connected {
+        Some(ConnectionEvent::Connected {
             namespace: Namespace::main(),
             recovered: true
         })

@@ -5,13 +5,13 @@ use std::time::Instant;
 
 use engineio_proto::Data;
 use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
-use socketio_proto::session::server::{Connection, Event, Output, ServerConfig};
+use socketio_proto::session::server::{Connection, ConnectionConfig, ConnectionEvent, Output};
 use socketio_proto::{Namespace, Packet, ProtocolVersion};
 
 fn connected(now: Instant, sid: &str) -> Connection {
-    let mut c = Connection::new(now, ProtocolVersion::V5, ServerConfig::default());
+    let mut c = Connection::new(now, ProtocolVersion::V5, ConnectionConfig::default());
     c.handle_message(now, Data::Text("0".into())); // the Engine.IO message `40`
-    let Some(Event::ConnectRequest { namespace, .. }) = c.poll_event() else {
+    let Some(ConnectionEvent::ConnectRequest { namespace, .. }) = c.poll_event() else {
         panic!()
     };
     c.accept(&namespace, sid, None).unwrap();

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use engineio_proto::Data;
 use engineio_proto::session::CloseReason;
 use socketio_proto::session::server::{
-    Connection, ConnectionCloseReason, DisconnectReason, Event, Output, ServerConfig,
+    Connection, ConnectionCloseReason, ConnectionConfig, ConnectionEvent, DisconnectReason, Output,
 };
 use socketio_proto::{AckId, Namespace, Packet, PacketType, ProtocolVersion};
 
@@ -22,7 +22,7 @@ fn outputs(c: &mut Connection) -> Vec<String> {
         .collect()
 }
 
-fn events(c: &mut Connection) -> Vec<Event> {
+fn events(c: &mut Connection) -> Vec<ConnectionEvent> {
     std::iter::from_fn(|| c.poll_event()).collect()
 }
 
@@ -31,7 +31,7 @@ fn text(c: &mut Connection, now: Instant, t: &str) {
 }
 
 fn v5_joined(now: Instant) -> Connection {
-    let mut c = Connection::new(now, ProtocolVersion::V5, ServerConfig::default());
+    let mut c = Connection::new(now, ProtocolVersion::V5, ConnectionConfig::default());
     text(&mut c, now, "0");
     c.accept(&Namespace::main(), "abc", None).unwrap();
     assert_eq!(outputs(&mut c), [r#"0{"sid":"abc"}"#]);
@@ -42,8 +42,8 @@ fn v5_joined(now: Instant) -> Connection {
 #[test]
 fn v4_client_is_joined_to_main_automatically_and_gets_bare_replies() {
     let now = Instant::now();
-    let mut c = Connection::new(now, ProtocolVersion::V4, ServerConfig::default());
-    let [Event::ConnectRequest { namespace, .. }] = &events(&mut c)[..] else {
+    let mut c = Connection::new(now, ProtocolVersion::V4, ConnectionConfig::default());
+    let [ConnectionEvent::ConnectRequest { namespace, .. }] = &events(&mut c)[..] else {
         panic!()
     };
     c.accept(namespace, "eio-sid", None).unwrap();
@@ -52,7 +52,7 @@ fn v4_client_is_joined_to_main_automatically_and_gets_bare_replies() {
 
     text(&mut c, now, "0/admin?token=1234&uid=abcd,");
     let evs = events(&mut c);
-    let Event::ConnectRequest {
+    let ConnectionEvent::ConnectRequest {
         namespace, query, ..
     } = &evs[1]
     else {
@@ -66,14 +66,14 @@ fn v4_client_is_joined_to_main_automatically_and_gets_bare_replies() {
     assert_eq!(outputs(&mut c), ["0/admin,"]);
 
     text(&mut c, now, "0/secret,");
-    let Some(Event::ConnectRequest { namespace, .. }) = events(&mut c).pop() else {
+    let Some(ConnectionEvent::ConnectRequest { namespace, .. }) = events(&mut c).pop() else {
         panic!()
     };
     c.refuse::<()>(&namespace, "Not authorized", None).unwrap();
     assert_eq!(outputs(&mut c), [r#"4/secret,"Not authorized""#]);
 
     text(&mut c, now, "0/nope,");
-    let Some(Event::ConnectRequest { namespace, .. }) = events(&mut c).pop() else {
+    let Some(ConnectionEvent::ConnectRequest { namespace, .. }) = events(&mut c).pop() else {
         panic!()
     };
     c.refuse_invalid_namespace(&namespace).unwrap();
@@ -86,7 +86,7 @@ fn v4_client_is_joined_to_main_automatically_and_gets_bare_replies() {
 #[test]
 fn v4_binary_events_keep_their_type_and_unknown_types_are_ignored() {
     let now = Instant::now();
-    let mut c = Connection::new(now, ProtocolVersion::V4, ServerConfig::default());
+    let mut c = Connection::new(now, ProtocolVersion::V4, ConnectionConfig::default());
     c.accept(&Namespace::main(), "s", None).unwrap();
     events(&mut c);
     outputs(&mut c);
@@ -94,7 +94,7 @@ fn v4_binary_events_keep_their_type_and_unknown_types_are_ignored() {
     assert!(!c.is_closed(), "socket.io 2.x ignores unknown types");
     text(&mut c, now, r#"51-["up",{"_placeholder":true,"num":0}]"#);
     c.handle_message(now, Data::Binary(Bytes::from_static(b"\x01")));
-    let [Event::Event(packet)] = &events(&mut c)[..] else {
+    let [ConnectionEvent::Event(packet)] = &events(&mut c)[..] else {
         panic!()
     };
     assert_eq!(packet.packet_type(), PacketType::BinaryEvent);
@@ -103,10 +103,10 @@ fn v4_binary_events_keep_their_type_and_unknown_types_are_ignored() {
 #[test]
 fn v5_refusal_carries_message_and_data() {
     let now = Instant::now();
-    let mut c = Connection::new(now, ProtocolVersion::V5, ServerConfig::default());
+    let mut c = Connection::new(now, ProtocolVersion::V5, ConnectionConfig::default());
     text(&mut c, now, r#"0{"deny":true}"#);
     let [
-        Event::ConnectRequest {
+        ConnectionEvent::ConnectRequest {
             namespace, auth, ..
         },
     ] = &events(&mut c)[..]
@@ -148,7 +148,7 @@ fn acks_resolve_once_and_time_out_at_their_deadline() {
     text(&mut c, now, r#"37["who"]"#); // unknown: ignored
     let evs = events(&mut c);
     assert_eq!(evs.len(), 1);
-    assert!(matches!(&evs[0], Event::Ack(p) if p.ack_id() == Some(first)));
+    assert!(matches!(&evs[0], ConnectionEvent::Ack(p) if p.ack_id() == Some(first)));
     assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(10)));
 
     c.handle_timeout(now + Duration::from_millis(9_999));
@@ -156,7 +156,7 @@ fn acks_resolve_once_and_time_out_at_their_deadline() {
     c.handle_timeout(now + Duration::from_secs(10));
     assert_eq!(
         events(&mut c),
-        [Event::AckTimeout {
+        [ConnectionEvent::AckTimeout {
             namespace: Namespace::main(),
             ack_id: second
         }]
@@ -170,7 +170,7 @@ fn received_events_are_acked_at_most_once() {
     let now = Instant::now();
     let mut c = v5_joined(now);
     text(&mut c, now, r#"212["q"]"#);
-    let [Event::Event(packet)] = &events(&mut c)[..] else {
+    let [ConnectionEvent::Event(packet)] = &events(&mut c)[..] else {
         panic!()
     };
     let id = packet.ack_id().unwrap();
@@ -197,7 +197,7 @@ fn server_disconnects_a_namespace_then_closes() {
     assert_eq!(outputs(&mut c), ["1/admin,"]);
     assert_eq!(
         events(&mut c),
-        [Event::Disconnected {
+        [ConnectionEvent::Disconnected {
             namespace: Namespace::new("/admin").unwrap(),
             reason: DisconnectReason::ServerNamespaceDisconnect
         }]
@@ -207,11 +207,11 @@ fn server_disconnects_a_namespace_then_closes() {
     assert_eq!(
         events(&mut c),
         [
-            Event::Disconnected {
+            ConnectionEvent::Disconnected {
                 namespace: Namespace::main(),
                 reason: DisconnectReason::ServerClose
             },
-            Event::Closed(ConnectionCloseReason::ServerClose)
+            ConnectionEvent::Closed(ConnectionCloseReason::ServerClose)
         ]
     );
 }
@@ -225,11 +225,11 @@ fn engine_close_disconnects_every_namespace_with_its_reason() {
     assert_eq!(
         evs,
         [
-            Event::Disconnected {
+            ConnectionEvent::Disconnected {
                 namespace: Namespace::main(),
                 reason: DisconnectReason::Engine(CloseReason::PingTimeout)
             },
-            Event::Closed(ConnectionCloseReason::Engine(CloseReason::PingTimeout))
+            ConnectionEvent::Closed(ConnectionCloseReason::Engine(CloseReason::PingTimeout))
         ]
     );
     assert_eq!(
@@ -247,6 +247,8 @@ fn a_client_connect_error_closes_everything() {
     assert_eq!(outputs(&mut c), ["CloseEngine"]);
     assert!(matches!(
         events(&mut c).last(),
-        Some(Event::Closed(ConnectionCloseReason::ProtocolViolation))
+        Some(ConnectionEvent::Closed(
+            ConnectionCloseReason::ProtocolViolation
+        ))
     ));
 }

@@ -21,7 +21,7 @@ use hyper::header;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use socketio_proto::session::client::{Event, Manager, ManagerConfig, Transmit};
+use socketio_proto::session::client::{Manager, ManagerConfig, ManagerEvent, Transmit};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -34,7 +34,7 @@ type Command = Box<dyn FnOnce(&mut Manager, Instant) + Send>;
 pub struct Client {
     commands: mpsc::UnboundedSender<Command>,
     cuts: mpsc::UnboundedSender<()>,
-    events: mpsc::UnboundedReceiver<Event>,
+    events: mpsc::UnboundedReceiver<ManagerEvent>,
     task: JoinHandle<()>,
 }
 
@@ -60,7 +60,7 @@ impl Client {
     }
 
     /// The next event from the manager; `None` when the client task has ended.
-    pub async fn next_event(&mut self) -> Option<Event> {
+    pub async fn next_event(&mut self) -> Option<ManagerEvent> {
         self.events.recv().await
     }
 
@@ -125,7 +125,7 @@ struct Driver {
     requests: HashMap<RequestId, JoinHandle<()>>,
     /// Open WebSockets: their writer and their task.
     sockets: HashMap<SocketId, (mpsc::Sender<Frame>, JoinHandle<()>)>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<ManagerEvent>,
 }
 
 impl Driver {

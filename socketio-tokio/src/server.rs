@@ -33,7 +33,7 @@ use std::time::Instant;
 use base64::Engine as _;
 use bytes::Bytes;
 use engineio_proto::session::endpoint::{Endpoint, Input};
-use engineio_proto::session::server::{Event, HttpResponse, Method, ServerConfig, Transmit};
+use engineio_proto::session::server::{HttpResponse, Method, ServerConfig, SessionEvent, Transmit};
 use engineio_proto::session::{RequestId, SocketId};
 use engineio_proto::{Frame, Utf8Bytes};
 use futures_util::{SinkExt, StreamExt};
@@ -95,7 +95,7 @@ impl Service for Echo {
     }
     fn run_app(&mut self, _now: Instant) {
         while let Some((session, event)) = self.0.poll_event() {
-            if let Event::Message(data) = event {
+            if let SessionEvent::Message(data) = event {
                 // Fails only when the session is closing: nobody to echo to then.
                 let _ = self.0.send(session, data);
             }

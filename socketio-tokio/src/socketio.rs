@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use engineio_proto::session::endpoint::Input;
 use engineio_proto::session::server::Transmit;
-pub use socketio_proto::session::endpoint::{Config, SocketRef};
-use socketio_proto::session::endpoint::{ConnectRequest, Endpoint, Event};
+use socketio_proto::session::endpoint::{ConnectRequest, Endpoint, ServerEvent};
+pub use socketio_proto::session::endpoint::{EndpointConfig, SocketRef};
 use socketio_proto::session::rooms::{Adapter, BroadcastTarget};
 use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{AckId, Namespace, Packet};
@@ -64,7 +64,7 @@ pub struct SocketIo<A> {
 
 impl<A: App> SocketIo<A> {
     /// A server running `app`, with ids from the OS's CSPRNG.
-    pub fn new(app: A, config: Config) -> SocketIo<A> {
+    pub fn new(app: A, config: EndpointConfig) -> SocketIo<A> {
         SocketIo {
             app,
             endpoint: Endpoint::new(config, Box::new(Ids::default())),
@@ -104,8 +104,8 @@ impl<A: App> Service for SocketIo<A> {
                 endpoint: &mut self.endpoint,
             };
             match event {
-                Event::ConnectRequest(request) => self.connect(now, request),
-                Event::Connected {
+                ServerEvent::ConnectRequest(request) => self.connect(now, request),
+                ServerEvent::Connected {
                     socket,
                     auth,
                     recovered,
@@ -113,12 +113,14 @@ impl<A: App> Service for SocketIo<A> {
                     let auth = auth.as_deref();
                     self.app.on_connect(&mut io, &socket, auth, recovered);
                 }
-                Event::Event { socket, packet } => self.app.on_event(&mut io, &socket, packet),
-                Event::Ack { socket, packet } => self.app.on_ack(&mut io, &socket, packet),
-                Event::AckTimeout { socket, ack_id } => {
+                ServerEvent::Event { socket, packet } => {
+                    self.app.on_event(&mut io, &socket, packet)
+                }
+                ServerEvent::Ack { socket, packet } => self.app.on_ack(&mut io, &socket, packet),
+                ServerEvent::AckTimeout { socket, ack_id } => {
                     self.app.on_ack_timeout(&mut io, &socket, ack_id)
                 }
-                Event::Disconnected { socket, reason } => {
+                ServerEvent::Disconnected { socket, reason } => {
                     self.app.on_disconnect(&mut io, &socket, reason)
                 }
                 _ => {}

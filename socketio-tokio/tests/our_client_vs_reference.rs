@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use socketio_proto::Packet;
 use socketio_proto::session::client::{
-    Auth, ConnectError, DisconnectReason, EmitOptions, Event, ManagerConfig, SocketOptions,
+    Auth, ConnectError, DisconnectReason, EmitOptions, ManagerConfig, ManagerEvent, SocketOptions,
 };
 use socketio_tokio::client::{self, Client};
 use support::reference_server;
@@ -67,7 +67,11 @@ impl Peer {
     }
 
     /// Waits for the first event that `pick` maps to a value, dropping the others.
-    async fn expect<T>(&mut self, what: &str, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+    async fn expect<T>(
+        &mut self,
+        what: &str,
+        mut pick: impl FnMut(&ManagerEvent) -> Option<T>,
+    ) -> T {
         let found = tokio::time::timeout(WAIT, async {
             loop {
                 let event = self.client.next_event().await.expect("client running");
@@ -91,7 +95,7 @@ impl Peer {
             .unwrap()
             .unwrap();
         self.expect("connected", |e| match e {
-            Event::Connected {
+            ManagerEvent::Connected {
                 namespace: ns, sid, ..
             } if ns.as_str() == namespace => Some(sid.clone()),
             _ => None,
@@ -121,7 +125,7 @@ impl Peer {
     /// The next `name` event on `namespace`: its JSON arguments and attachments.
     async fn event(&mut self, namespace: &str, name: &str) -> (Value, Vec<Bytes>) {
         self.expect(name, |e| match e {
-            Event::Event {
+            ManagerEvent::Event {
                 namespace: ns,
                 packet,
             } if ns.as_str() == namespace && is(packet, name) => Some(args_of(packet)),
@@ -132,7 +136,7 @@ impl Peer {
 
     async fn ack(&mut self) -> (Value, Vec<Bytes>) {
         self.expect("ack", |e| match e {
-            Event::Ack { packet, .. } => Some(args_of(packet)),
+            ManagerEvent::Ack { packet, .. } => Some(args_of(packet)),
             _ => None,
         })
         .await
@@ -177,8 +181,8 @@ async fn scenario(transport: &str) {
         [json!({"token": "abc"})]
     );
     a.join("/private", Some(json!({"token": "secret"}))).await;
-    let refused = |a: &Event| match a {
-        Event::ConnectError {
+    let refused = |a: &ManagerEvent| match a {
+        ManagerEvent::ConnectError {
             namespace,
             error: ConnectError::Refused { message, .. },
         } => Some((namespace.as_str().to_owned(), message.clone())),
@@ -231,7 +235,7 @@ async fn scenario(transport: &str) {
     a.emit("/", "ask-client", ("q1",), false).await;
     let (id, question) = a
         .expect("question", |e| match e {
-            Event::Event { packet, .. } if is(packet, "question") => {
+            ManagerEvent::Event { packet, .. } if is(packet, "question") => {
                 Some((packet.ack_id().unwrap(), args_of(packet).0))
             }
             _ => None,
@@ -299,7 +303,7 @@ async fn scenario(transport: &str) {
     a.emit("/", "message", ("marker",), false).await;
     let (json, _) = a
         .expect("the marker", |e| match e {
-            Event::Event { packet, .. }
+            ManagerEvent::Event { packet, .. }
                 if is(packet, "room-message") || is(packet, "message-back") =>
             {
                 Some(args_of(packet))
@@ -313,7 +317,7 @@ async fn scenario(transport: &str) {
     c.emit("/", "disconnect-me", (), false).await;
     let reason = c
         .expect("disconnect", |e| match e {
-            Event::Disconnected { reason, .. } => Some(*reason),
+            ManagerEvent::Disconnected { reason, .. } => Some(*reason),
             _ => None,
         })
         .await;
@@ -327,18 +331,21 @@ async fn scenario(transport: &str) {
     signal(pid, "STOP");
     let reason = a
         .expect("ping timeout", |e| match e {
-            Event::Disconnected { namespace, reason } if namespace.as_str() == "/" => Some(*reason),
+            ManagerEvent::Disconnected { namespace, reason } if namespace.as_str() == "/" => {
+                Some(*reason)
+            }
             _ => None,
         })
         .await;
     signal(pid, "CONT");
     assert_eq!(reason, DisconnectReason::Engine(CloseReason::PingTimeout));
     a.expect("reconnected", |e| {
-        matches!(e, Event::Reconnected(_)).then_some(())
+        matches!(e, ManagerEvent::Reconnected(_)).then_some(())
     })
     .await;
     a.expect("connected", |e| {
-        matches!(e, Event::Connected { namespace, .. } if namespace.as_str() == "/").then_some(())
+        matches!(e, ManagerEvent::Connected { namespace, .. } if namespace.as_str() == "/")
+            .then_some(())
     })
     .await;
 
@@ -346,7 +353,9 @@ async fn scenario(transport: &str) {
     drop(server.take());
     let reason = a
         .expect("disconnect", |e| match e {
-            Event::Disconnected { namespace, reason } if namespace.as_str() == "/" => Some(*reason),
+            ManagerEvent::Disconnected { namespace, reason } if namespace.as_str() == "/" => {
+                Some(*reason)
+            }
             _ => None,
         })
         .await;
@@ -359,11 +368,12 @@ async fn scenario(transport: &str) {
     );
     server = Some(reference_server(addr.port()).0);
     a.expect("reconnected", |e| {
-        matches!(e, Event::Reconnected(_)).then_some(())
+        matches!(e, ManagerEvent::Reconnected(_)).then_some(())
     })
     .await;
     a.expect("connected", |e| {
-        matches!(e, Event::Connected { namespace, .. } if namespace.as_str() == "/").then_some(())
+        matches!(e, ManagerEvent::Connected { namespace, .. } if namespace.as_str() == "/")
+            .then_some(())
     })
     .await;
     a.emit("/", "message-with-ack", ("after restart",), true)
@@ -379,7 +389,7 @@ async fn scenario(transport: &str) {
     w.join("/", None).await;
     r.client.cut_transport();
     r.expect("cut", |e| {
-        matches!(e, Event::Disconnected { .. }).then_some(())
+        matches!(e, ManagerEvent::Disconnected { .. }).then_some(())
     })
     .await;
     // Let the server notice before emitting, so the event is "missed".
@@ -396,7 +406,7 @@ async fn scenario(transport: &str) {
     w.emit("/", "to-all", ("missed-1",), false).await;
     let (recovered_sid, recovered) = r
         .expect("recovered", |e| match e {
-            Event::Connected { sid, recovered, .. } => Some((sid.clone(), *recovered)),
+            ManagerEvent::Connected { sid, recovered, .. } => Some((sid.clone(), *recovered)),
             _ => None,
         })
         .await;

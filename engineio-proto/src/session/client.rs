@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{CloseReason, RequestId, SendError, SocketId};
+use super::{CloseReason, RequestId, SessionError, SocketId};
 use crate::EncodeError;
 use crate::handshake::{OpenPacket, Transport};
 use crate::packet::{Data, Frame, Packet, PacketType, ProtocolVersion};
@@ -109,7 +109,7 @@ pub enum Transmit {
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum ClientEvent {
     /// The handshake succeeded.
     Open(OpenPacket),
     /// The server sent a message.
@@ -168,7 +168,7 @@ pub struct ClientSession {
     probe: Option<Probe>,
     queue: VecDeque<Packet>,
     transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    events: VecDeque<ClientEvent>,
     timers: [Option<Instant>; TIMERS],
     next_id: u64,
 }
@@ -223,17 +223,17 @@ impl ClientSession {
     }
 
     /// Queues a message for the server; it goes out as soon as the transport allows.
-    pub fn send(&mut self, data: Data) -> Result<(), SendError> {
+    pub fn send(&mut self, data: Data) -> Result<(), SessionError> {
         if self.state == State::Closed {
-            return Err(SendError::Closed);
+            return Err(SessionError::Closed);
         }
         if let (ProtocolVersion::V4, Data::Text(t)) = (self.config.version, &data) {
             if t.as_bytes().contains(&RECORD_SEPARATOR) {
-                return Err(SendError::Encode(EncodeError::RecordSeparatorInText));
+                return Err(SessionError::Encode(EncodeError::RecordSeparatorInText));
             }
         }
         if data.as_data_ref().len() > self.max_payload() {
-            return Err(SendError::TooLarge);
+            return Err(SessionError::TooLarge);
         }
         self.queue.push_back(Packet {
             packet_type: PacketType::Message,
@@ -417,7 +417,7 @@ impl ClientSession {
     }
 
     /// The next event.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
     }
 
@@ -505,7 +505,7 @@ impl ClientSession {
             socket: probe.socket,
             frame: upgrade,
         });
-        self.events.push_back(Event::Upgraded);
+        self.events.push_back(ClientEvent::Upgraded);
     }
 
     fn arm_liveness(&mut self, now: Instant) {
@@ -524,7 +524,7 @@ impl ClientSession {
             self.arm_liveness(now);
         }
         match (packet.packet_type, self.config.version) {
-            (PacketType::Message, _) => self.events.push_back(Event::Message(packet.data)),
+            (PacketType::Message, _) => self.events.push_back(ClientEvent::Message(packet.data)),
             (PacketType::Ping, ProtocolVersion::V4) => {
                 self.arm_liveness(now);
                 self.queue.push_front(Packet::new(PacketType::Pong));
@@ -557,7 +557,7 @@ impl ClientSession {
         self.state = State::Open;
         let offers_websocket = open.upgrades.contains(&Transport::Websocket);
         let interval = open.ping_interval;
-        self.events.push_back(Event::Open(open.clone()));
+        self.events.push_back(ClientEvent::Open(open.clone()));
         self.open = Some(open);
         self.arm_liveness(now);
         if self.config.version == ProtocolVersion::V3 {
@@ -680,7 +680,7 @@ impl ClientSession {
             .drain(..)
             .filter(|p| p.packet_type == PacketType::Message)
             .collect();
-        self.events.push_back(Event::Closed {
+        self.events.push_back(ClientEvent::Closed {
             reason,
             undelivered,
         });

@@ -25,7 +25,7 @@
 //! use std::time::Instant;
 //! use bytes::Bytes;
 //! use engineio_proto::session::endpoint::{Endpoint, Input};
-//! use engineio_proto::session::server::{Event, Method, ServerConfig, Transmit};
+//! use engineio_proto::session::server::{SessionEvent, Method, ServerConfig, Transmit};
 //! use engineio_proto::session::RequestId;
 //!
 //! let mut n = 0;
@@ -49,7 +49,7 @@
 //!
 //! // Drain: the message (echoed back), then the POST's `ok`.
 //! while let Some((session, event)) = endpoint.poll_event() {
-//!     if let Event::Message(data) = event {
+//!     if let SessionEvent::Message(data) = event {
 //!         endpoint.send(session, data).unwrap();
 //!     }
 //! }
@@ -71,10 +71,10 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::server::{
-    Connection, Event, Handshake, HttpResponse, Method, Route, ServerConfig, ServerSession,
-    Transmit, route,
+    Handshake, HttpResponse, InitialTransport, Method, Route, ServerConfig, ServerSession,
+    SessionEvent, Transmit, route,
 };
-use super::{RequestId, SendError, SocketId, TimerTable};
+use super::{RequestId, SessionError, SocketId, TimerTable};
 use crate::handshake::ErrorCode;
 use crate::packet::{Data, Frame};
 
@@ -193,7 +193,7 @@ pub struct Endpoint {
     timers: TimerTable<SessionKey>,
     dirty: Vec<SessionKey>,
     transmits: VecDeque<Transmit>,
-    events: VecDeque<(SessionKey, Event)>,
+    events: VecDeque<(SessionKey, SessionEvent)>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -340,9 +340,9 @@ impl Endpoint {
         }
     }
 
-    /// The next event, with the session it happened on. [`Event::Opened`] comes first for
-    /// every session, [`Event::Closed`] last; the key finds nothing after that.
-    pub fn poll_event(&mut self) -> Option<(SessionKey, Event)> {
+    /// The next event, with the session it happened on. [`SessionEvent::Opened`] comes first for
+    /// every session, [`SessionEvent::Closed`] last; the key finds nothing after that.
+    pub fn poll_event(&mut self) -> Option<(SessionKey, SessionEvent)> {
         loop {
             if let Some(event) = self.events.pop_front() {
                 return Some(event);
@@ -355,8 +355,8 @@ impl Endpoint {
 
     /// Queues a message on a session. Fails when the session is closing or gone, and for data
     /// its protocol cannot carry.
-    pub fn send(&mut self, key: SessionKey, data: Data) -> Result<(), SendError> {
-        let session = self.session_mut(key).ok_or(SendError::Closed)?;
+    pub fn send(&mut self, key: SessionKey, data: Data) -> Result<(), SessionError> {
+        let session = self.session_mut(key).ok_or(SessionError::Closed)?;
         session.send(data)?;
         self.mark(key);
         Ok(())
@@ -400,7 +400,7 @@ impl Endpoint {
                     .push_back(Transmit::AcceptWebSocket { request, socket });
             }
             Route::Handshake(handshake) => {
-                let key = self.open(now, &handshake, Connection::Polling(request));
+                let key = self.open(now, &handshake, InitialTransport::Polling(request));
                 self.own_request(key, request);
             }
             Route::Session { sid, query } => {
@@ -444,7 +444,7 @@ impl Endpoint {
     fn on_socket_open(&mut self, now: Instant, socket: SocketId) {
         match self.upgrades.remove(&socket) {
             Some(Upgrade::Handshake(handshake)) => {
-                let key = self.open(now, &handshake, Connection::WebSocket(socket));
+                let key = self.open(now, &handshake, InitialTransport::WebSocket(socket));
                 self.own_socket(key, socket);
             }
             Some(Upgrade::Session(key, b64)) => match self.session_mut(key) {
@@ -465,7 +465,12 @@ impl Endpoint {
         SocketId(self.next_socket)
     }
 
-    fn open(&mut self, now: Instant, handshake: &Handshake, connection: Connection) -> SessionKey {
+    fn open(
+        &mut self,
+        now: Instant,
+        handshake: &Handshake,
+        connection: InitialTransport,
+    ) -> SessionKey {
         let mut sid = self.ids.next_id();
         // A colliding id would route one client's requests to another's session.
         while self.by_sid.contains_key(sid.as_str()) {
@@ -493,7 +498,7 @@ impl Endpoint {
             generation: slot.generation,
         };
         self.by_sid.insert(sid.into_boxed_str(), key);
-        self.events.push_back((key, Event::Opened));
+        self.events.push_back((key, SessionEvent::Opened));
         self.mark(key);
         key
     }
@@ -574,7 +579,7 @@ impl Endpoint {
                 }
                 self.transmits.push_back(transmit);
             } else if let Some(event) = session.poll_event() {
-                closed |= matches!(event, Event::Closed { .. });
+                closed |= matches!(event, SessionEvent::Closed { .. });
                 self.events.push_back((key, event));
             } else {
                 break;

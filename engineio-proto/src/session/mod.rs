@@ -55,7 +55,7 @@ impl fmt::Display for CloseReason {
 /// A local command that cannot be carried out. Never caused by the peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum SendError {
+pub enum SessionError {
     /// The session is closed or closing.
     Closed,
     /// The packet cannot be encoded for this session (see [`EncodeError`](crate::EncodeError)).
@@ -64,17 +64,17 @@ pub enum SendError {
     TooLarge,
 }
 
-impl fmt::Display for SendError {
+impl fmt::Display for SessionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::Closed => f.write_str("the session is closed"),
-            SendError::Encode(e) => write!(f, "cannot encode the packet: {e}"),
-            SendError::TooLarge => f.write_str("the packet exceeds the peer's maxPayload"),
+            SessionError::Closed => f.write_str("the session is closed"),
+            SessionError::Encode(e) => write!(f, "cannot encode the packet: {e}"),
+            SessionError::TooLarge => f.write_str("the packet exceeds the peer's maxPayload"),
         }
     }
 }
 
-impl std::error::Error for SendError {}
+impl std::error::Error for SessionError {}
 
 /// Identifies one HTTP request of a session; chosen by the driver, opaque to the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

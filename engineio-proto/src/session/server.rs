@@ -18,7 +18,7 @@
 //!    send, sockets to close) and [`ServerSession::poll_event`] (messages, upgrades, the close)
 //!    until both return `None`, then sleep until [`ServerSession::poll_timeout`] and call
 //!    [`ServerSession::handle_timeout`].
-//! 4. After [`Event::Closed`], drain the transmits once more and drop the session.
+//! 4. After [`SessionEvent::Closed`], drain the transmits once more and drop the session.
 //!
 //! A parked GET is answered by a later transmit, so keep the request open until its
 //! [`Transmit::Response`] arrives.
@@ -40,7 +40,7 @@
 //! let Route::Handshake(handshake) = route(&config, Method::Get, "EIO=4&transport=polling", false) else {
 //!     unreachable!()
 //! };
-//! let mut session = ServerSession::new(now, "sid1", &handshake, config.clone(), Connection::Polling(RequestId(1)));
+//! let mut session = ServerSession::new(now, "sid1", &handshake, config.clone(), InitialTransport::Polling(RequestId(1)));
 //! let Some(Transmit::Response { request: RequestId(1), response }) = session.poll_transmit() else { unreachable!() };
 //! assert!(response.body.starts_with(br#"0{"sid":"sid1","upgrades":["websocket"]"#));
 //! sessions.insert("sid1".into(), session);
@@ -52,7 +52,7 @@
 //! }
 //! // Drain: the POST's `ok`, and the message, which we echo.
 //! while let Some(event) = session.poll_event() {
-//!     if let Event::Message(data) = event {
+//!     if let SessionEvent::Message(data) = event {
 //!         session.send(data).unwrap();
 //!     }
 //! }
@@ -75,7 +75,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{CloseReason, RequestId, SendError, SocketId};
+use super::{CloseReason, RequestId, SessionError, SocketId};
 use crate::handshake::{ErrorCode, ErrorResponse, OpenPacket, RequestQuery, Transport};
 use crate::packet::{Data, Frame, Packet, PacketType, ProtocolVersion};
 use crate::payload::{
@@ -233,7 +233,7 @@ pub fn route<'a>(
 
 /// The transport a new session starts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Connection {
+pub enum InitialTransport {
     /// A polling handshake: the GET that the open packet answers.
     Polling(RequestId),
     /// A WebSocket-only session on this accepted socket.
@@ -327,7 +327,7 @@ pub enum Transmit {
 /// What happened in a session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum SessionEvent {
     /// A new session: the first event of each. Reported by the
     /// [`Endpoint`](super::endpoint::Endpoint), which creates sessions; a [`ServerSession`]
     /// created by hand does not report it.
@@ -403,7 +403,7 @@ pub struct ServerSession {
     probe: Option<Probe>,
     queue: VecDeque<Packet>,
     transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    events: VecDeque<SessionEvent>,
     timers: [Option<Instant>; TIMERS],
     state: State,
 }
@@ -415,10 +415,10 @@ impl ServerSession {
         sid: impl Into<String>,
         handshake: &Handshake,
         config: ServerConfig,
-        connection: Connection,
+        connection: InitialTransport,
     ) -> ServerSession {
         let (active, upgrades) = match connection {
-            Connection::Polling(request) => {
+            InitialTransport::Polling(request) => {
                 let upgrades = if config.allow_upgrades && config.websocket {
                     vec![Transport::Websocket]
                 } else {
@@ -432,7 +432,7 @@ impl ServerSession {
                     upgrades,
                 )
             }
-            Connection::WebSocket(socket) => (
+            InitialTransport::WebSocket(socket) => (
                 Active::WebSocket {
                     socket,
                     b64: handshake.b64,
@@ -515,13 +515,13 @@ impl ServerSession {
     ///
     /// Fails when the session is closing or closed, and for data the session's protocol cannot
     /// carry (v4 text containing `\x1e`, which polling cannot frame).
-    pub fn send(&mut self, data: Data) -> Result<(), SendError> {
+    pub fn send(&mut self, data: Data) -> Result<(), SessionError> {
         if self.state != State::Open {
-            return Err(SendError::Closed);
+            return Err(SessionError::Closed);
         }
         if let (ProtocolVersion::V4, Data::Text(t)) = (self.version, &data) {
             if t.as_bytes().contains(&RECORD_SEPARATOR) {
-                return Err(SendError::Encode(EncodeError::RecordSeparatorInText));
+                return Err(SessionError::Encode(EncodeError::RecordSeparatorInText));
             }
         }
         self.queue.push_back(Packet {
@@ -775,7 +775,7 @@ impl ServerSession {
     }
 
     /// The next event.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
         self.events.pop_front()
     }
 
@@ -827,7 +827,7 @@ impl ServerSession {
 
     fn on_packet(&mut self, now: Instant, packet: Packet) {
         match (packet.packet_type, self.version) {
-            (PacketType::Message, _) => self.events.push_back(Event::Message(packet.data)),
+            (PacketType::Message, _) => self.events.push_back(SessionEvent::Message(packet.data)),
             (PacketType::Pong, ProtocolVersion::V4) => {
                 self.timers[Timer::PingTimeout as usize] = None;
                 self.set(Timer::Ping, now + self.config.ping_interval);
@@ -868,7 +868,7 @@ impl ServerSession {
                     socket,
                     frame: pong,
                 });
-                self.events.push_back(Event::Upgrading);
+                self.events.push_back(SessionEvent::Upgrading);
                 self.set(Timer::Noop, now + self.config.noop_interval);
             }
             Some(p) if p.packet_type == PacketType::Upgrade => self.complete_upgrade(),
@@ -889,7 +889,7 @@ impl ServerSession {
             socket: probe.socket,
             b64: probe.b64,
         };
-        self.events.push_back(Event::Upgraded);
+        self.events.push_back(SessionEvent::Upgraded);
         if self.state == State::Closing {
             // A close requested during the upgrade completes on the new transport.
             self.queue.retain(|p| p.packet_type != PacketType::Close);
@@ -990,7 +990,7 @@ impl ServerSession {
             .drain(..)
             .filter(|p| p.packet_type == PacketType::Message)
             .collect();
-        self.events.push_back(Event::Closed {
+        self.events.push_back(SessionEvent::Closed {
             reason,
             undelivered,
         });

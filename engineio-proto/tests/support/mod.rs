@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use engineio_proto::Frame;
 use engineio_proto::session::endpoint::{Endpoint, Input, SessionKey};
-use engineio_proto::session::server::{Event, HttpResponse, Method, ServerConfig, Transmit};
+use engineio_proto::session::server::{HttpResponse, Method, ServerConfig, SessionEvent, Transmit};
 use engineio_proto::session::{CloseReason, RequestId, SocketId};
 
 /// The endpoint with a virtual clock and what it put on the "wire".
@@ -215,14 +215,14 @@ impl Harness {
         loop {
             if let Some((key, event)) = self.endpoint.poll_event() {
                 match event {
-                    Event::Opened => {
+                    SessionEvent::Opened => {
                         let sid = self.endpoint.session(key).unwrap().sid().to_owned();
                         self.sids.insert(key, sid);
                     }
-                    Event::Message(data) => {
+                    SessionEvent::Message(data) => {
                         let _ = self.endpoint.send(key, data);
                     }
-                    Event::Closed { reason, .. } => {
+                    SessionEvent::Closed { reason, .. } => {
                         let sid = self.sids.remove(&key).unwrap();
                         self.closes.push((sid, reason));
                     }

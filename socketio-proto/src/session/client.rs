@@ -31,8 +31,8 @@
 //! * **Buffers**: emits while the namespace is not connected wait in a send buffer and go out,
 //!   in order, right after the CONNECT reply; volatile emits are dropped instead while the
 //!   Engine.IO session is not open. Events received before the CONNECT reply are held and
-//!   delivered right after [`Event::Connected`].
-//! * **Acks** with an optional timeout, reported as [`Event::Ack`] or [`Event::AckFailed`].
+//!   delivered right after [`ManagerEvent::Connected`].
+//! * **Acks** with an optional timeout, reported as [`ManagerEvent::Ack`] or [`ManagerEvent::AckFailed`].
 //! * **`retries`** (at-least-once): every non-volatile emit goes through a FIFO queue whose
 //!   head alone is in flight, with a fresh ack id per try.
 //! * **Connection state recovery**: the `pid` of the CONNECT reply and the last string
@@ -44,7 +44,7 @@
 //!
 //! # Where it differs from socket.io-client
 //!
-//! * [`Event::Connected`] comes first, then the events held in the receive buffer (the JS
+//! * [`ManagerEvent::Connected`] comes first, then the events held in the receive buffer (the JS
 //!   client runs the buffered listeners before the `connect` listener).
 //! * A pending ack without timeout is reported as failed ([`AckError::Disconnected`]) when
 //!   the namespace disconnects (the JS client drops the callback silently); an ack is never
@@ -66,15 +66,17 @@ use std::time::{Duration, Instant};
 use engineio_proto::Data;
 use engineio_proto::ProtocolVersion as EngineVersion;
 pub use engineio_proto::session::client::Transmit;
-use engineio_proto::session::client::{ClientConfig, ClientSession, Event as EngineEvent};
-use engineio_proto::session::{CloseReason, RequestId, SendError, SocketId};
+use engineio_proto::session::client::{ClientConfig, ClientEvent, ClientSession};
+use engineio_proto::session::{CloseReason, RequestId, SessionError as EngineError, SocketId};
+
+use super::SessionError;
 use serde::Serialize;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::{
-    AckId, DecodeStatus, Decoder, EncodeError, Limits, Namespace, Packet, PacketType,
-    ProtocolVersion, RESERVED_EVENT_NAMES, Utf8Bytes, WireAction,
+    AckId, DecodeStatus, Decoder, Limits, Namespace, Packet, PacketType, ProtocolVersion,
+    RESERVED_EVENT_NAMES, Utf8Bytes, WireAction,
 };
 
 /// Manager settings, named and defaulted as socket.io-client's `Manager` options.
@@ -238,17 +240,17 @@ impl PartialEq for Auth {
 impl Auth {
     /// Serializes `value`, which must serialize to a JSON object, as the JS client would
     /// (compact, fields in declaration order).
-    pub fn new<T: Serialize + ?Sized>(value: &T) -> Result<Auth, AuthError> {
-        let packet = Packet::connect_with(Namespace::main(), value).map_err(AuthError::Encode)?;
+    pub fn new<T: Serialize + ?Sized>(value: &T) -> Result<Auth, SessionError> {
+        let packet = Packet::connect_with(Namespace::main(), value).map_err(SessionError::from)?;
         let json = packet.raw_json().map_or("null", Utf8Bytes::as_str);
         Auth::from_json(json)
     }
 
     /// Takes JSON text of an object; values are kept verbatim. A key given twice keeps its
     /// first position and its last value, as `JSON.parse` does.
-    pub fn from_json(json: &str) -> Result<Auth, AuthError> {
+    pub fn from_json(json: &str) -> Result<Auth, SessionError> {
         let object: OrderedObject =
-            serde_json::from_str(json).map_err(|_| AuthError::NotAnObject)?;
+            serde_json::from_str(json).map_err(|_| SessionError::AuthNotAnObject)?;
         Ok(Auth { fields: object.0 })
     }
 
@@ -257,27 +259,6 @@ impl Auth {
         write_object(self.fields.iter().map(|(k, v)| (k.as_str(), v.get())))
     }
 }
-
-/// Why an [`Auth`] cannot be built.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// The value is not a JSON object.
-    NotAnObject,
-    /// The value does not serialize.
-    Encode(EncodeError),
-}
-
-impl fmt::Display for AuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AuthError::NotAnObject => f.write_str("the auth payload must be a JSON object"),
-            AuthError::Encode(e) => write!(f, "cannot encode the auth payload: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for AuthError {}
 
 struct OrderedObject(Vec<(String, Box<RawValue>)>);
 
@@ -441,7 +422,7 @@ impl fmt::Display for DisconnectReason {
 /// What happened.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum ManagerEvent {
     /// An Engine.IO session opened (`open`); CONNECT packets are on their way.
     Open,
     /// A namespace is connected.
@@ -502,42 +483,6 @@ pub enum Event {
     /// The attempts are used up (`reconnect_failed`); the manager stays closed until the next
     /// [`Manager::connect`].
     ReconnectFailed,
-}
-
-/// A command that cannot be carried out. Never caused by the server.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum CommandError {
-    /// No socket for that namespace: call [`Manager::connect`] first.
-    UnknownNamespace,
-    /// The event name is reserved (`connect`, `disconnect`, …).
-    ReservedEventName,
-    /// The namespace used up the 2^53 ack ids JavaScript can represent.
-    AckIdsExhausted,
-    /// The namespace or the arguments cannot be encoded.
-    Encode(EncodeError),
-    /// The Engine.IO session refused the message (closed, or larger than `maxPayload`).
-    Send(SendError),
-}
-
-impl fmt::Display for CommandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CommandError::UnknownNamespace => f.write_str("no socket for this namespace"),
-            CommandError::ReservedEventName => f.write_str("the event name is reserved"),
-            CommandError::AckIdsExhausted => f.write_str("no ack id left"),
-            CommandError::Encode(e) => write!(f, "{e}"),
-            CommandError::Send(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for CommandError {}
-
-impl From<EncodeError> for CommandError {
-    fn from(e: EncodeError) -> Self {
-        CommandError::Encode(e)
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -613,7 +558,7 @@ pub struct Manager {
     sockets: Vec<NsSocket>,
     ack_deadlines: BTreeSet<(Instant, usize, u64)>,
     transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    events: VecDeque<ManagerEvent>,
 }
 
 impl fmt::Debug for Manager {
@@ -726,7 +671,7 @@ impl Manager {
         now: Instant,
         namespace: &str,
         options: SocketOptions,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), SessionError> {
         let namespace = Namespace::new(namespace)?;
         let idx = match self.find(namespace.as_str()) {
             Some(idx) if self.sockets[idx].active => return Ok(()),
@@ -778,10 +723,10 @@ impl Manager {
         event: &str,
         args: &T,
         options: EmitOptions,
-    ) -> Result<Option<AckRef>, CommandError> {
-        let idx = self.find(namespace).ok_or(CommandError::UnknownNamespace)?;
+    ) -> Result<Option<AckRef>, SessionError> {
+        let idx = self.find(namespace).ok_or(SessionError::NotConnected)?;
         if RESERVED_EVENT_NAMES.contains(&event) {
-            return Err(CommandError::ReservedEventName);
+            return Err(SessionError::ReservedEventName);
         }
         let ns = self.sockets[idx].namespace.clone();
         let socket = &mut self.sockets[idx];
@@ -801,7 +746,7 @@ impl Manager {
             return Ok(Some(AckRef::Queued(seq)));
         }
         let ack_id = if options.ack {
-            Some(AckId::new(socket.next_ack).ok_or(CommandError::AckIdsExhausted)?)
+            Some(AckId::new(socket.next_ack).ok_or(SessionError::AckIdsExhausted)?)
         } else {
             None
         };
@@ -814,7 +759,7 @@ impl Manager {
         if options.volatile && self.ready != Ready::Open {
             // Dropped, as the JS client does when the transport is not writable.
         } else if self.sockets[idx].connected {
-            self.write(&packet).map_err(CommandError::Send)?;
+            self.write(&packet).map_err(SessionError::Engine)?;
         } else {
             self.sockets[idx].send_buffer.push_back(packet);
         }
@@ -828,18 +773,18 @@ impl Manager {
         namespace: &str,
         id: AckId,
         args: &T,
-    ) -> Result<(), CommandError> {
-        let idx = self.find(namespace).ok_or(CommandError::UnknownNamespace)?;
+    ) -> Result<(), SessionError> {
+        let idx = self.find(namespace).ok_or(SessionError::NotConnected)?;
         let packet = Packet::ack(self.sockets[idx].namespace.clone(), id, args)?;
-        self.write(&packet).map_err(CommandError::Send)
+        self.write(&packet).map_err(SessionError::Engine)
     }
 
     /// Leaves a namespace (`socket.disconnect()`): DISCONNECT is sent if it was connected,
-    /// [`Event::Disconnected`] with [`DisconnectReason::ClientDisconnect`] follows, and the
+    /// [`ManagerEvent::Disconnected`] with [`DisconnectReason::ClientDisconnect`] follows, and the
     /// namespace is not rejoined on reconnection. When no active namespace remains, the
     /// manager closes the Engine.IO session, as the JS client does.
-    pub fn disconnect(&mut self, now: Instant, namespace: &str) -> Result<(), CommandError> {
-        let idx = self.find(namespace).ok_or(CommandError::UnknownNamespace)?;
+    pub fn disconnect(&mut self, now: Instant, namespace: &str) -> Result<(), SessionError> {
+        let idx = self.find(namespace).ok_or(SessionError::NotConnected)?;
         let connected = self.sockets[idx].connected;
         if connected {
             let packet = Packet::disconnect(self.sockets[idx].namespace.clone());
@@ -932,7 +877,7 @@ impl Manager {
             self.timers[Timer::Reconnect as usize] = None;
             if !self.skip_reconnect {
                 self.events
-                    .push_back(Event::ReconnectAttempt(self.backoff.attempts()));
+                    .push_back(ManagerEvent::ReconnectAttempt(self.backoff.attempts()));
                 self.open(now, true);
             }
         }
@@ -960,7 +905,7 @@ impl Manager {
     }
 
     /// The next event.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<ManagerEvent> {
         self.events.pop_front()
     }
 
@@ -1032,9 +977,9 @@ impl Manager {
     fn pump(&mut self, now: Instant) {
         while let Some(event) = self.engine.as_mut().and_then(ClientSession::poll_event) {
             match event {
-                EngineEvent::Open(open) => self.on_open(now, open.sid),
-                EngineEvent::Message(data) => self.on_message(now, data),
-                EngineEvent::Closed { reason, .. } => match self.ready {
+                ClientEvent::Open(open) => self.on_open(now, open.sid),
+                ClientEvent::Message(data) => self.on_message(now, data),
+                ClientEvent::Closed { reason, .. } => match self.ready {
                     Ready::Opening => self.on_open_error(now, OpenError::Closed(reason)),
                     _ => self.on_close(now, DisconnectReason::Engine(reason)),
                 },
@@ -1047,7 +992,7 @@ impl Manager {
         self.timers[Timer::Open as usize] = None;
         self.ready = Ready::Open;
         self.engine_sid = Some(sid);
-        self.events.push_back(Event::Open);
+        self.events.push_back(ManagerEvent::Open);
         for idx in 0..self.sockets.len() {
             if self.sockets[idx].active {
                 self.socket_open(now, idx);
@@ -1058,7 +1003,7 @@ impl Manager {
             let attempts = self.backoff.attempts();
             self.reconnecting = false;
             self.backoff.reset();
-            self.events.push_back(Event::Reconnected(attempts));
+            self.events.push_back(ManagerEvent::Reconnected(attempts));
         }
     }
 
@@ -1068,7 +1013,7 @@ impl Manager {
         self.ready = Ready::Closed;
         for s in &self.sockets {
             if s.active && !s.connected {
-                self.events.push_back(Event::ConnectError {
+                self.events.push_back(ManagerEvent::ConnectError {
                     namespace: s.namespace.clone(),
                     error: ConnectError::Engine(error),
                 });
@@ -1078,7 +1023,7 @@ impl Manager {
             self.opening_for_reconnect = false;
             self.reconnecting = false;
             self.reconnect(now);
-            self.events.push_back(Event::ReconnectError(error));
+            self.events.push_back(ManagerEvent::ReconnectError(error));
         } else if !self.reconnecting && self.config.reconnection && self.backoff.attempts() == 0 {
             self.reconnect(now);
         }
@@ -1108,7 +1053,7 @@ impl Manager {
         let limit = self.config.reconnection_attempts.filter(|&n| n > 0);
         if limit.is_some_and(|limit| self.backoff.attempts() >= limit) {
             self.backoff.reset();
-            self.events.push_back(Event::ReconnectFailed);
+            self.events.push_back(ManagerEvent::ReconnectFailed);
             self.reconnecting = false;
         } else {
             let delay = self.backoff.duration((self.random)());
@@ -1139,9 +1084,9 @@ impl Manager {
     }
 
     /// Writes a packet to the open session: the text message, then each attachment.
-    fn write(&mut self, packet: &Packet) -> Result<(), SendError> {
+    fn write(&mut self, packet: &Packet) -> Result<(), EngineError> {
         let Some(engine) = self.engine.as_mut().filter(|_| self.ready == Ready::Open) else {
-            return Err(SendError::Closed);
+            return Err(EngineError::Closed);
         };
         let encoded = packet.encode();
         engine.send(Data::Text(encoded.to_text()))?;
@@ -1217,7 +1162,7 @@ impl Manager {
                 };
                 match text("sid") {
                     Some(sid) => self.on_connect(now, idx, sid, text("pid")),
-                    None => self.events.push_back(Event::ConnectError {
+                    None => self.events.push_back(ManagerEvent::ConnectError {
                         namespace: self.sockets[idx].namespace.clone(),
                         error: ConnectError::IncompatibleServer,
                     }),
@@ -1239,7 +1184,7 @@ impl Manager {
             PacketType::ConnectError => {
                 self.sockets[idx].active = false;
                 let error = refusal(&packet);
-                self.events.push_back(Event::ConnectError {
+                self.events.push_back(ManagerEvent::ConnectError {
                     namespace: self.sockets[idx].namespace.clone(),
                     error,
                 });
@@ -1254,7 +1199,7 @@ impl Manager {
         socket.pid = pid;
         socket.sid = Some(sid.clone());
         socket.connected = true;
-        self.events.push_back(Event::Connected {
+        self.events.push_back(ManagerEvent::Connected {
             namespace: socket.namespace.clone(),
             sid,
             recovered,
@@ -1277,7 +1222,7 @@ impl Manager {
                 socket.last_offset = Some(offset);
             }
         }
-        self.events.push_back(Event::Event {
+        self.events.push_back(ManagerEvent::Event {
             namespace: socket.namespace.clone(),
             packet,
         });
@@ -1292,7 +1237,7 @@ impl Manager {
             self.ack_deadlines.remove(&(at, idx, id.get()));
         }
         match ack.target {
-            AckRef::Id(_) => self.events.push_back(Event::Ack {
+            AckRef::Id(_) => self.events.push_back(ManagerEvent::Ack {
                 namespace: self.sockets[idx].namespace.clone(),
                 ack: ack.target,
                 packet,
@@ -1310,7 +1255,7 @@ impl Manager {
             .send_buffer
             .retain(|p| p.ack_id().map(AckId::get) != Some(id));
         match ack.target {
-            AckRef::Id(_) => self.events.push_back(Event::AckFailed {
+            AckRef::Id(_) => self.events.push_back(ManagerEvent::AckFailed {
                 namespace: socket.namespace.clone(),
                 ack: ack.target,
                 error: AckError::Timeout,
@@ -1326,7 +1271,7 @@ impl Manager {
         socket.connected = false;
         socket.sid = None;
         if was_connected {
-            self.events.push_back(Event::Disconnected {
+            self.events.push_back(ManagerEvent::Disconnected {
                 namespace: socket.namespace.clone(),
                 reason,
             });
@@ -1352,7 +1297,7 @@ impl Manager {
                 self.ack_deadlines.remove(&(at, idx, id));
             }
             match ack.target {
-                AckRef::Id(_) => self.events.push_back(Event::AckFailed {
+                AckRef::Id(_) => self.events.push_back(ManagerEvent::AckFailed {
                     namespace: self.sockets[idx].namespace.clone(),
                     ack: ack.target,
                     error: AckError::Disconnected,
@@ -1425,7 +1370,7 @@ impl Manager {
         match result {
             Err(error) if head.tries > socket.options.retries => {
                 socket.queue.pop_front();
-                self.events.push_back(Event::AckFailed {
+                self.events.push_back(ManagerEvent::AckFailed {
                     namespace,
                     ack,
                     error,
@@ -1434,7 +1379,7 @@ impl Manager {
             Err(_) => head.pending = false,
             Ok(packet) => {
                 socket.queue.pop_front();
-                self.events.push_back(Event::Ack {
+                self.events.push_back(ManagerEvent::Ack {
                     namespace,
                     ack,
                     packet,

@@ -4,13 +4,13 @@
 //! An [`Endpoint`] owns an Engine.IO [`engineio_proto::session::endpoint::Endpoint`] (sessions,
 //! routing, heartbeats), one [`Connection`] per session (namespaces, acks, the B.7 rules),
 //! the [`Rooms`] and, when configured, the [`RecoveryStore`]. A driver only moves bytes and
-//! time, exactly as for the Engine.IO endpoint; the application reads [`Event`]s and answers
+//! time, exactly as for the Engine.IO endpoint; the application reads [`ServerEvent`]s and answers
 //! with commands:
 //!
 //! 1. Feed what happens on the wire to [`Endpoint::handle`] with the current time (the
 //!    Engine.IO [`Input`]: requests with their real method, POST bodies, WebSocket frames…).
 //! 2. Drain [`Endpoint::poll_event`] and [`Endpoint::poll_transmit`] until both return `None`.
-//!    Answer every [`Event::ConnectRequest`] with [`Endpoint::accept`] or one of the refusals
+//!    Answer every [`ServerEvent::ConnectRequest`] with [`Endpoint::accept`] or one of the refusals
 //!    (this is where middleware runs, in your code), every event that carries an ack id with
 //!    [`Endpoint::ack`]; emit, broadcast, join rooms, disconnect, whenever you like. Put every
 //!    [`Transmit`] on the wire (see the Engine.IO endpoint for what each one asks).
@@ -30,12 +30,12 @@
 //! use engineio_proto::session::endpoint::Input;
 //! use engineio_proto::session::server::{Method, Transmit};
 //! use engineio_proto::session::RequestId;
-//! use socketio_proto::session::endpoint::{Config, Endpoint, Event};
+//! use socketio_proto::session::endpoint::{EndpointConfig, Endpoint, ServerEvent};
 //! use socketio_proto::Packet;
 //!
 //! let mut n = 0;
 //! let ids = move || { n += 1; format!("id{n}") }; // use a CSPRNG in production
-//! let mut server = Endpoint::new(Config::default(), Box::new(ids));
+//! let mut server = Endpoint::new(EndpointConfig::default(), Box::new(ids));
 //! let now = Instant::now();
 //! let request = |server: &mut Endpoint, id, method, query: &str| {
 //!     server.handle(now, Input::Request { request: RequestId(id), method, query, websocket_upgrade: false });
@@ -54,8 +54,8 @@
 //! // The application admits it and greets it.
 //! while let Some(event) = server.poll_event() {
 //!     match event {
-//!         Event::ConnectRequest(connect) => server.accept(now, &connect).unwrap(),
-//!         Event::Connected { socket, .. } => {
+//!         ServerEvent::ConnectRequest(connect) => server.accept(now, &connect).unwrap(),
+//!         ServerEvent::Connected { socket, .. } => {
 //!             let hello = Packet::event(socket.namespace.clone(), "hello", &("world",), None).unwrap();
 //!             server.emit(now, &socket, hello);
 //!         }
@@ -75,25 +75,22 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use engineio_proto::session::endpoint::{self as engine, IdSource, Input, SessionKey};
-use engineio_proto::session::server::{
-    Event as EngineEvent, ServerConfig as EngineConfig, Transmit,
-};
+use engineio_proto::session::server::{ServerConfig as EngineConfig, SessionEvent, Transmit};
 use serde::Serialize;
 
+use super::SessionError;
 use super::recovery::{RecoveryConfig, RecoveryRequest, RecoveryStore};
 use super::rooms::{Adapter, BroadcastTarget, Rooms};
-use super::server::{
-    CommandError, Connection, DisconnectReason, Event as ConnectionEvent, Output, ServerConfig,
-};
+use super::server::{Connection, ConnectionConfig, ConnectionEvent, DisconnectReason, Output};
 use crate::{AckId, EncodedPacket, Namespace, Packet, Utf8Bytes};
 
 /// Server-wide settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Config {
+pub struct EndpointConfig {
     /// The Engine.IO sessions' settings (heartbeats, `maxPayload`, transports, v3).
     pub engine: EngineConfig,
     /// Each connection's settings (`connectTimeout`, decoder limits).
-    pub connection: ServerConfig,
+    pub connection: ConnectionConfig,
     /// Connection state recovery; off when `None`.
     pub recovery: Option<RecoveryConfig>,
 }
@@ -124,7 +121,7 @@ pub struct ConnectRequest {
 /// What happened, for the application.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum ServerEvent {
     /// A client asks to join a namespace: answer with [`Endpoint::accept`],
     /// [`Endpoint::refuse`] or [`Endpoint::refuse_invalid_namespace`].
     ConnectRequest(ConnectRequest),
@@ -183,7 +180,7 @@ struct Peer {
 #[derive(Debug)]
 pub struct Endpoint {
     engine: engine::Endpoint,
-    config: Config,
+    config: EndpointConfig,
     peers: HashMap<SessionKey, Peer>,
     /// Socket id ⇒ its session. Socket ids are unique across namespaces (they come from the
     /// id source), so a broadcast finds each recipient without building a key.
@@ -193,14 +190,14 @@ pub struct Endpoint {
     next_offset: u64,
     dirty: Vec<SessionKey>,
     timers: engineio_proto::session::TimerTable<SessionKey>,
-    events: VecDeque<Event>,
+    events: VecDeque<ServerEvent>,
     /// The latest time a call brought; what the poll methods use for work they cause.
     now: Option<Instant>,
 }
 
 impl Endpoint {
     /// A server with no client. `ids` supplies every id the server hands out.
-    pub fn new(config: Config, ids: Box<dyn IdSource>) -> Endpoint {
+    pub fn new(config: EndpointConfig, ids: Box<dyn IdSource>) -> Endpoint {
         Endpoint {
             engine: engine::Endpoint::new(config.engine.clone(), ids),
             recovery: config.recovery.clone().map(RecoveryStore::new),
@@ -217,7 +214,7 @@ impl Endpoint {
     }
 
     /// The settings.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &EndpointConfig {
         &self.config
     }
 
@@ -265,7 +262,7 @@ impl Endpoint {
     }
 
     /// The next application event.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
         if self.events.is_empty() {
             self.pump_with(None);
         }
@@ -279,16 +276,16 @@ impl Endpoint {
     }
 
     /// Accepts a CONNECT: recovers the socket's state when its auth asks for it and recovery
-    /// is on, else gives it a fresh id; sends the reply and reports [`Event::Connected`].
-    pub fn accept(&mut self, now: Instant, request: &ConnectRequest) -> Result<(), CommandError> {
+    /// is on, else gives it a fresh id; sends the reply and reports [`ServerEvent::Connected`].
+    pub fn accept(&mut self, now: Instant, request: &ConnectRequest) -> Result<(), SessionError> {
         let peer = self
             .peers
             .get_mut(&request.session)
-            .ok_or(CommandError::Closed)?;
+            .ok_or(SessionError::Closed)?;
         let auth = peer
             .pending
             .remove(request.namespace.as_str())
-            .ok_or(CommandError::NotConnected)?;
+            .ok_or(SessionError::NotConnected)?;
         let ns = request.namespace.as_str();
         let wanted = auth.as_deref().and_then(RecoveryRequest::from_auth);
         let restored = match (&mut self.recovery, wanted) {
@@ -324,7 +321,7 @@ impl Endpoint {
         peer.sockets.insert(ns.to_owned(), (id.clone(), pid));
         mark(&mut self.dirty, request.session, peer);
         self.owners.insert(id.clone(), request.session);
-        self.events.push_back(Event::Connected {
+        self.events.push_back(ServerEvent::Connected {
             socket: SocketRef {
                 session: request.session,
                 namespace: request.namespace.clone(),
@@ -343,7 +340,7 @@ impl Endpoint {
         request: &ConnectRequest,
         message: &str,
         data: Option<&D>,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), SessionError> {
         let peer = self.pending_peer(request)?;
         peer.connection.refuse(&request.namespace, message, data)
     }
@@ -352,7 +349,7 @@ impl Endpoint {
     pub fn refuse_invalid_namespace(
         &mut self,
         request: &ConnectRequest,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), SessionError> {
         let peer = self.pending_peer(request)?;
         peer.connection.refuse_invalid_namespace(&request.namespace)
     }
@@ -371,30 +368,30 @@ impl Endpoint {
         }
     }
 
-    /// Sends an event with a fresh ack id; the answer comes as [`Event::Ack`], or
-    /// [`Event::AckTimeout`] after `timeout`.
+    /// Sends an event with a fresh ack id; the answer comes as [`ServerEvent::Ack`], or
+    /// [`ServerEvent::AckTimeout`] after `timeout`.
     pub fn emit_with_ack(
         &mut self,
         now: Instant,
         socket: &SocketRef,
         packet: Packet,
         timeout: Duration,
-    ) -> Result<AckId, CommandError> {
+    ) -> Result<AckId, SessionError> {
         let peer = self
             .peers
             .get_mut(&socket.session)
-            .ok_or(CommandError::Closed)?;
+            .ok_or(SessionError::Closed)?;
         let ack = peer.connection.emit(now, packet, Some(timeout))?;
         mark(&mut self.dirty, socket.session, peer);
-        ack.ok_or(CommandError::UnknownAck)
+        ack.ok_or(SessionError::UnknownAck)
     }
 
     /// Answers a received event's ack id with `packet` (built with [`Packet::ack`]).
-    pub fn ack(&mut self, socket: &SocketRef, packet: Packet) -> Result<(), CommandError> {
+    pub fn ack(&mut self, socket: &SocketRef, packet: Packet) -> Result<(), SessionError> {
         let peer = self
             .peers
             .get_mut(&socket.session)
-            .ok_or(CommandError::Closed)?;
+            .ok_or(SessionError::Closed)?;
         peer.connection.ack(packet)?;
         mark(&mut self.dirty, socket.session, peer);
         Ok(())
@@ -432,11 +429,11 @@ impl Endpoint {
 
     /// Disconnects a socket from its namespace (the client sees `io server disconnect`); the
     /// Engine.IO session stays.
-    pub fn disconnect(&mut self, socket: &SocketRef) -> Result<(), CommandError> {
+    pub fn disconnect(&mut self, socket: &SocketRef) -> Result<(), SessionError> {
         let peer = self
             .peers
             .get_mut(&socket.session)
-            .ok_or(CommandError::Closed)?;
+            .ok_or(SessionError::Closed)?;
         peer.connection.disconnect(&socket.namespace)?;
         mark(&mut self.dirty, socket.session, peer);
         Ok(())
@@ -450,14 +447,14 @@ impl Endpoint {
         }
     }
 
-    fn pending_peer(&mut self, request: &ConnectRequest) -> Result<&mut Peer, CommandError> {
+    fn pending_peer(&mut self, request: &ConnectRequest) -> Result<&mut Peer, SessionError> {
         let peer = self
             .peers
             .get_mut(&request.session)
-            .ok_or(CommandError::Closed)?;
+            .ok_or(SessionError::Closed)?;
         peer.pending
             .remove(request.namespace.as_str())
-            .ok_or(CommandError::NotConnected)?;
+            .ok_or(SessionError::NotConnected)?;
         mark(&mut self.dirty, request.session, peer);
         Ok(peer)
     }
@@ -505,9 +502,9 @@ impl Endpoint {
         }
     }
 
-    fn on_engine_event(&mut self, now: Instant, key: SessionKey, event: EngineEvent) {
+    fn on_engine_event(&mut self, now: Instant, key: SessionKey, event: SessionEvent) {
         match event {
-            EngineEvent::Opened => {
+            SessionEvent::Opened => {
                 let Some(session) = self.engine.session(key) else {
                     return;
                 };
@@ -524,13 +521,13 @@ impl Endpoint {
                 mark(&mut self.dirty, key, &mut peer);
                 self.peers.insert(key, peer);
             }
-            EngineEvent::Message(data) => {
+            SessionEvent::Message(data) => {
                 if let Some(peer) = self.peers.get_mut(&key) {
                     peer.connection.handle_message(now, data);
                     mark(&mut self.dirty, key, peer);
                 }
             }
-            EngineEvent::Closed { reason, .. } => {
+            SessionEvent::Closed { reason, .. } => {
                 if let Some(peer) = self.peers.get_mut(&key) {
                     peer.connection.handle_engine_closed(reason);
                     mark(&mut self.dirty, key, peer);
@@ -584,25 +581,27 @@ impl Endpoint {
                 let auth = auth.or_else(|| query.map(|q| query_as_auth(&q).into()));
                 peer.pending
                     .insert(namespace.as_str().to_owned(), auth.clone());
-                self.events.push_back(Event::ConnectRequest(ConnectRequest {
-                    session: key,
-                    namespace,
-                    auth,
-                }));
+                self.events
+                    .push_back(ServerEvent::ConnectRequest(ConnectRequest {
+                        session: key,
+                        namespace,
+                        auth,
+                    }));
             }
             ConnectionEvent::Event(packet) => {
                 if let Some(socket) = socket(peer, packet.full_namespace()) {
-                    self.events.push_back(Event::Event { socket, packet });
+                    self.events.push_back(ServerEvent::Event { socket, packet });
                 }
             }
             ConnectionEvent::Ack(packet) => {
                 if let Some(socket) = socket(peer, packet.full_namespace()) {
-                    self.events.push_back(Event::Ack { socket, packet });
+                    self.events.push_back(ServerEvent::Ack { socket, packet });
                 }
             }
             ConnectionEvent::AckTimeout { namespace, ack_id } => {
                 if let Some(socket) = socket(peer, &namespace) {
-                    self.events.push_back(Event::AckTimeout { socket, ack_id });
+                    self.events
+                        .push_back(ServerEvent::AckTimeout { socket, ack_id });
                 }
             }
             ConnectionEvent::Disconnected { namespace, reason } => {
@@ -628,7 +627,7 @@ impl Endpoint {
                     id,
                 };
                 self.events
-                    .push_back(Event::Disconnected { socket, reason });
+                    .push_back(ServerEvent::Disconnected { socket, reason });
             }
             ConnectionEvent::Closed(_) => {
                 self.peers.remove(&key);

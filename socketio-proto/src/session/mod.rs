@@ -12,3 +12,61 @@ pub mod endpoint;
 pub mod recovery;
 pub mod rooms;
 pub mod server;
+
+use core::fmt;
+
+/// A local command that cannot be carried out: the one error of this crate's sessions (the
+/// server [`Connection`](server::Connection) and [`Endpoint`](endpoint::Endpoint), the client
+/// [`Manager`](client::Manager)). Never caused by the peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The connection (or the client) is closed.
+    Closed,
+    /// The namespace is not joined (or has no pending CONNECT, for accept and refusals; no
+    /// socket was created for it, on the client).
+    NotConnected,
+    /// The ack id is not one the peer is waiting for (unknown, or already answered).
+    UnknownAck,
+    /// The event name is reserved (`connect`, `disconnect`, …).
+    ReservedEventName,
+    /// The namespace used up the 2^53 ack ids JavaScript can represent.
+    AckIdsExhausted,
+    /// An auth payload must be a JSON object.
+    AuthNotAnObject,
+    /// The packet cannot be encoded: an invalid namespace, or arguments that do not serialize
+    /// to a JSON array (build it with [`Packet::event`](crate::Packet::event) to see the
+    /// [`EncodeError`](crate::EncodeError)).
+    Encode,
+    /// The Engine.IO session refused the message (closed, or larger than `maxPayload`).
+    Engine(engineio_proto::session::SessionError),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Closed => f.write_str("the connection is closed"),
+            SessionError::NotConnected => f.write_str("the namespace is not connected"),
+            SessionError::UnknownAck => f.write_str("no event is waiting for this ack id"),
+            SessionError::ReservedEventName => f.write_str("the event name is reserved"),
+            SessionError::AckIdsExhausted => f.write_str("no ack id left"),
+            SessionError::AuthNotAnObject => f.write_str("the auth payload must be a JSON object"),
+            SessionError::Encode => f.write_str("the packet cannot be encoded"),
+            SessionError::Engine(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl From<crate::EncodeError> for SessionError {
+    fn from(_: crate::EncodeError) -> Self {
+        SessionError::Encode
+    }
+}
+
+impl From<engineio_proto::session::SessionError> for SessionError {
+    fn from(e: engineio_proto::session::SessionError) -> Self {
+        SessionError::Engine(e)
+    }
+}

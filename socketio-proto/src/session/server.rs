@@ -3,12 +3,12 @@
 //! A `Connection` sits on top of an Engine.IO server session without owning it. Glue them in
 //! the run loop:
 //!
-//! 1. Engine.IO `Event::Message(data)` ⇒ [`Connection::handle_message`]; Engine.IO
-//!    `Event::Closed` ⇒ [`Connection::handle_engine_closed`].
+//! 1. Engine.IO `ConnectionEvent::Message(data)` ⇒ [`Connection::handle_message`]; Engine.IO
+//!    `ConnectionEvent::Closed` ⇒ [`Connection::handle_engine_closed`].
 //! 2. Drain [`Connection::poll_transmit`]: [`Output::Message`] goes to the Engine.IO session's
 //!    `send`, [`Output::CloseEngine`] to its `close`.
 //! 3. Drain [`Connection::poll_event`] and answer what needs an answer: every
-//!    [`Event::ConnectRequest`] with [`Connection::accept`] or [`Connection::refuse`] (this is
+//!    [`ConnectionEvent::ConnectRequest`] with [`Connection::accept`] or [`Connection::refuse`] (this is
 //!    where middleware runs, in your code, async or not), every event with an ack id with
 //!    [`Connection::ack`].
 //! 4. Sleep until [`Connection::poll_timeout`] (the `connectTimeout`, ack deadlines) and call
@@ -23,14 +23,15 @@ use crate::Utf8Bytes;
 use engineio_proto::Data;
 use serde::Serialize;
 
+use super::SessionError;
 use crate::decoder::{DecodeStatus, Decoder, Limits};
 use crate::encode::EncodedPacket;
-use crate::error::{EncodeError, WireAction};
+use crate::error::WireAction;
 use crate::packet::{AckId, Namespace, Packet, PacketType, ProtocolVersion};
 
 /// Settings of a server connection. The defaults are the reference's.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerConfig {
+pub struct ConnectionConfig {
     /// How long a v5 client may take to join its first namespace before the connection is
     /// closed. 45 s.
     pub connect_timeout: Duration,
@@ -38,9 +39,9 @@ pub struct ServerConfig {
     pub limits: Limits,
 }
 
-impl Default for ServerConfig {
+impl Default for ConnectionConfig {
     fn default() -> Self {
-        ServerConfig {
+        ConnectionConfig {
             connect_timeout: Duration::from_millis(45_000),
             limits: Limits::default(),
         }
@@ -103,7 +104,7 @@ pub enum ConnectionCloseReason {
 /// What happened on the connection.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum ConnectionEvent {
     /// The client asks to join `namespace`. Answer with [`Connection::accept`] or
     /// [`Connection::refuse`]; packets for the namespace are a protocol violation until then.
     ConnectRequest {
@@ -144,39 +145,6 @@ pub enum Event {
     Closed(ConnectionCloseReason),
 }
 
-/// A local command that cannot be carried out.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum CommandError {
-    /// The connection is closed.
-    Closed,
-    /// The namespace is not connected (or has no pending CONNECT, for accept/refuse).
-    NotConnected,
-    /// The ack id is not one the client is waiting for (unknown, or already answered).
-    UnknownAck,
-    /// The packet cannot be built.
-    Encode(EncodeError),
-}
-
-impl std::fmt::Display for CommandError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CommandError::Closed => f.write_str("the connection is closed"),
-            CommandError::NotConnected => f.write_str("the namespace is not connected"),
-            CommandError::UnknownAck => f.write_str("no event is waiting for this ack id"),
-            CommandError::Encode(e) => write!(f, "cannot encode the packet: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for CommandError {}
-
-impl From<EncodeError> for CommandError {
-    fn from(e: EncodeError) -> Self {
-        CommandError::Encode(e)
-    }
-}
-
 #[derive(Debug, Default)]
 struct SocketState {
     /// Ids of received events still waiting for our ack.
@@ -190,7 +158,7 @@ struct SocketState {
 #[derive(Debug)]
 pub struct Connection {
     version: ProtocolVersion,
-    config: ServerConfig,
+    config: ConnectionConfig,
     decoder: Decoder,
     /// Joined namespaces. Ordered, not hashed: a connection joins a handful, and looking one
     /// up on every send is then cheaper than hashing its name.
@@ -200,7 +168,7 @@ pub struct Connection {
     deadlines: BTreeSet<(Instant, String, AckId)>,
     connect_deadline: Option<Instant>,
     transmits: VecDeque<Output>,
-    events: VecDeque<Event>,
+    events: VecDeque<ConnectionEvent>,
     closed: bool,
 }
 
@@ -209,8 +177,8 @@ impl Connection {
     /// v5 over Engine.IO v4, v4 over Engine.IO v3.
     ///
     /// A v4 client is joined to `/` by the server without asking: the connection reports an
-    /// [`Event::ConnectRequest`] for `/` right away, to be accepted like any other.
-    pub fn new(now: Instant, version: ProtocolVersion, config: ServerConfig) -> Connection {
+    /// [`ConnectionEvent::ConnectRequest`] for `/` right away, to be accepted like any other.
+    pub fn new(now: Instant, version: ProtocolVersion, config: ConnectionConfig) -> Connection {
         let mut connection = Connection {
             version,
             decoder: Decoder::new(version, config.limits),
@@ -229,11 +197,13 @@ impl Connection {
             }
             ProtocolVersion::V4 => {
                 connection.pending_connects.insert("/".to_owned());
-                connection.events.push_back(Event::ConnectRequest {
-                    namespace: Namespace::main(),
-                    auth: None,
-                    query: None,
-                });
+                connection
+                    .events
+                    .push_back(ConnectionEvent::ConnectRequest {
+                        namespace: Namespace::main(),
+                        auth: None,
+                        query: None,
+                    });
             }
         }
         connection
@@ -311,26 +281,26 @@ impl Connection {
             if expired {
                 if let Ok(namespace) = Namespace::new(&namespace) {
                     self.events
-                        .push_back(Event::AckTimeout { namespace, ack_id });
+                        .push_back(ConnectionEvent::AckTimeout { namespace, ack_id });
                 }
             }
         }
     }
 
     /// Accepts a pending CONNECT: sends the reply (v5 `{"sid":…}`, with `pid` when recovery is
-    /// on; v4 no payload) and reports [`Event::Connected`].
+    /// on; v4 no payload) and reports [`ConnectionEvent::Connected`].
     pub fn accept(
         &mut self,
         namespace: &Namespace,
         sid: &str,
         pid: Option<&str>,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), SessionError> {
         self.accept_recovered(namespace, sid, pid, &[], false)
     }
 
     /// Accepts a pending CONNECT after connection state recovery: the `missed` events go out
     /// first, then the reply with the recovered `sid` and `pid`, as the reference orders them.
-    /// [`Event::Connected`] reports `recovered`.
+    /// [`ConnectionEvent::Connected`] reports `recovered`.
     pub fn accept_recovered(
         &mut self,
         namespace: &Namespace,
@@ -338,10 +308,10 @@ impl Connection {
         pid: Option<&str>,
         missed: &[EncodedPacket],
         recovered: bool,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), SessionError> {
         self.check_open()?;
         if !self.pending_connects.remove(namespace.as_str()) {
-            return Err(CommandError::NotConnected);
+            return Err(SessionError::NotConnected);
         }
         #[derive(Serialize)]
         struct Reply<'a> {
@@ -360,7 +330,7 @@ impl Connection {
         self.sockets
             .insert(namespace.as_str().to_owned(), SocketState::default());
         self.connect_deadline = None;
-        self.events.push_back(Event::Connected {
+        self.events.push_back(ConnectionEvent::Connected {
             namespace: namespace.clone(),
             recovered,
         });
@@ -374,10 +344,10 @@ impl Connection {
         namespace: &Namespace,
         message: &str,
         data: Option<&D>,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), SessionError> {
         self.check_open()?;
         if !self.pending_connects.remove(namespace.as_str()) {
-            return Err(CommandError::NotConnected);
+            return Err(SessionError::NotConnected);
         }
         #[derive(Serialize)]
         struct Refusal<'a, D: ?Sized> {
@@ -397,10 +367,10 @@ impl Connection {
 
     /// Refuses a pending CONNECT for a namespace that does not exist, byte for byte as the
     /// reference: `{"message":"Invalid namespace"}` (an object for v4 clients too).
-    pub fn refuse_invalid_namespace(&mut self, namespace: &Namespace) -> Result<(), CommandError> {
+    pub fn refuse_invalid_namespace(&mut self, namespace: &Namespace) -> Result<(), SessionError> {
         self.check_open()?;
         if !self.pending_connects.remove(namespace.as_str()) {
-            return Err(CommandError::NotConnected);
+            return Err(SessionError::NotConnected);
         }
         #[derive(Serialize)]
         struct Invalid {
@@ -418,19 +388,19 @@ impl Connection {
 
     /// Sends an event (any packet built with [`Packet::event`] or [`Packet::from_parts`]) to a
     /// joined namespace. With `ack_timeout`, the packet gets a fresh ack id (returned), and
-    /// [`Event::AckTimeout`] is reported if the client has not acknowledged it by then.
+    /// [`ConnectionEvent::AckTimeout`] is reported if the client has not acknowledged it by then.
     pub fn emit(
         &mut self,
         now: Instant,
         packet: Packet,
         ack_timeout: Option<Duration>,
-    ) -> Result<Option<AckId>, CommandError> {
+    ) -> Result<Option<AckId>, SessionError> {
         self.check_open()?;
         let namespace = packet.namespace().to_owned();
         let socket = self
             .sockets
             .get_mut(&namespace)
-            .ok_or(CommandError::NotConnected)?;
+            .ok_or(SessionError::NotConnected)?;
         let Some(timeout) = ack_timeout else {
             self.push_packet(&packet.into_encoded());
             return Ok(None);
@@ -456,10 +426,10 @@ impl Connection {
         &mut self,
         namespace: &str,
         packet: &EncodedPacket,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), SessionError> {
         self.check_open()?;
         if !self.sockets.contains_key(namespace) {
-            return Err(CommandError::NotConnected);
+            return Err(SessionError::NotConnected);
         }
         self.push_packet(packet);
         Ok(())
@@ -467,12 +437,12 @@ impl Connection {
 
     /// Answers a received event that carried an ack id with an ACK packet (built with
     /// [`Packet::ack`]). Each id is answered at most once.
-    pub fn ack(&mut self, packet: Packet) -> Result<(), CommandError> {
+    pub fn ack(&mut self, packet: Packet) -> Result<(), SessionError> {
         self.check_open()?;
         let socket = self
             .sockets
             .get_mut(packet.namespace())
-            .ok_or(CommandError::NotConnected)?;
+            .ok_or(SessionError::NotConnected)?;
         let answered = packet
             .ack_id()
             .is_some_and(|id| socket.incoming_acks.remove(&id));
@@ -482,14 +452,14 @@ impl Connection {
                 PacketType::Ack | PacketType::BinaryAck
             )
         {
-            return Err(CommandError::UnknownAck);
+            return Err(SessionError::UnknownAck);
         }
         self.push_packet(&packet.into_encoded());
         Ok(())
     }
 
     /// Disconnects one namespace socket: sends DISCONNECT; the Engine.IO session stays.
-    pub fn disconnect(&mut self, namespace: &Namespace) -> Result<(), CommandError> {
+    pub fn disconnect(&mut self, namespace: &Namespace) -> Result<(), SessionError> {
         self.check_open()?;
         self.remove_socket(
             namespace.as_str(),
@@ -497,7 +467,7 @@ impl Connection {
             true,
         )
         .then_some(())
-        .ok_or(CommandError::NotConnected)
+        .ok_or(SessionError::NotConnected)
     }
 
     /// Closes the whole connection: DISCONNECT for every namespace, then the Engine.IO session.
@@ -519,7 +489,7 @@ impl Connection {
     }
 
     /// The next event.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
         self.events.pop_front()
     }
 
@@ -529,9 +499,9 @@ impl Connection {
         [ack, self.connect_deadline].into_iter().flatten().min()
     }
 
-    fn check_open(&self) -> Result<(), CommandError> {
+    fn check_open(&self) -> Result<(), SessionError> {
         if self.closed {
-            Err(CommandError::Closed)
+            Err(SessionError::Closed)
         } else {
             Ok(())
         }
@@ -562,7 +532,7 @@ impl Connection {
                     Some(_) => Namespace::new(packet.namespace()).unwrap_or_default(),
                     None => packet.full_namespace().clone(),
                 };
-                self.events.push_back(Event::ConnectRequest {
+                self.events.push_back(ConnectionEvent::ConnectRequest {
                     namespace,
                     auth,
                     query,
@@ -583,7 +553,7 @@ impl Connection {
                 {
                     socket.incoming_acks.insert(id);
                 }
-                self.events.push_back(Event::Event(packet));
+                self.events.push_back(ConnectionEvent::Event(packet));
             }
             PacketType::Ack | PacketType::BinaryAck => {
                 let Some(id) = packet.ack_id() else { return };
@@ -595,7 +565,7 @@ impl Connection {
                 {
                     self.deadlines
                         .retain(|(_, ns, ack)| !(ns == &namespace && *ack == id));
-                    self.events.push_back(Event::Ack(packet));
+                    self.events.push_back(ConnectionEvent::Ack(packet));
                 }
             }
         }
@@ -623,7 +593,7 @@ impl Connection {
             self.push_packet(&Packet::disconnect(namespace.clone()).into_encoded());
         }
         self.events
-            .push_back(Event::Disconnected { namespace, reason });
+            .push_back(ConnectionEvent::Disconnected { namespace, reason });
         true
     }
 
@@ -640,6 +610,6 @@ impl Connection {
         self.pending_connects.clear();
         self.deadlines.clear();
         self.connect_deadline = None;
-        self.events.push_back(Event::Closed(reason));
+        self.events.push_back(ConnectionEvent::Closed(reason));
     }
 }

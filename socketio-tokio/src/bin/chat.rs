@@ -16,7 +16,7 @@ use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use socketio_tokio::apps::chat::Chat;
 use socketio_tokio::server::{self, Options};
-use socketio_tokio::socketio::{Config, SocketIo};
+use socketio_tokio::socketio::{EndpointConfig, SocketIo};
 
 const CDN: &str = "https://cdn.socket.io/4.8.4/socket.io.min.js";
 const INDEX: &str = include_str!("../../static/index.html");
@@ -107,7 +107,7 @@ async fn main() -> std::io::Result<()> {
     let server = server::serve(
         addr,
         options,
-        SocketIo::new(Chat::default(), Config::default()),
+        SocketIo::new(Chat::default(), EndpointConfig::default()),
     )
     .await?;
     println!("chat server listening on http://{}/", server.local_addr());

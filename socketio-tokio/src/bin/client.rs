@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use engineio_proto::Transport;
 use serde::Serialize;
-use socketio_proto::session::client::{EmitOptions, Event, ManagerConfig, SocketOptions};
+use socketio_proto::session::client::{EmitOptions, ManagerConfig, ManagerEvent, SocketOptions};
 use socketio_tokio::client;
 
 /// Bytes that serialize as a binary attachment.
@@ -82,16 +82,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             event = client.next_event() => {
                 let Some(event) = event else { return Err("client stopped".into()) };
                 match event {
-                    Event::Connected { namespace, sid, recovered } => {
+                    ManagerEvent::Connected { namespace, sid, recovered } => {
                         println!("connected to {} as {sid} (recovered: {recovered})", namespace.as_str());
                     }
-                    Event::Event { namespace, packet } => {
+                    ManagerEvent::Event { namespace, packet } => {
                         let name = packet.event_name().and_then(|n| n.as_str().map(str::to_owned)).unwrap_or_default();
                         let binary: Vec<Vec<u8>> = packet.attachments().iter().map(|a| a.to_vec()).collect();
                         let json = packet.raw_json().map(|j| j.as_str().to_owned()).unwrap_or_default();
                         println!("{} event {name}: {json} attachments {binary:?}", namespace.as_str());
                     }
-                    Event::Ack { packet, .. } => {
+                    ManagerEvent::Ack { packet, .. } => {
                         acked += 1;
                         let json = packet.raw_json().map(|j| j.as_str().to_owned()).unwrap_or_default();
                         println!("ack {json}");
@@ -99,11 +99,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             return Ok(());
                         }
                     }
-                    Event::Disconnected { namespace, reason } => {
+                    ManagerEvent::Disconnected { namespace, reason } => {
                         println!("disconnected from {}: {reason}", namespace.as_str());
                     }
-                    Event::ReconnectAttempt(n) => println!("reconnection attempt {n}"),
-                    Event::Reconnected(n) => println!("reconnected after {n} attempts"),
+                    ManagerEvent::ReconnectAttempt(n) => println!("reconnection attempt {n}"),
+                    ManagerEvent::Reconnected(n) => println!("reconnected after {n} attempts"),
                     other => println!("{other:?}"),
                 }
             }

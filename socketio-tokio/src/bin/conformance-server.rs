@@ -19,7 +19,7 @@ use engineio_proto::session::server::ServerConfig;
 use socketio_proto::session::recovery::RecoveryConfig;
 use socketio_tokio::apps::interop::Interop;
 use socketio_tokio::server::{self, Echo, Options, ServerHandle};
-use socketio_tokio::socketio::{Config, SocketIo};
+use socketio_tokio::socketio::{EndpointConfig, SocketIo};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -45,9 +45,9 @@ async fn main() -> std::io::Result<()> {
         path: path.into(),
         fallback: None,
     };
-    let mut sio = Config {
+    let mut sio = EndpointConfig {
         engine: config.clone(),
-        ..Config::default()
+        ..EndpointConfig::default()
     };
     sio.connection.connect_timeout = Duration::from_millis(1000);
     let server: ServerHandle = match mode.as_str() {
