@@ -116,8 +116,12 @@ impl Server {
             }
             while let Some(output) = connection.poll_transmit() {
                 moved = true;
-                if let Output::Message(data) = output {
-                    engine.send(data).unwrap();
+                match output {
+                    Output::TextFrame(frame) => engine.send_text_frame(frame).unwrap(),
+                    Output::Attachment(data) => {
+                        engine.send(engineio_proto::Data::Binary(data)).unwrap()
+                    }
+                    _ => {}
                 }
             }
             while let Some(transmit) = engine.poll_transmit() {

@@ -21,9 +21,16 @@ use bytes::Bytes;
 use criterion::{
     BatchSize, BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main,
 };
+use engineio_proto::session::RequestId;
+use engineio_proto::session::SocketId;
+use engineio_proto::session::endpoint::Input;
+use engineio_proto::session::server::{
+    Handshake, InitialTransport, Method, ServerConfig, ServerSession, Transmit,
+};
 use serde::{Deserialize, Serialize};
+use socketio_proto::session::endpoint::{Endpoint, EndpointConfig, ServerEvent};
 use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
-use socketio_proto::session::server::{Connection, ConnectionConfig};
+use socketio_proto::session::server::{Connection, ConnectionConfig, Output};
 use socketio_proto::{
     DecodeStatus, Decoder, Limits, Namespace, Packet, ProtocolVersion, RawHeader, Utf8Bytes,
 };
@@ -495,5 +502,125 @@ fn broadcast(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, encode, sweeps, broadcast);
+/// The two session layers of one recipient: its Socket.IO connection on its Engine.IO
+/// session, on a WebSocket.
+fn layered_recipients(n: usize, now: Instant) -> Vec<(Connection, ServerSession)> {
+    let handshake = Handshake {
+        version: engineio_proto::ProtocolVersion::V4,
+        transport: engineio_proto::Transport::Websocket,
+        b64: false,
+        jsonp_index: None,
+    };
+    (0..n)
+        .map(|i| {
+            let socket = InitialTransport::WebSocket(SocketId(i as u64));
+            let config = ServerConfig::default();
+            let mut session = ServerSession::new(now, format!("e{i}"), &handshake, config, socket);
+            while session.poll_transmit().is_some() {}
+            let mut conn = Connection::new(now, ProtocolVersion::V5, ConnectionConfig::default());
+            conn.handle_message(now, engineio_proto::Data::Text("0".into()));
+            while conn.poll_event().is_some() {}
+            conn.accept(&Namespace::main(), &format!("s{i}"), None)
+                .unwrap();
+            while conn.poll_transmit().is_some() {}
+            while conn.poll_event().is_some() {}
+            (conn, session)
+        })
+        .collect()
+}
+
+/// A server endpoint with `n` WebSocket clients joined to `/`.
+fn endpoint_with_clients(n: usize, now: Instant) -> Endpoint {
+    let mut next = 0u64;
+    let ids = move || {
+        next += 1;
+        format!("id{next}")
+    };
+    let mut server = Endpoint::new(EndpointConfig::default(), Box::new(ids));
+    for i in 0..n as u64 {
+        let input = Input::Request {
+            request: RequestId(i),
+            method: Method::Get,
+            query: "EIO=4&transport=websocket",
+            websocket_upgrade: true,
+        };
+        server.handle(now, input);
+        let mut socket = None;
+        while let Some(transmit) = server.poll_transmit() {
+            if let Transmit::AcceptWebSocket { socket: s, .. } = transmit {
+                socket = Some(s);
+            }
+        }
+        let socket = socket.expect("accepted");
+        server.handle(now, Input::WebSocketOpen { socket });
+        let frame = engineio_proto::Frame::Text("40".into());
+        server.handle(now, Input::WebSocketFrame { socket, frame });
+        while let Some(event) = server.poll_event() {
+            if let ServerEvent::ConnectRequest(request) = event {
+                server.accept(now, &request).unwrap();
+            }
+        }
+        while server.poll_transmit().is_some() {}
+    }
+    server
+}
+
+/// The whole server path of a broadcast: rooms, the Socket.IO connections, the Engine.IO
+/// sessions, down to the WebSocket frames the driver writes.
+fn broadcast_to_frames(c: &mut Criterion) {
+    let now = Instant::now();
+    let mut group = c.benchmark_group("sio_broadcast_frame");
+    for (size, filler) in [("100B", "x".repeat(70)), ("14KB", "x".repeat(14_000))] {
+        let packet = Packet::event(Namespace::main(), "news", &(filler,), None).unwrap();
+        for n in [1, 10_000] {
+            let mut server = endpoint_with_clients(n, now);
+            let all = BroadcastTarget::all();
+            let mut send = || {
+                server.broadcast(now, packet.clone(), &all);
+                let mut frames = 0;
+                while let Some(transmit) = server.poll_transmit() {
+                    frames += usize::from(matches!(transmit, Transmit::Frame { .. }));
+                }
+                assert_eq!(frames, n);
+            };
+            let id = format!("{size}/{n}");
+            common::report(&format!("sio_broadcast_frame/{id}"), &mut send);
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_function(BenchmarkId::new(size, n), |b| b.iter(&mut send));
+
+            // The session layers alone (what a driver that keeps its own recipient list
+            // pays): the shared encoding through each connection and session to its frame.
+            let mut layers = layered_recipients(n, now);
+            let mut send = || {
+                let encoded = packet.encode();
+                for (conn, session) in &mut layers {
+                    conn.send_encoded("/", &encoded).unwrap();
+                    while let Some(output) = conn.poll_transmit() {
+                        if let Output::TextFrame(frame) = output {
+                            session.send_text_frame(frame).unwrap();
+                        }
+                    }
+                    while let Some(transmit) = session.poll_transmit() {
+                        std::hint::black_box(transmit);
+                    }
+                }
+            };
+            let id = format!("layers_{size}/{n}");
+            common::report(&format!("sio_broadcast_frame/{id}"), &mut send);
+            group.bench_function(BenchmarkId::new(format!("layers_{size}"), n), |b| {
+                b.iter(&mut send)
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    decode,
+    encode,
+    sweeps,
+    broadcast,
+    broadcast_to_frames
+);
 criterion_main!(benches);

@@ -316,6 +316,30 @@ fn broadcast_and_session(run: &Run, out: &mut String) {
         run.cell(one),
         run.cell(many)
     );
+    for (what, prefix) in [
+        ("the server `Endpoint` (rooms, connections, sessions)", ""),
+        (
+            "the session layers alone (`Connection` + `ServerSession`)",
+            "layers_",
+        ),
+    ] {
+        for size in ["100B", "14KB"] {
+            let one = format!("sio_broadcast_frame/{prefix}{size}/1");
+            let many = format!("sio_broadcast_frame/{prefix}{size}/10000");
+            let per = match (run.median(&one), run.median(&many)) {
+                (Some(one), Some(many)) => time((many - one) / 9_999.0),
+                _ => "–".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "Broadcast of a {size} event down to the WebSocket frames through {what} \
+                 (`sio_broadcast_frame`): 1 client {}, 10 000 clients {}: {per} per extra \
+                 recipient.\n",
+                run.cell(&one),
+                run.cell(&many)
+            );
+        }
+    }
     let session = "session/handshake_upgrade_1000_acked_events";
     let _ = writeln!(
         out,

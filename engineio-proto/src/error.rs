@@ -105,6 +105,8 @@ pub enum EncodeError {
     RecordSeparatorInText,
     /// A WebTransport frame cannot be empty: the receiver rejects a zero length.
     EmptyFrame,
+    /// A message frame must be `4` followed by the text.
+    NotAMessageFrame,
 }
 
 impl fmt::Display for EncodeError {
@@ -117,6 +119,7 @@ impl fmt::Display for EncodeError {
                 "text containing \\x1e cannot be sent in a v4 polling payload"
             }
             EncodeError::EmptyFrame => "a WebTransport frame cannot be empty",
+            EncodeError::NotAMessageFrame => "a message frame must start with '4'",
         })
     }
 }

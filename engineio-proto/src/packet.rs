@@ -479,6 +479,14 @@ impl Packet {
             }
             return Ok(Frame::Binary(b.clone()));
         }
+        if let Data::Text(text) = &self.data {
+            // The type digit and the text, in both versions: built as a `String`, so the text
+            // we already know to be UTF-8 is not checked again.
+            let mut out = String::with_capacity(1 + text.len());
+            out.push(char::from(self.packet_type.digit()));
+            out.push_str(text);
+            return Ok(Frame::Text(Utf8Bytes::from(out)));
+        }
         let packet = self.as_packet_ref();
         let mut out = Vec::with_capacity(packet.text_len(version));
         Ok(match packet.encode_frame(version, base64, &mut out)? {

@@ -396,3 +396,79 @@ fn writable_only_with_a_parked_get_or_a_websocket() {
     s.close(now);
     assert!(!s.is_writable());
 }
+
+fn v4_websocket(now: Instant) -> ServerSession {
+    let handshake = Handshake {
+        version: ProtocolVersion::V4,
+        transport: Transport::Websocket,
+        b64: false,
+        jsonp_index: None,
+    };
+    let mut s = ServerSession::new(
+        now,
+        "ws",
+        &handshake,
+        ServerConfig::default(),
+        InitialTransport::WebSocket(SocketId(7)),
+    );
+    assert!(matches!(s.poll_transmit(), Some(Transmit::Frame { .. })));
+    s
+}
+
+/// A broadcast's frame goes out on every WebSocket as the same buffer: no `4` prefix copied
+/// per recipient.
+#[test]
+fn a_shared_text_frame_goes_out_without_a_copy() {
+    let now = Instant::now();
+    let frame = engineio_proto::Utf8Bytes::from(String::from("442[\"news\",1]"));
+    let mut sessions = [v4_websocket(now), v4_websocket(now)];
+    for s in &mut sessions {
+        s.send_text_frame(frame.clone()).unwrap();
+        let Some(Transmit::Frame {
+            frame: Frame::Text(sent),
+            ..
+        }) = s.poll_transmit()
+        else {
+            panic!("no frame")
+        };
+        assert_eq!(sent, frame);
+        assert_eq!(sent.as_ptr(), frame.as_ptr(), "shared, not copied");
+    }
+}
+
+#[test]
+fn a_shared_text_frame_is_written_into_a_polling_body() {
+    let now = Instant::now();
+    let mut s = v4_polling(now);
+    s.send_text_frame(engineio_proto::Utf8Bytes::from_static("4hello"))
+        .unwrap();
+    s.send(msg("world")).unwrap();
+    s.handle_get(now, RequestId(1));
+    let answered = responses(&mut s);
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0].0, RequestId(1));
+    assert_eq!(&answered[0].1.body[..], b"4hello\x1e4world");
+}
+
+#[test]
+fn a_frame_must_be_a_message_and_polling_text_must_not_hold_a_record_separator() {
+    let now = Instant::now();
+    let mut polling = v4_polling(now);
+    assert_eq!(
+        polling.send_text_frame(engineio_proto::Utf8Bytes::from_static("2probe")),
+        Err(SessionError::Encode(
+            engineio_proto::EncodeError::NotAMessageFrame
+        ))
+    );
+    let separator = engineio_proto::Utf8Bytes::from_static("4a\x1eb");
+    assert_eq!(
+        polling.send_text_frame(separator.clone()),
+        Err(SessionError::Encode(
+            engineio_proto::EncodeError::RecordSeparatorInText
+        ))
+    );
+    // A WebSocket session never polls: the separator is harmless there.
+    let mut websocket = v4_websocket(now);
+    assert_eq!(websocket.send_text_frame(separator), Ok(()));
+    assert_eq!(websocket.send(msg("a\x1eb")), Ok(()));
+}

@@ -98,10 +98,12 @@ libfuzzer_sys::fuzz_target!(|input: (bool, Vec<Op>)| {
         let mut outputs = 0;
         while let Some(output) = c.poll_transmit() {
             outputs += 1;
-            if let Output::Message(Data::Text(t)) = &output {
-                // Only well-formed packets go out.
+            if let Output::TextFrame(frame) = &output {
+                // Only well-formed packets go out, each framed as an Engine.IO message.
+                assert_eq!(frame.as_bytes()[0], b'4');
+                let t = &frame[1..];
                 let mut decoder = socketio_proto::Decoder::new(version, Default::default());
-                let status = decoder.feed_text(Bytes::from(t.clone()));
+                let status = decoder.feed_text(Bytes::copy_from_slice(t.as_bytes()));
                 assert!(status.is_ok(), "we sent {t:?}");
             }
         }

@@ -47,7 +47,7 @@ impl Packet {
     /// second allocation for binary packets, which [`into_encoded`](Self::into_encoded) saves.
     pub fn encode(&self) -> EncodedPacket {
         EncodedPacket {
-            text: self.text(),
+            frame: self.frame(),
             attachments: self.attachments.clone(),
         }
     }
@@ -56,14 +56,16 @@ impl Packet {
     /// encoded packet, so encoding allocates exactly once (the text).
     pub fn into_encoded(self) -> EncodedPacket {
         EncodedPacket {
-            text: self.text(),
+            frame: self.frame(),
             attachments: self.attachments,
         }
     }
 
-    fn text(&self) -> Utf8Bytes {
-        // Exactly sized, so that the `Bytes` takes the buffer over without another allocation.
-        let mut text = String::with_capacity(self.text_len());
+    /// The Engine.IO message frame: `4`, then the text. Exactly sized, so that the `Bytes`
+    /// takes the buffer over without another allocation.
+    fn frame(&self) -> Utf8Bytes {
+        let mut text = String::with_capacity(1 + self.text_len());
+        text.push('4');
         self.header_into(&mut text);
         if let Some(json) = &self.data {
             text.push_str(json.as_str());
@@ -137,23 +139,33 @@ fn push_decimal(out: &mut impl TextSink, mut n: u64) {
 /// its binary attachments, each to be sent as its own Engine.IO binary message right after the
 /// text, in order.
 ///
-/// Cloning shares the text and the attachments (reference counts), so a broadcast encodes once
-/// and hands the same buffers to every receiver.
+/// The text is stored in its Engine.IO message frame form (`4` + text), so the WebSocket
+/// frame needs no copy either: [`EncodedPacket::frame`] is what goes on the wire, and
+/// [`EncodedPacket::text`] the same buffer without its first byte. Cloning shares the buffers
+/// (reference counts), so a broadcast encodes once and hands the same frame to every receiver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedPacket {
-    text: Utf8Bytes,
+    frame: Utf8Bytes,
     attachments: Vec<Bytes>,
 }
 
 impl EncodedPacket {
-    /// The text message.
-    pub fn text(&self) -> &Utf8Bytes {
-        &self.text
+    /// The Socket.IO text message.
+    pub fn text(&self) -> &str {
+        &self.frame[1..]
     }
 
-    /// The text message, shared (a reference-count clone).
+    /// The text message, shared (a reference-count clone of the frame's buffer).
     pub fn to_text(&self) -> Utf8Bytes {
-        self.text.clone()
+        let len = self.frame.len();
+        self.frame.clone().into_slice(1..len)
+    }
+
+    /// The Engine.IO message frame: `4` followed by the text, as a WebSocket sends it (v3 and
+    /// v4 alike). Hand a clone to
+    /// [`ServerSession::send_text_frame`](engineio_proto::session::server::ServerSession::send_text_frame).
+    pub fn frame(&self) -> &Utf8Bytes {
+        &self.frame
     }
 
     /// The binary attachments, in placeholder order.
@@ -182,6 +194,7 @@ mod tests {
             packet.write_text(&mut out);
             assert_eq!(packet.text_len(), out.len());
             assert_eq!(packet.encode().text().as_bytes(), out);
+            assert_eq!(packet.encode().frame().as_bytes()[1..], out);
         }
     }
 }

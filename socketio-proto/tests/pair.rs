@@ -351,8 +351,11 @@ impl Server {
                 while let Some(o) = p.sio.poll_transmit() {
                     progress = true;
                     match o {
-                        Output::Message(data) => {
-                            let _ = p.engine.send(data);
+                        Output::TextFrame(frame) => {
+                            let _ = p.engine.send_text_frame(frame);
+                        }
+                        Output::Attachment(data) => {
+                            let _ = p.engine.send(engineio_proto::Data::Binary(data));
                         }
                         Output::CloseEngine => p.engine.close(now),
                         _ => {}

@@ -13,7 +13,7 @@ use socketio_proto::{Namespace, Packet, ProtocolVersion};
 fn texts(c: &mut Connection) -> Vec<String> {
     std::iter::from_fn(|| c.poll_transmit())
         .map(|o| match o {
-            Output::Message(Data::Text(t)) => t.to_string(),
+            Output::TextFrame(frame) => frame[1..].to_string(),
             other => format!("{other:?}"),
         })
         .collect()

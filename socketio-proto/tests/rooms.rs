@@ -58,12 +58,12 @@ fn broadcast_to_rooms_with_except_shares_one_encoding() {
             connection.send_encoded("/", &encoded).unwrap();
         }
     }
-    let text = encoded.to_text();
+    let text = encoded.frame().clone();
     for (sid, connection) in &mut connections {
         let out: Vec<Output> = std::iter::from_fn(|| connection.poll_transmit()).collect();
         if recipients.contains(sid) {
             assert_eq!(out.len(), 2, "text + one attachment");
-            let Output::Message(Data::Text(t)) = &out[0] else {
+            let Output::TextFrame(t) = &out[0] else {
                 panic!()
             };
             assert_eq!(t, &text);
@@ -72,7 +72,7 @@ fn broadcast_to_rooms_with_except_shares_one_encoding() {
                 text.as_bytes().as_ptr(),
                 "shared, not copied"
             );
-            let Output::Message(Data::Binary(b)) = &out[1] else {
+            let Output::Attachment(b) = &out[1] else {
                 panic!()
             };
             assert_eq!(
@@ -84,7 +84,10 @@ fn broadcast_to_rooms_with_except_shares_one_encoding() {
             assert!(out.is_empty());
         }
     }
-    assert_eq!(text, r#"51-["news","hello",{"_placeholder":true,"num":0}]"#);
+    assert_eq!(
+        text,
+        r#"451-["news","hello",{"_placeholder":true,"num":0}]"#
+    );
 }
 
 #[test]

@@ -15,8 +15,8 @@ use socketio_proto::{AckId, Namespace, Packet, PacketType, ProtocolVersion};
 fn outputs(c: &mut Connection) -> Vec<String> {
     std::iter::from_fn(|| c.poll_transmit())
         .map(|o| match o {
-            Output::Message(Data::Text(t)) => t.to_string(),
-            Output::Message(Data::Binary(b)) => format!("<{b:?}>"),
+            Output::TextFrame(frame) => frame[1..].to_string(),
+            Output::Attachment(b) => format!("<{b:?}>"),
             other => format!("{other:?}"),
         })
         .collect()

@@ -77,6 +77,7 @@ use super::server::{
 use super::{RequestId, SessionError, SocketId, TimerTable};
 use crate::handshake::ErrorCode;
 use crate::packet::{Data, Frame};
+use crate::utf8::Utf8Bytes;
 
 /// Where session ids come from. This crate draws no random numbers: the driver supplies ids,
 /// which must be unique and unguessable (the reference uses 15 random bytes from the operating
@@ -98,6 +99,15 @@ impl<F: FnMut() -> String + Send> IdSource for F {
 pub struct SessionKey {
     index: u32,
     generation: u32,
+}
+
+impl SessionKey {
+    /// A small number, unique among the open sessions and reused after a session closes
+    /// (the key as a whole is not): index your own per-session tables with it, and keep the
+    /// key beside the entry to tell a reused slot from the session you stored.
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
 }
 
 /// Something that happened on the wire, for [`Endpoint::handle`].
@@ -177,6 +187,8 @@ struct Slot {
     requests: Vec<RequestId>,
     sockets: Vec<SocketId>,
     dirty: bool,
+    /// The deadline scheduled in the timer table.
+    deadline: Option<Instant>,
 }
 
 /// Every Engine.IO session of one server. See the [module docs](self) for the run loop.
@@ -311,14 +323,18 @@ impl Endpoint {
     /// when nothing is due.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((at, key)) = self.timers.pop_due(now) {
-            let Some(session) = self.session_mut(key) else {
+            let Some(slot) = self.slots.get_mut(key.index as usize) else {
+                continue;
+            };
+            slot.deadline = None;
+            let Some(session) = slot.session.as_mut() else {
                 continue;
             };
             session.handle_timeout(at);
             // Re-arm at once, so a later deadline of the same session due by `now` fires in
             // this loop too, at its own instant.
-            let next = session.poll_timeout();
-            self.timers.set(&key, next);
+            slot.deadline = session.poll_timeout();
+            self.timers.reschedule(key, None, slot.deadline);
             self.mark(key);
         }
     }
@@ -358,6 +374,19 @@ impl Endpoint {
     pub fn send(&mut self, key: SessionKey, data: Data) -> Result<(), SessionError> {
         let session = self.session_mut(key).ok_or(SessionError::Closed)?;
         session.send(data)?;
+        self.mark(key);
+        Ok(())
+    }
+
+    /// Queues a text message in its frame form (`4` + text) on a session: see
+    /// [`ServerSession::send_text_frame`]. A broadcast shares one frame among all recipients.
+    pub fn send_text_frame(
+        &mut self,
+        key: SessionKey,
+        frame: Utf8Bytes,
+    ) -> Result<(), SessionError> {
+        let session = self.session_mut(key).ok_or(SessionError::Closed)?;
+        session.send_text_frame(frame)?;
         self.mark(key);
         Ok(())
     }
@@ -487,6 +516,7 @@ impl Endpoint {
                     requests: Vec::new(),
                     sockets: Vec::new(),
                     dirty: false,
+                    deadline: None,
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -586,7 +616,11 @@ impl Endpoint {
             }
         }
         if !closed {
-            self.timers.set(&key, session.poll_timeout());
+            let next = session.poll_timeout();
+            if next != slot.deadline {
+                self.timers.reschedule(key, slot.deadline, next);
+                slot.deadline = next;
+            }
             return true;
         }
         // The session is gone: requests it left unanswered (a POST whose body was still being
@@ -604,7 +638,7 @@ impl Endpoint {
         }
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(key.index);
-        self.timers.set(&key, None);
+        self.timers.reschedule(key, slot.deadline.take(), None);
         if let Some(session) = session {
             self.by_sid.remove(session.sid());
         }

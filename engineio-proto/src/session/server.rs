@@ -348,6 +348,36 @@ pub enum SessionEvent {
     },
 }
 
+/// A packet waiting for the transport.
+#[derive(Clone, Debug)]
+enum Queued {
+    Packet(Packet),
+    /// A message in its frame form `4…`, shared with other sessions.
+    TextFrame(Utf8Bytes),
+}
+
+impl Queued {
+    fn packet_type(&self) -> PacketType {
+        match self {
+            Queued::Packet(packet) => packet.packet_type,
+            Queued::TextFrame(_) => PacketType::Message,
+        }
+    }
+
+    fn into_packet(self) -> Packet {
+        match self {
+            Queued::Packet(packet) => packet,
+            Queued::TextFrame(frame) => {
+                let len = frame.len();
+                Packet {
+                    packet_type: PacketType::Message,
+                    data: Data::Text(frame.into_slice(1..len)),
+                }
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Timer {
     /// v4: when to send the next ping.
@@ -401,7 +431,7 @@ pub struct ServerSession {
     jsonp_index: Option<String>,
     active: Active,
     probe: Option<Probe>,
-    queue: VecDeque<Packet>,
+    queue: VecDeque<Queued>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
     timers: [Option<Instant>; TIMERS],
@@ -463,7 +493,7 @@ impl ServerSession {
             jsonp_index: handshake.jsonp_index.clone(),
             active,
             probe: None,
-            queue: VecDeque::from([open]),
+            queue: VecDeque::from([Queued::Packet(open)]),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             timers: [None; TIMERS],
@@ -514,20 +544,55 @@ impl ServerSession {
     /// Queues a message for the client.
     ///
     /// Fails when the session is closing or closed, and for data the session's protocol cannot
-    /// carry (v4 text containing `\x1e`, which polling cannot frame).
+    /// carry (v4 text containing `\x1e`, which polling cannot frame, while the session may
+    /// still send it by polling).
     pub fn send(&mut self, data: Data) -> Result<(), SessionError> {
         if self.state != State::Open {
             return Err(SessionError::Closed);
         }
-        if let (ProtocolVersion::V4, Data::Text(t)) = (self.version, &data) {
-            if t.as_bytes().contains(&RECORD_SEPARATOR) {
-                return Err(SessionError::Encode(EncodeError::RecordSeparatorInText));
-            }
+        if let Data::Text(t) = &data {
+            self.check_text(t.as_bytes())?;
         }
-        self.queue.push_back(Packet {
+        self.queue.push_back(Queued::Packet(Packet {
             packet_type: PacketType::Message,
             data,
-        });
+        }));
+        Ok(())
+    }
+
+    /// Queues a text message given in its WebSocket frame form, `4` followed by the text
+    /// (the same in v3 and v4). A broadcast encodes its frame once and shares it: on a
+    /// WebSocket the frame goes out as it is, with no copy and no second UTF-8 check; on
+    /// polling its text is written into the body.
+    ///
+    /// Fails as [`ServerSession::send`] does, and with [`EncodeError::NotAMessageFrame`] when
+    /// `frame` does not start with `4`.
+    pub fn send_text_frame(&mut self, frame: Utf8Bytes) -> Result<(), SessionError> {
+        if self.state != State::Open {
+            return Err(SessionError::Closed);
+        }
+        if frame.as_bytes().first() != Some(&b'4') {
+            return Err(SessionError::Encode(EncodeError::NotAMessageFrame));
+        }
+        self.check_text(&frame.as_bytes()[1..])?;
+        match self.active {
+            // Nothing waits before it: straight to the socket, one queue hop less per
+            // broadcast recipient.
+            Active::WebSocket { socket, .. } if self.queue.is_empty() => {
+                let frame = Frame::Text(frame);
+                self.transmits.push_back(Transmit::Frame { socket, frame });
+            }
+            _ => self.queue.push_back(Queued::TextFrame(frame)),
+        }
+        Ok(())
+    }
+
+    /// v4 polling cannot carry `\x1e` in text; a session on a WebSocket never polls again.
+    fn check_text(&self, text: &[u8]) -> Result<(), SessionError> {
+        let may_poll = matches!(self.active, Active::Polling { .. });
+        if self.version == ProtocolVersion::V4 && may_poll && text.contains(&RECORD_SEPARATOR) {
+            return Err(SessionError::Encode(EncodeError::RecordSeparatorInText));
+        }
         Ok(())
     }
 
@@ -546,7 +611,8 @@ impl ServerSession {
                 self.finish(CloseReason::ForcedClose);
             }
             Active::Polling { .. } => {
-                self.queue.push_back(Packet::new(PacketType::Close));
+                self.queue
+                    .push_back(Queued::Packet(Packet::new(PacketType::Close)));
                 self.state = State::Closing;
                 self.timers = [None; TIMERS];
                 self.set(Timer::Close, now + self.config.close_timeout);
@@ -745,7 +811,7 @@ impl ServerSession {
         };
         if due(Timer::Close, &self.timers) {
             self.timers[Timer::Close as usize] = None;
-            self.queue.retain(|p| p.packet_type != PacketType::Close);
+            self.queue.retain(|q| q.packet_type() != PacketType::Close);
             self.finish(CloseReason::ForcedClose);
         }
         if due(Timer::PingTimeout, &self.timers) {
@@ -753,7 +819,8 @@ impl ServerSession {
         }
         if due(Timer::Ping, &self.timers) {
             self.timers[Timer::Ping as usize] = None;
-            self.queue.push_back(Packet::new(PacketType::Ping));
+            self.queue
+                .push_back(Queued::Packet(Packet::new(PacketType::Ping)));
             // The timeout runs from when the ping is queued, not delivered.
             self.set(Timer::PingTimeout, now + self.config.ping_timeout);
         }
@@ -836,7 +903,8 @@ impl ServerSession {
                 // The reference answers without echoing the ping's data.
                 self.arm_liveness(now);
                 if self.state == State::Open {
-                    self.queue.push_back(Packet::new(PacketType::Pong));
+                    self.queue
+                        .push_back(Queued::Packet(Packet::new(PacketType::Pong)));
                 }
             }
             // A heartbeat in the wrong direction.
@@ -892,7 +960,7 @@ impl ServerSession {
         self.events.push_back(SessionEvent::Upgraded);
         if self.state == State::Closing {
             // A close requested during the upgrade completes on the new transport.
-            self.queue.retain(|p| p.packet_type != PacketType::Close);
+            self.queue.retain(|q| q.packet_type() != PacketType::Close);
             self.flush();
             self.transmits.push_back(Transmit::CloseSocket {
                 socket: probe.socket,
@@ -921,7 +989,7 @@ impl ServerSession {
                 get: Some(request),
                 post,
             } => {
-                let packets: Vec<Packet> = self.queue.drain(..).collect();
+                let packets: Vec<Packet> = self.queue.drain(..).map(Queued::into_packet).collect();
                 let closing = packets.iter().any(|p| p.packet_type == PacketType::Close);
                 let body = self.polling_body(&packets);
                 self.active = Active::Polling { get: None, post };
@@ -932,7 +1000,15 @@ impl ServerSession {
             }
             Active::Polling { get: None, .. } => {}
             Active::WebSocket { socket, b64 } => {
-                while let Some(packet) = self.queue.pop_front() {
+                while let Some(queued) = self.queue.pop_front() {
+                    let packet = match queued {
+                        Queued::TextFrame(frame) => {
+                            let frame = Frame::Text(frame);
+                            self.transmits.push_back(Transmit::Frame { socket, frame });
+                            continue;
+                        }
+                        Queued::Packet(packet) => packet,
+                    };
                     match packet.to_frame(self.version, b64) {
                         Ok(frame) => self.transmits.push_back(Transmit::Frame { socket, frame }),
                         Err(e) => {
@@ -988,6 +1064,7 @@ impl ServerSession {
         let undelivered = self
             .queue
             .drain(..)
+            .map(Queued::into_packet)
             .filter(|p| p.packet_type == PacketType::Message)
             .collect();
         self.events.push_back(SessionEvent::Closed {

@@ -71,9 +71,12 @@
 //! assert_eq!(response.body, &b"40{\"sid\":\"id2\"}\x1e42[\"hello\",\"world\"]"[..]);
 //! ```
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::time::{Duration, Instant};
 
+use engineio_proto::Data;
 use engineio_proto::session::endpoint::{self as engine, IdSource, Input, SessionKey};
 use engineio_proto::session::server::{ServerConfig as EngineConfig, SessionEvent, Transmit};
 use serde::Serialize;
@@ -174,6 +177,10 @@ struct Peer {
     /// Namespace ⇒ auth of a CONNECT waiting for an answer.
     pending: BTreeMap<String, Option<Utf8Bytes>>,
     dirty: bool,
+    /// The deadline scheduled in the timer table.
+    deadline: Option<Instant>,
+    /// The Engine.IO session, to tell this peer from a later one in the same slot.
+    key: SessionKey,
 }
 
 /// Every client of one Socket.IO server. See the [module docs](self) for the run loop.
@@ -181,10 +188,12 @@ struct Peer {
 pub struct Endpoint {
     engine: engine::Endpoint,
     config: EndpointConfig,
-    peers: HashMap<SessionKey, Peer>,
+    /// One peer per Engine.IO session, at its key's index.
+    peers: Peers,
     /// Socket id ⇒ its session. Socket ids are unique across namespaces (they come from the
-    /// id source), so a broadcast finds each recipient without building a key.
-    owners: HashMap<String, SessionKey>,
+    /// id source), so a broadcast finds each recipient without building a key. The ids are
+    /// ours, never the peer's choice, so a fast non-keyed hash is safe here.
+    owners: FxHashMap<String, SessionKey>,
     rooms: Rooms,
     recovery: Option<RecoveryStore>,
     next_offset: u64,
@@ -202,8 +211,8 @@ impl Endpoint {
             engine: engine::Endpoint::new(config.engine.clone(), ids),
             recovery: config.recovery.clone().map(RecoveryStore::new),
             config,
-            peers: HashMap::new(),
-            owners: HashMap::new(),
+            peers: Peers::default(),
+            owners: FxHashMap::default(),
             rooms: Rooms::default(),
             next_offset: 0,
             dirty: Vec::new(),
@@ -241,7 +250,8 @@ impl Endpoint {
         self.engine.handle_timeout(now);
         self.pump(now);
         while let Some((_, key)) = self.timers.pop_due(now) {
-            if let Some(peer) = self.peers.get_mut(&key) {
+            if let Some(peer) = self.peers.get_mut(key) {
+                peer.deadline = None;
                 peer.connection.handle_timeout(now);
                 mark(&mut self.dirty, key, peer);
             }
@@ -280,7 +290,7 @@ impl Endpoint {
     pub fn accept(&mut self, now: Instant, request: &ConnectRequest) -> Result<(), SessionError> {
         let peer = self
             .peers
-            .get_mut(&request.session)
+            .get_mut(request.session)
             .ok_or(SessionError::Closed)?;
         let auth = peer
             .pending
@@ -359,7 +369,7 @@ impl Endpoint {
     /// does, so it carries an offset.
     pub fn emit(&mut self, now: Instant, socket: &SocketRef, packet: Packet) {
         let encoded = self.tag(now, packet, &BroadcastTarget::to([socket.id.as_str()]));
-        if let Some(peer) = self.peers.get_mut(&socket.session) {
+        if let Some(peer) = self.peers.get_mut(socket.session) {
             // Fails only when the socket has left: nobody to send to.
             let _ = peer
                 .connection
@@ -379,7 +389,7 @@ impl Endpoint {
     ) -> Result<AckId, SessionError> {
         let peer = self
             .peers
-            .get_mut(&socket.session)
+            .get_mut(socket.session)
             .ok_or(SessionError::Closed)?;
         let ack = peer.connection.emit(now, packet, Some(timeout))?;
         mark(&mut self.dirty, socket.session, peer);
@@ -390,7 +400,7 @@ impl Endpoint {
     pub fn ack(&mut self, socket: &SocketRef, packet: Packet) -> Result<(), SessionError> {
         let peer = self
             .peers
-            .get_mut(&socket.session)
+            .get_mut(socket.session)
             .ok_or(SessionError::Closed)?;
         peer.connection.ack(packet)?;
         mark(&mut self.dirty, socket.session, peer);
@@ -409,7 +419,7 @@ impl Endpoint {
             if target.volatile && !self.engine.is_writable(key) {
                 continue;
             }
-            if let Some(peer) = self.peers.get_mut(&key) {
+            if let Some(peer) = self.peers.get_mut(key) {
                 let _ = peer.connection.send_encoded(&namespace, &encoded);
                 mark(&mut self.dirty, key, peer);
             }
@@ -432,7 +442,7 @@ impl Endpoint {
     pub fn disconnect(&mut self, socket: &SocketRef) -> Result<(), SessionError> {
         let peer = self
             .peers
-            .get_mut(&socket.session)
+            .get_mut(socket.session)
             .ok_or(SessionError::Closed)?;
         peer.connection.disconnect(&socket.namespace)?;
         mark(&mut self.dirty, socket.session, peer);
@@ -441,7 +451,7 @@ impl Endpoint {
 
     /// Closes a client's whole connection: every socket, then the Engine.IO session.
     pub fn close(&mut self, session: SessionKey) {
-        if let Some(peer) = self.peers.get_mut(&session) {
+        if let Some(peer) = self.peers.get_mut(session) {
             peer.connection.close();
             mark(&mut self.dirty, session, peer);
         }
@@ -450,7 +460,7 @@ impl Endpoint {
     fn pending_peer(&mut self, request: &ConnectRequest) -> Result<&mut Peer, SessionError> {
         let peer = self
             .peers
-            .get_mut(&request.session)
+            .get_mut(request.session)
             .ok_or(SessionError::Closed)?;
         peer.pending
             .remove(request.namespace.as_str())
@@ -494,7 +504,7 @@ impl Endpoint {
             let Some(key) = self.dirty.pop() else {
                 return;
             };
-            let Some(peer) = self.peers.get_mut(&key) else {
+            let Some(peer) = self.peers.get_mut(key) else {
                 continue;
             };
             peer.dirty = false;
@@ -517,18 +527,20 @@ impl Endpoint {
                     sockets: BTreeMap::new(),
                     pending: BTreeMap::new(),
                     dirty: false,
+                    deadline: None,
+                    key,
                 };
                 mark(&mut self.dirty, key, &mut peer);
-                self.peers.insert(key, peer);
+                self.peers.insert(peer);
             }
             SessionEvent::Message(data) => {
-                if let Some(peer) = self.peers.get_mut(&key) {
+                if let Some(peer) = self.peers.get_mut(key) {
                     peer.connection.handle_message(now, data);
                     mark(&mut self.dirty, key, peer);
                 }
             }
             SessionEvent::Closed { reason, .. } => {
-                if let Some(peer) = self.peers.get_mut(&key) {
+                if let Some(peer) = self.peers.get_mut(key) {
                     peer.connection.handle_engine_closed(reason);
                     mark(&mut self.dirty, key, peer);
                 }
@@ -540,20 +552,24 @@ impl Endpoint {
     /// Drains one peer's connection until it is quiet.
     fn drain_peer(&mut self, now: Instant, key: SessionKey) {
         loop {
-            let Some(peer) = self.peers.get_mut(&key) else {
+            let Some(peer) = self.peers.get_mut(key) else {
                 return;
             };
             if let Some(output) = peer.connection.poll_transmit() {
                 match output {
                     // Fails only when the Engine.IO session is already closing.
-                    Output::Message(data) => drop(self.engine.send(key, data)),
+                    Output::TextFrame(frame) => drop(self.engine.send_text_frame(key, frame)),
+                    Output::Attachment(data) => drop(self.engine.send(key, Data::Binary(data))),
                     Output::CloseEngine => self.engine.close(now, key),
                 }
                 continue;
             }
             let Some(event) = peer.connection.poll_event() else {
                 let deadline = peer.connection.poll_timeout();
-                self.timers.set(&key, deadline);
+                if deadline != peer.deadline {
+                    self.timers.reschedule(key, peer.deadline, deadline);
+                    peer.deadline = deadline;
+                }
                 return;
             };
             self.on_connection_event(now, key, event);
@@ -561,7 +577,7 @@ impl Endpoint {
     }
 
     fn on_connection_event(&mut self, now: Instant, key: SessionKey, event: ConnectionEvent) {
-        let Some(peer) = self.peers.get_mut(&key) else {
+        let Some(peer) = self.peers.get_mut(key) else {
             return;
         };
         let socket = |peer: &Peer, namespace: &Namespace| {
@@ -630,11 +646,42 @@ impl Endpoint {
                     .push_back(ServerEvent::Disconnected { socket, reason });
             }
             ConnectionEvent::Closed(_) => {
-                self.peers.remove(&key);
-                self.timers.set(&key, None);
+                if let Some(peer) = self.peers.remove(key) {
+                    self.timers.reschedule(key, peer.deadline, None);
+                }
             }
             // `Connected` is reported by `accept`, with the auth.
             _ => {}
+        }
+    }
+}
+
+/// The peers, indexed by their session key's index: found without hashing.
+#[derive(Debug, Default)]
+struct Peers(Vec<Option<Peer>>);
+
+impl Peers {
+    fn get_mut(&mut self, key: SessionKey) -> Option<&mut Peer> {
+        self.0
+            .get_mut(key.index())?
+            .as_mut()
+            .filter(|p| p.key == key)
+    }
+
+    fn insert(&mut self, peer: Peer) {
+        let index = peer.key.index();
+        if self.0.len() <= index {
+            self.0.resize_with(index + 1, || None);
+        }
+        self.0[index] = Some(peer);
+    }
+
+    fn remove(&mut self, key: SessionKey) -> Option<Peer> {
+        let slot = self.0.get_mut(key.index())?;
+        if slot.as_ref().is_some_and(|p| p.key == key) {
+            slot.take()
+        } else {
+            None
         }
     }
 }

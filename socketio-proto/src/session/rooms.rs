@@ -21,7 +21,7 @@
 //! assert_eq!(rooms.recipients("/", &target), ["bob"]);
 //! ```
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Which sockets a broadcast goes to: the union of `rooms` (every socket of the namespace when
 /// empty), minus the sockets in any `except` room. The fields mirror the reference adapter's
@@ -70,8 +70,9 @@ impl BroadcastTarget {
 struct NamespaceRooms {
     /// Room name ⇒ socket ids, sorted so that recipients come out in a stable order.
     rooms: HashMap<String, BTreeSet<String>>,
-    /// Socket id ⇒ the rooms it is in (its own id included).
-    sockets: HashMap<String, BTreeSet<String>>,
+    /// Socket id ⇒ the rooms it is in (its own id included); ordered, so a broadcast to the
+    /// whole namespace walks it in id order without sorting.
+    sockets: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The adapter seam: where rooms live and which sockets a broadcast reaches.
@@ -179,7 +180,8 @@ impl Adapter for Rooms {
                     .is_some_and(|members| members.contains(sid))
             })
         };
-        let mut out: Vec<&str> = if target.rooms.is_empty() {
+        // Both ways come out sorted by id: the socket map and the set are ordered.
+        if target.rooms.is_empty() {
             ns.sockets
                 .keys()
                 .map(String::as_str)
@@ -195,8 +197,6 @@ impl Adapter for Rooms {
                 }
             }
             chosen.into_iter().collect()
-        };
-        out.sort_unstable();
-        out
+        }
     }
 }

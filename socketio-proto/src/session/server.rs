@@ -1,16 +1,18 @@
 //! The server side: one [`Connection`] per Engine.IO session, multiplexing namespaces.
 //!
-//! A `Connection` sits on top of an Engine.IO server session without owning it. Glue them in
-//! the run loop:
+//! Most servers want the [`Endpoint`](super::endpoint::Endpoint), which owns the Engine.IO
+//! sessions and one `Connection` each and does the gluing below. A `Connection` alone sits on
+//! top of an Engine.IO server session without owning it; glue them in the run loop:
 //!
-//! 1. Engine.IO `ConnectionEvent::Message(data)` ⇒ [`Connection::handle_message`]; Engine.IO
-//!    `ConnectionEvent::Closed` ⇒ [`Connection::handle_engine_closed`].
-//! 2. Drain [`Connection::poll_transmit`]: [`Output::Message`] goes to the Engine.IO session's
-//!    `send`, [`Output::CloseEngine`] to its `close`.
+//! 1. Engine.IO `SessionEvent::Message(data)` ⇒ [`Connection::handle_message`]; Engine.IO
+//!    `SessionEvent::Closed` ⇒ [`Connection::handle_engine_closed`].
+//! 2. Drain [`Connection::poll_transmit`]: [`Output::TextFrame`] goes to the Engine.IO
+//!    session's `send_text_frame`, [`Output::Attachment`] to its `send` as binary data,
+//!    [`Output::CloseEngine`] to its `close`.
 //! 3. Drain [`Connection::poll_event`] and answer what needs an answer: every
-//!    [`ConnectionEvent::ConnectRequest`] with [`Connection::accept`] or [`Connection::refuse`] (this is
-//!    where middleware runs, in your code, async or not), every event with an ack id with
-//!    [`Connection::ack`].
+//!    [`ConnectionEvent::ConnectRequest`] with [`Connection::accept`] or
+//!    [`Connection::refuse`] (this is where middleware runs, in your code, async or not), every
+//!    event with an ack id with [`Connection::ack`].
 //! 4. Sleep until [`Connection::poll_timeout`] (the `connectTimeout`, ack deadlines) and call
 //!    [`Connection::handle_timeout`].
 //!
@@ -81,8 +83,11 @@ impl DisconnectReason {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Output {
-    /// Send this Engine.IO message (a packet's text, or one of its attachments).
-    Message(Data),
+    /// Send a packet's text: the Engine.IO message frame (`4` + text), shared with the other
+    /// recipients of a broadcast. Hand it to the session's `send_text_frame`.
+    TextFrame(Utf8Bytes),
+    /// Send a binary attachment of the packet before it, as an Engine.IO binary message.
+    Attachment(bytes::Bytes),
     /// Close the Engine.IO session.
     CloseEngine,
 }
@@ -509,10 +514,10 @@ impl Connection {
 
     fn push_packet(&mut self, packet: &EncodedPacket) {
         self.transmits
-            .push_back(Output::Message(Data::Text(packet.to_text())));
+            .push_back(Output::TextFrame(packet.frame().clone()));
         for attachment in packet.attachments() {
             self.transmits
-                .push_back(Output::Message(Data::Binary(attachment.clone())));
+                .push_back(Output::Attachment(attachment.clone()));
         }
     }
 
