@@ -14,6 +14,7 @@
 //! | WebTransport framing | [`webtransport`] |
 //! | the handshake | [`OpenPacket`], [`RequestQuery`], [`ErrorResponse`] |
 //! | limits on peer input | [`Limits`] |
+//! | a server: every session behind one input and one output (routing, one timer table, ids from your source) | [`session::endpoint::Endpoint`] |
 //! | sessions: server and client state machines on an injected clock | [`session::server`], [`session::client`] |
 //!
 //! # Two layers, zero copies

@@ -1,11 +1,52 @@
-//! Sans-IO Socket.IO packet codec for protocol v5 (socket.io 3 and 4) and v4 (socket.io 1.x
-//! and 2.x): packets, namespaces, acknowledgements, binary attachments, serde.
+//! Sans-IO Socket.IO for protocol v5 (socket.io 3 and 4) and v4 (socket.io 1.x and 2.x): the
+//! packet codec (namespaces, acknowledgements, binary attachments, serde) and the sessions
+//! above it, for servers and clients.
 //!
-//! The crate does no I/O. Its input is the data of Engine.IO `message` packets — text
-//! (`Bytes` holding UTF-8) and binary (`Bytes`) — and its output is the same: one text message
-//! per packet, followed by one binary message per attachment.
+//! The crate does no I/O, reads no clock and draws no random numbers. It has two levels:
 //!
-//! # Decoding, in two layers
+//! | you are writing | start with | it owns |
+//! |---|---|---|
+//! | a server | [`session::endpoint::Endpoint`] | the Engine.IO sessions (routing, heartbeats, upgrades), one [`session::server::Connection`] per client, rooms and broadcast, connection state recovery |
+//! | a client | [`session::client::Manager`] | one Engine.IO session at a time, reconnection with backoff, namespaces, buffers, acks, recovery |
+//! | a proxy, a router, a fuzzer, a custom session layer | the codec below: [`RawHeader`], [`Decoder`], [`Packet`] | nothing: pure functions and one decoder state machine |
+//!
+//! # The server run loop
+//!
+//! A driver — tokio, a thread per socket, an embedded loop — only moves bytes and time. The
+//! whole loop, for any runtime (`examples/std_server.rs` is one on blocking `std::net` and
+//! `tungstenite`; the `socketio-tokio` crate of this repository is one on tokio and hyper):
+//!
+//! 1. **Input.** For every HTTP request on the Socket.IO path (`/socket.io/`), call
+//!    [`Endpoint::handle`](session::endpoint::Endpoint::handle) with the current time and
+//!    `Input::Request` (its real method, its query string, whether it asks for a WebSocket);
+//!    then report what follows: the POST body the endpoint asked for, the opened WebSocket,
+//!    every frame, every closed socket, every request whose client went away.
+//! 2. **Drain.** Call [`poll_event`](session::endpoint::Endpoint::poll_event) and
+//!    [`poll_transmit`](session::endpoint::Endpoint::poll_transmit) until both return `None`.
+//!    Events are the application's: a client asking to join a namespace (accept or refuse it:
+//!    this is your middleware), an event (answer its ack id), an ack, a disconnect. Transmits
+//!    are the wire's: an HTTP response (refusals included) to write, a body to read, an
+//!    upgrade to accept, a frame to send, a socket to close.
+//! 3. **Sleep** until [`poll_timeout`](session::endpoint::Endpoint::poll_timeout), then call
+//!    [`handle_timeout`](session::endpoint::Endpoint::handle_timeout). Any call whose `now` is
+//!    past a deadline applies that deadline first, so a late wake-up cannot deliver input to a
+//!    session that already timed out.
+//!
+//! Commands ([`emit`](session::endpoint::Endpoint::emit),
+//! [`broadcast`](session::endpoint::Endpoint::broadcast),
+//! [`join`](session::endpoint::Endpoint::join),
+//! [`disconnect`](session::endpoint::Endpoint::disconnect), …) can be given at any time; drain
+//! after them too. A broadcast is encoded once, down to the WebSocket frame, and shared by
+//! every recipient. Ids come from the `IdSource` you pass: use the operating system's CSPRNG.
+//! The [`session::endpoint`] module docs walk through a complete polling exchange.
+//!
+//! # The codec
+//!
+//! Its input is the data of Engine.IO `message` packets — text (`Bytes` holding UTF-8) and
+//! binary (`Bytes`) — and its output is the same: one text message per packet, followed by
+//! one binary message per attachment.
+//!
+//! ## Decoding, in two layers
 //!
 //! * [`RawHeader::parse`] is a borrowed view of a text packet's header (type, attachment
 //!   count, namespace, ack id, raw JSON slice). It allocates nothing and leaves the payload
@@ -24,7 +65,7 @@
 //! the decoder is idle again. No input panics, every count and length is bounded by
 //! [`Limits`], and the limits are checked before anything is buffered.
 //!
-//! # Encoding
+//! ## Encoding
 //!
 //! Build packets with [`Packet::event`], [`Packet::ack`], [`Packet::connect_with`]… from any
 //! `Serialize` arguments: byte values ([`bytes::Bytes`], `serde_bytes`) become placeholders
@@ -32,8 +73,10 @@
 //! message into one buffer (its only allocation; [`Packet::write_text`] into a reused buffer
 //! allocates nothing) and shares the attachments, so an [`EncodedPacket`] is sent to many
 //! receivers without re-encoding or copying. Output is byte-identical to the reference encoder.
+//! To forward, rename or echo arguments without building a value tree, read them as raw JSON
+//! with [`Packet::raw_args`] and rebuild with [`Packet::event_raw`] / [`Packet::ack_raw`].
 //!
-//! # Example
+//! ## Example
 //!
 //! A server receives a binary event over WebSocket (a text frame `451-…` and a binary frame;
 //! the Engine.IO layer strips the `4`) and acknowledges it with binary data.

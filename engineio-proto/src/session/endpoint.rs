@@ -15,6 +15,12 @@
 //!    ([`Endpoint::send`], [`Endpoint::close`]).
 //! 3. Sleep until [`Endpoint::poll_timeout`], then call [`Endpoint::handle_timeout`].
 //!
+//! **Refusals** come out as [`Transmit::Response`]s like any answer: write the status, the
+//! `Content-Type` (when there is one), `Content-Length` and the body. For a polling request
+//! that is the whole HTTP response; for a refused WebSocket upgrade, answer the upgrade
+//! request with it instead of `101 Switching Protocols` (the reference sends
+//! `400 {"code":3,"message":"Bad request"}` and its siblings, [`ErrorCode`]).
+//!
 //! **Time is applied before input.** Every call that takes `now` first fires the deadlines
 //! that are due at `now`, in their order, so a request that arrives after a session's ping
 //! timeout finds the session closed, however late the driver woke up.

@@ -1,5 +1,9 @@
 //! The server side: request routing and one [`ServerSession`] per Engine.IO session.
 //!
+//! Most servers want the [`Endpoint`](super::endpoint::Endpoint), which owns the sessions and
+//! does everything below for all of them. This module's pieces are for drivers that keep their
+//! own session table.
+//!
 //! # Run loop
 //!
 //! 1. For every HTTP request on the Engine.IO path, call [`route`] with the method, the query
