@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::packet::ProtocolVersion;
+use crate::version::ProtocolVersion;
 
 /// What the receiving side must do on the wire after a [`DecodeError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

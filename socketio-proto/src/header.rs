@@ -1,7 +1,7 @@
 //! [`RawHeader`]: the borrowed, allocation-free view of a text packet.
 
-use crate::decoder::Limits;
 use crate::error::DecodeError;
+use crate::limits::Limits;
 use crate::packet::{AckId, PacketType, ProtocolVersion};
 use crate::validate;
 

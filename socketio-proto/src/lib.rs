@@ -154,20 +154,24 @@ mod decoder;
 mod encode;
 mod error;
 mod header;
+mod js_number;
 mod json;
+mod limits;
 mod packet;
 mod placeholder;
 pub mod session;
 
 mod validate;
+mod version;
 
 pub use bytes;
 
 pub use args::EventName;
-pub use decoder::{DecodeStatus, Decoder, Limits};
+pub use decoder::{DecodeStatus, Decoder};
 pub use encode::EncodedPacket;
 pub use engineio_proto::Utf8Bytes;
 pub use error::{DecodeError, EncodeError, WireAction};
 pub use header::RawHeader;
+pub use limits::Limits;
 pub use packet::{AckId, Namespace, Packet, PacketType, ProtocolVersion};
 pub use validate::RESERVED_EVENT_NAMES;

@@ -26,9 +26,10 @@ use engineio_proto::Data;
 use serde::Serialize;
 
 use super::SessionError;
-use crate::decoder::{DecodeStatus, Decoder, Limits};
+use crate::decoder::{DecodeStatus, Decoder};
 use crate::encode::EncodedPacket;
 use crate::error::WireAction;
+use crate::limits::Limits;
 use crate::packet::{AckId, Namespace, Packet, PacketType, ProtocolVersion};
 
 /// Settings of a server connection. The defaults are the reference's.
