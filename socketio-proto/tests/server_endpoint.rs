@@ -68,12 +68,8 @@ impl Harness {
             websocket_upgrade: true,
         };
         self.server.handle(self.now, input);
-        let socket = loop {
-            match self.server.poll_transmit() {
-                Some(Transmit::AcceptWebSocket { socket, .. }) => break socket,
-                Some(other) => panic!("unexpected {other:?}"),
-                None => panic!("not accepted"),
-            }
+        let Some(Transmit::AcceptWebSocket { socket, .. }) = self.server.poll_transmit() else {
+            panic!("not accepted")
         };
         self.server
             .handle(self.now, Input::WebSocketOpen { socket });
