@@ -25,7 +25,7 @@ use socketio_proto::session::client::{Manager, ManagerConfig, ManagerEvent, Tran
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::server::{SOCKET_QUEUE, pump_websocket};
+use crate::websocket::{self, Backlog, Inbox, Outbox};
 
 type Command = Box<dyn FnOnce(&mut Manager, Instant) + Send>;
 
@@ -124,7 +124,7 @@ struct Driver {
     /// In-flight requests, to fail them on a cut.
     requests: HashMap<RequestId, JoinHandle<()>>,
     /// Open WebSockets: their writer and their task.
-    sockets: HashMap<SocketId, (mpsc::Sender<Frame>, JoinHandle<()>)>,
+    sockets: HashMap<SocketId, (Outbox, JoinHandle<()>)>,
     events: mpsc::UnboundedSender<ManagerEvent>,
 }
 
@@ -228,15 +228,15 @@ impl Driver {
                     self.base.replacen("http", "ws", 1),
                     self.path
                 );
-                let (frames, outgoing) = mpsc::channel(SOCKET_QUEUE);
-                let task = tokio::spawn(websocket(url, socket, outgoing, self.inputs.clone()));
+                let (frames, inbox) = websocket::channel(&Backlog::default());
+                let task = tokio::spawn(open_websocket(url, socket, inbox, self.inputs.clone()));
                 self.sockets.insert(socket, (frames, task));
             }
             Transmit::Frame { socket, frame } => {
                 let sent = self
                     .sockets
                     .get(&socket)
-                    .is_some_and(|(frames, _)| frames.try_send(frame).is_ok());
+                    .is_some_and(|(frames, _)| frames.send(frame).is_ok());
                 if !sent && self.sockets.remove(&socket).is_some() {
                     self.manager.handle_websocket_closed(now, socket);
                 }
@@ -287,10 +287,10 @@ impl Driver {
 }
 
 /// Connects one WebSocket and pumps it until either side closes it.
-async fn websocket(
+async fn open_websocket(
     url: String,
     socket: SocketId,
-    outgoing: mpsc::Receiver<Frame>,
+    inbox: Inbox,
     inputs: mpsc::UnboundedSender<Input>,
 ) {
     let Ok((ws, _)) = tokio_tungstenite::connect_async(url).await else {
@@ -298,7 +298,7 @@ async fn websocket(
         return;
     };
     let _ = inputs.send(Input::Opened(socket));
-    pump_websocket(ws, outgoing, |frame| {
+    websocket::pump(ws, inbox, Backlog::default(), |frame| {
         inputs.send(Input::Frame(socket, frame)).is_ok()
     })
     .await;

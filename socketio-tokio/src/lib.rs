@@ -9,6 +9,8 @@
 //!   sans-IO endpoint and the application (a [`server::Service`]), CSPRNG ids.
 //! * [`socketio`]: a Socket.IO [`server::Service`]: the `socketio-proto` endpoint with an
 //!   [`socketio::App`] of callbacks.
+//! * [`websocket`]: one WebSocket's task for both drivers: batched writes, an outgoing
+//!   backlog bounded in bytes with backpressure on input, the reference's close codes.
 //! * [`client`]: the Socket.IO client driver around `socketio_proto::session::client::Manager`.
 //! * [`apps`]: the applications of the example programs: the chat server and the interop app
 //!   (the server the official test suites and our interop tests talk to).
@@ -39,3 +41,4 @@ pub mod apps;
 pub mod client;
 pub mod server;
 pub mod socketio;
+pub mod websocket;

@@ -19,9 +19,9 @@
 //!
 //! Limits the driver adds: a POST body is refused (413) from its `Content-Length` or once the
 //! endpoint's limit has arrived, and its reading stops when its session ends; a WebSocket
-//! message over `maxPayload` closes the socket; each socket's outgoing queue is bounded
-//! ([`SOCKET_QUEUE`] frames) and a socket that cannot keep up is closed; a request whose client
-//! goes away is reported as aborted.
+//! message over `maxPayload` closes the socket (1009); each socket's outgoing backlog is
+//! bounded in bytes, with backpressure on its input first ([`websocket`](crate::websocket));
+//! a request whose client goes away is reported as aborted.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -32,11 +32,10 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use bytes::Bytes;
+use engineio_proto::Frame;
 use engineio_proto::session::endpoint::{Endpoint, Input};
 use engineio_proto::session::server::{HttpResponse, Method, ServerConfig, SessionEvent, Transmit};
 use engineio_proto::session::{RequestId, SocketId};
-use engineio_proto::{Frame, Utf8Bytes};
-use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -45,11 +44,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message};
 
-/// Frames that may wait for one WebSocket's writer before the socket is dropped as too slow.
-pub const SOCKET_QUEUE: usize = 1024;
+use crate::websocket::{self, Backlog, Outbox};
 
 /// What the core task runs: a sans-IO endpoint and the application on top of it. The driver
 /// calls [`Service::handle`] for every input, then [`Service::run_app`], then drains
@@ -219,6 +217,11 @@ pub async fn serve<S: Service>(
                     .with_upgrades()
                     .await;
             });
+            // Let the connection just accepted start before accepting the next: tokio runs the
+            // newest spawned task first (its LIFO slot), so two connections accepted in one go
+            // would otherwise be read in reverse order, and a GET sent before a POST `1` could
+            // reach the endpoint after it.
+            tokio::task::yield_now().await;
         }
     });
     Ok(ServerHandle { addr, inputs })
@@ -255,7 +258,7 @@ enum Msg {
     Aborted(RequestId),
     Opened {
         socket: SocketId,
-        frames: mpsc::Sender<Frame>,
+        frames: Outbox,
     },
     Frame(SocketId, Frame),
     SocketClosed(SocketId),
@@ -433,66 +436,22 @@ async fn run_websocket(
     max_payload: usize,
     inputs: mpsc::UnboundedSender<Msg>,
 ) {
+    // A small read buffer: the default 128 KiB, zero-filled before every read, was most of an
+    // idle connection's memory and a third of the server's CPU.
     let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
         .max_message_size(Some(max_payload))
         .max_frame_size(Some(max_payload));
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let (frames, outgoing) = mpsc::channel(SOCKET_QUEUE);
+    let backlog = Backlog::default();
+    let (frames, inbox) = websocket::channel(&backlog);
     let _ = inputs.send(Msg::Opened { socket, frames });
-    pump_websocket(ws, outgoing, |frame| {
+    websocket::pump(ws, inbox, backlog, |frame| {
         inputs.send(Msg::Frame(socket, frame)).is_ok()
     })
     .await;
     let _ = inputs.send(Msg::SocketClosed(socket));
-}
-
-/// Pumps a WebSocket until either side ends it: frames from `outgoing` are written (the
-/// socket is closed once the channel is closed and drained), frames read are handed to
-/// `incoming` until it returns false. Shared by the server and the client driver.
-pub(crate) async fn pump_websocket<S>(
-    ws: WebSocketStream<S>,
-    mut outgoing: mpsc::Receiver<Frame>,
-    mut incoming: impl FnMut(Frame) -> bool,
-) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let (mut sink, mut stream) = ws.split();
-    let writer = async move {
-        while let Some(frame) = outgoing.recv().await {
-            let message = match frame {
-                Frame::Text(text) => match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
-                    Ok(text) => Message::Text(text),
-                    Err(_) => break,
-                },
-                Frame::Binary(bytes) => Message::Binary(bytes),
-            };
-            if sink.send(message).await.is_err() {
-                return;
-            }
-        }
-        let _ = sink.close().await;
-    };
-    let reader = async {
-        while let Some(Ok(message)) = stream.next().await {
-            let frame = match message {
-                Message::Text(text) => match Utf8Bytes::try_from_bytes(Bytes::from(text)) {
-                    Ok(text) => Frame::Text(text),
-                    Err(_) => break,
-                },
-                Message::Binary(bytes) => Frame::Binary(bytes),
-                Message::Close(_) => break,
-                _ => continue,
-            };
-            if !incoming(frame) {
-                return;
-            }
-        }
-    };
-    tokio::select! {
-        () = writer => {}
-        () = reader => {}
-    }
 }
 
 /// The task that owns the service.
@@ -501,8 +460,8 @@ struct Core<S> {
     max_payload: usize,
     /// Requests waiting for a reply.
     requests: HashMap<RequestId, oneshot::Sender<Reply>>,
-    /// Open WebSockets' writers.
-    sockets: HashMap<SocketId, mpsc::Sender<Frame>>,
+    /// Open WebSockets' outgoing queues.
+    sockets: HashMap<SocketId, Outbox>,
 }
 
 impl<S: Service> Core<S> {
@@ -611,8 +570,9 @@ impl<S: Service> Core<S> {
                 let Some(frames) = self.sockets.get(&socket) else {
                     return;
                 };
-                if frames.try_send(frame).is_err() {
-                    // Too slow or gone: the session learns that its socket closed.
+                if frames.send(frame).is_err() {
+                    // Too slow (closed with 1008) or gone: the session learns that its socket
+                    // closed.
                     self.sockets.remove(&socket);
                     self.service.handle(now, Input::WebSocketClosed { socket });
                 }

@@ -21,7 +21,11 @@ use socketio_tokio::apps::interop::Interop;
 use socketio_tokio::server::{self, Echo, Options, ServerHandle};
 use socketio_tokio::socketio::{EndpointConfig, SocketIo};
 
-#[tokio::main]
+// One thread, as the reference's event loop: requests on different connections are handled
+// in the order they arrive, which the suites' back-to-back requests rely on (a GET sent right
+// after `5` on the WebSocket must find the upgrade done). On a multi-threaded runtime a task
+// woken later can run first.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let mut port = 3000u16;
     let mut mode = String::from("sio");
