@@ -472,3 +472,75 @@ fn a_frame_must_be_a_message_and_polling_text_must_not_hold_a_record_separator()
     assert_eq!(websocket.send_text_frame(separator), Ok(()));
     assert_eq!(websocket.send(msg("a\x1eb")), Ok(()));
 }
+
+/// A polling client that does not come back for what is sent to it is disconnected once its
+/// backlog passes the limit, with every queued message reported undelivered.
+#[test]
+fn a_polling_backlog_over_its_limit_closes_the_session() {
+    let now = Instant::now();
+    let handshake = Handshake {
+        version: ProtocolVersion::V4,
+        transport: Transport::Polling,
+        b64: false,
+        jsonp_index: None,
+    };
+    let config = ServerConfig {
+        max_queued_bytes: 10,
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(
+        now,
+        "slow",
+        &handshake,
+        config,
+        InitialTransport::Polling(RequestId(0)),
+    );
+    let _ = responses(&mut s);
+    s.send(msg("12345")).unwrap();
+    s.send(msg("67890")).unwrap();
+    assert!(!s.is_closed(), "exactly at the limit");
+    s.send(msg("x")).unwrap();
+    assert!(s.is_closed());
+    let events = events(&mut s);
+    let [
+        SessionEvent::Closed {
+            reason: CloseReason::BacklogFull,
+            undelivered,
+        },
+    ] = events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(undelivered.len(), 3);
+    assert_eq!(s.send(msg("y")), Err(SessionError::Closed));
+}
+
+/// What a GET takes away no longer counts.
+#[test]
+fn a_polled_backlog_starts_again_from_zero() {
+    let now = Instant::now();
+    let handshake = Handshake {
+        version: ProtocolVersion::V4,
+        transport: Transport::Polling,
+        b64: false,
+        jsonp_index: None,
+    };
+    let config = ServerConfig {
+        max_queued_bytes: 10,
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(
+        now,
+        "steady",
+        &handshake,
+        config,
+        InitialTransport::Polling(RequestId(0)),
+    );
+    let _ = responses(&mut s);
+    for i in 1..=5 {
+        s.send(msg("12345678")).unwrap();
+        s.handle_get(now, RequestId(i));
+        assert_eq!(responses(&mut s).len(), 1);
+    }
+    assert!(!s.is_closed());
+}

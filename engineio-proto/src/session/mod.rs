@@ -31,6 +31,10 @@ pub enum CloseReason {
     ParseError,
     /// The local side called `close`.
     ForcedClose,
+    /// The server closed a session whose client did not take what was sent to it fast enough
+    /// (more than `max_queued_bytes` waiting). Not a reference reason: the reference buffers
+    /// without bound.
+    BacklogFull,
 }
 
 impl CloseReason {
@@ -42,6 +46,7 @@ impl CloseReason {
             CloseReason::PingTimeout => "ping timeout",
             CloseReason::ParseError => "parse error",
             CloseReason::ForcedClose => "forced close",
+            CloseReason::BacklogFull => "backlog full",
         }
     }
 }

@@ -107,6 +107,11 @@ pub struct ServerConfig {
     pub max_payload: usize,
     /// Most packets in one POST body (see [`Limits::max_packets`]). 10 000.
     pub max_packets: usize,
+    /// The most message bytes that may wait for a polling client's next GET. Over it the
+    /// session closes ([`CloseReason::BacklogFull`]): a client that does not poll as fast as
+    /// it is sent to is disconnected, never left to grow the server's memory. (On a WebSocket
+    /// the driver bounds the socket's own backlog.) The reference has no limit. 16 MiB.
+    pub max_queued_bytes: usize,
     /// Accept Engine.IO v3 clients (Socket.IO 2.x). Off, as in the reference.
     pub allow_eio3: bool,
     /// Offer the upgrade from polling to WebSocket. On.
@@ -127,6 +132,7 @@ impl Default for ServerConfig {
             noop_interval: Duration::from_millis(100),
             max_payload: 1_000_000,
             max_packets: 10_000,
+            max_queued_bytes: 16 << 20,
             allow_eio3: false,
             allow_upgrades: true,
             polling: true,
@@ -436,6 +442,8 @@ pub struct ServerSession {
     active: Active,
     probe: Option<Probe>,
     queue: VecDeque<Queued>,
+    /// Message bytes in `queue`.
+    queued_bytes: usize,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
     timers: [Option<Instant>; TIMERS],
@@ -498,6 +506,7 @@ impl ServerSession {
             active,
             probe: None,
             queue: VecDeque::from([Queued::Packet(open)]),
+            queued_bytes: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             timers: [None; TIMERS],
@@ -557,10 +566,18 @@ impl ServerSession {
         if let Data::Text(t) = &data {
             self.check_text(t.as_bytes())?;
         }
-        self.queue.push_back(Queued::Packet(Packet {
-            packet_type: PacketType::Message,
-            data,
-        }));
+        let size = match &data {
+            Data::Text(t) => t.len(),
+            Data::Binary(b) => b.len(),
+            Data::None => 0,
+        };
+        self.enqueue(
+            Queued::Packet(Packet {
+                packet_type: PacketType::Message,
+                data,
+            }),
+            size,
+        );
         Ok(())
     }
 
@@ -586,9 +603,21 @@ impl ServerSession {
                 let frame = Frame::Text(frame);
                 self.transmits.push_back(Transmit::Frame { socket, frame });
             }
-            _ => self.queue.push_back(Queued::TextFrame(frame)),
+            _ => {
+                let size = frame.len();
+                self.enqueue(Queued::TextFrame(frame), size);
+            }
         }
         Ok(())
+    }
+
+    /// Queues a message; past [`ServerConfig::max_queued_bytes`] the session closes.
+    fn enqueue(&mut self, queued: Queued, size: usize) {
+        self.queue.push_back(queued);
+        self.queued_bytes += size;
+        if self.queued_bytes > self.config.max_queued_bytes {
+            self.fail(CloseReason::BacklogFull);
+        }
     }
 
     /// v4 polling cannot carry `\x1e` in text; a session on a WebSocket never polls again.
@@ -994,6 +1023,7 @@ impl ServerSession {
                 post,
             } => {
                 let packets: Vec<Packet> = self.queue.drain(..).map(Queued::into_packet).collect();
+                self.queued_bytes = 0;
                 let closing = packets.iter().any(|p| p.packet_type == PacketType::Close);
                 let body = self.polling_body(&packets);
                 self.active = Active::Polling { get: None, post };
@@ -1004,6 +1034,7 @@ impl ServerSession {
             }
             Active::Polling { get: None, .. } => {}
             Active::WebSocket { socket, b64 } => {
+                self.queued_bytes = 0;
                 while let Some(queued) = self.queue.pop_front() {
                     let packet = match queued {
                         Queued::TextFrame(frame) => {

@@ -18,7 +18,7 @@
 //!
 //! Socket ids (and recovery pids) come from the caller: this crate has no RNG.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::Utf8Bytes;
@@ -155,8 +155,9 @@ pub enum ConnectionEvent {
 struct SocketState {
     /// Ids of received events still waiting for our ack.
     incoming_acks: HashSet<AckId>,
-    /// Ids of our events waiting for the client's ack.
-    outgoing_acks: HashSet<AckId>,
+    /// Ids of our events waiting for the client's ack, with their deadlines (the key of each
+    /// in `Connection::deadlines`, so an ack finds its deadline in O(log n)).
+    outgoing_acks: HashMap<AckId, Instant>,
     next_ack_id: u64,
 }
 
@@ -283,7 +284,7 @@ impl Connection {
             let expired = self
                 .sockets
                 .get_mut(&namespace)
-                .is_some_and(|s| s.outgoing_acks.remove(&ack_id));
+                .is_some_and(|s| s.outgoing_acks.remove(&ack_id).is_some());
             if expired {
                 if let Ok(namespace) = Namespace::new(&namespace) {
                     self.events
@@ -418,7 +419,7 @@ impl Connection {
         } else {
             socket.next_ack_id + 1
         };
-        socket.outgoing_acks.insert(ack_id);
+        socket.outgoing_acks.insert(ack_id, now + timeout);
         let (packet_type, ns, _, data, attachments) = packet.into_parts();
         let packet = Packet::from_parts(packet_type, ns, Some(ack_id), data, attachments)?;
         self.push_packet(&packet.into_encoded());
@@ -564,13 +565,12 @@ impl Connection {
             PacketType::Ack | PacketType::BinaryAck => {
                 let Some(id) = packet.ack_id() else { return };
                 // Unknown or duplicate acks are ignored, as the reference does.
-                if self
+                let deadline = self
                     .sockets
                     .get_mut(&namespace)
-                    .is_some_and(|s| s.outgoing_acks.remove(&id))
-                {
-                    self.deadlines
-                        .retain(|(_, ns, ack)| !(ns == &namespace && *ack == id));
+                    .and_then(|s| s.outgoing_acks.remove(&id));
+                if let Some(deadline) = deadline {
+                    self.deadlines.remove(&(deadline, namespace, id));
                     self.events.push_back(ConnectionEvent::Ack(packet));
                 }
             }
@@ -590,10 +590,15 @@ impl Connection {
         reason: DisconnectReason,
         notify_client: bool,
     ) -> bool {
-        if self.sockets.remove(namespace).is_none() {
+        let Some(socket) = self.sockets.remove(namespace) else {
             return false;
+        };
+        let mut owned = namespace.to_owned();
+        for (id, deadline) in socket.outgoing_acks {
+            let key = (deadline, owned, id);
+            self.deadlines.remove(&key);
+            owned = key.1;
         }
-        self.deadlines.retain(|(_, ns, _)| ns != namespace);
         let namespace = Namespace::new(namespace).unwrap_or_default();
         if notify_client {
             self.push_packet(&Packet::disconnect(namespace.clone()).into_encoded());
