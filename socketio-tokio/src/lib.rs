@@ -24,10 +24,7 @@
 //! ```no_run
 //! use socketio_tokio::server::{self, Echo, Options};
 //! # async fn run() -> std::io::Result<()> {
-//! let options = Options {
-//!     path: "/engine.io/".into(),
-//!     fallback: None,
-//! };
+//! let options = Options::new("/engine.io/");
 //! let echo = Echo::new(Default::default());
 //! let server = server::serve("127.0.0.1:3000".parse().unwrap(), options, echo).await?;
 //! println!("listening on {}", server.local_addr());
@@ -39,6 +36,7 @@
 
 pub mod apps;
 pub mod client;
+pub mod policy;
 pub mod server;
 pub mod socketio;
 pub mod websocket;

@@ -27,27 +27,30 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use engineio_proto::Frame;
 use engineio_proto::session::endpoint::{Endpoint, Input};
 use engineio_proto::session::server::{HttpResponse, Method, ServerConfig, SessionEvent, Transmit};
 use engineio_proto::session::{RequestId, SocketId};
+use engineio_proto::{ErrorCode, Frame, RequestQuery, Transport};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use crate::websocket::{self, Backlog, Outbox};
+use crate::policy::{ConnectionLimits, RequestInfo};
+pub use crate::policy::{Fallback, Options};
+use crate::websocket::{self, Outbox};
 
 /// What the core task runs: a sans-IO endpoint and the application on top of it. The driver
 /// calls [`Service::handle`] for every input, then [`Service::run_app`], then drains
@@ -133,27 +136,6 @@ impl engineio_proto::session::endpoint::IdSource for Ids {
     }
 }
 
-/// Answers a request outside the Engine.IO path.
-pub type Fallback = Arc<dyn Fn(&Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync>;
-
-/// Where to serve.
-#[derive(Clone)]
-pub struct Options {
-    /// The Engine.IO path, with both slashes: `/engine.io/` or `/socket.io/`.
-    pub path: String,
-    /// Answers requests outside `path` (pages, scripts); 404 when `None`.
-    pub fallback: Option<Fallback>,
-}
-
-impl std::fmt::Debug for Options {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options")
-            .field("path", &self.path)
-            .field("fallback", &self.fallback.is_some())
-            .finish()
-    }
-}
-
 /// A running server.
 #[derive(Debug, Clone)]
 pub struct ServerHandle {
@@ -198,21 +180,44 @@ pub async fn serve<S: Service>(
         options,
         inputs: inputs.clone(),
         next_request: AtomicU64::new(0),
+        connections: AtomicUsize::new(0),
     });
     tokio::spawn(async move {
+        let mut backoff = MIN_ACCEPT_BACKOFF;
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let (mut stream, remote) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(_) => {
+                    // Out of file descriptors (or memory): wait for connections to end
+                    // instead of spinning; the ones open keep being served meanwhile.
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                    continue;
+                }
+            };
+            backoff = MIN_ACCEPT_BACKOFF;
+            let Some(connection) = Connection::count(&shared) else {
+                // Over the limit: a clean refusal, then the socket closes.
+                let _ = stream.try_write(
+                    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                );
+                let _ = stream.shutdown().await;
                 continue;
             };
             let _ = stream.set_nodelay(true);
             let shared = shared.clone();
             tokio::spawn(async move {
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(TokioTimer::new())
+                    .header_read_timeout(shared.options.limits.header_read_timeout);
                 let service = hyper::service::service_fn(move |req| {
                     let shared = shared.clone();
-                    async move { Ok::<_, Infallible>(shared.handle(req).await) }
+                    let connection = connection.clone();
+                    async move { Ok::<_, Infallible>(shared.handle(req, remote, connection).await) }
                 });
-                // Errors here are the peer's (reset connections, bad HTTP): nothing to do.
-                let _ = hyper::server::conn::http1::Builder::new()
+                // Errors here are the peer's (reset connections, bad HTTP, timeouts): nothing
+                // to do but close.
+                let _ = http
                     .serve_connection(TokioIo::new(stream), service)
                     .with_upgrades()
                     .await;
@@ -270,6 +275,41 @@ struct Shared {
     options: Options,
     inputs: mpsc::UnboundedSender<Msg>,
     next_request: AtomicU64,
+    /// Open connections, WebSockets included.
+    connections: AtomicUsize,
+}
+
+const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// One open connection, counted in [`Shared::connections`] while any clone lives: the HTTP
+/// connection's task holds one, and a WebSocket it upgrades to takes one along.
+#[derive(Clone)]
+struct Connection {
+    _slot: Arc<ConnectionSlot>,
+}
+
+struct ConnectionSlot(Arc<Shared>);
+
+impl Connection {
+    /// Counts a new connection, unless the limit is reached.
+    fn count(shared: &Arc<Shared>) -> Option<Connection> {
+        let max = shared.options.limits.max_connections;
+        let open = shared.connections.fetch_add(1, Ordering::Relaxed);
+        if open >= max {
+            shared.connections.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(Connection {
+            _slot: Arc::new(ConnectionSlot(shared.clone())),
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Reports a request as aborted if it is dropped (the client went away) before its response.
@@ -288,19 +328,42 @@ impl Drop for AbortGuard<'_> {
 }
 
 impl Shared {
-    async fn handle(&self, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn handle(
+        &self,
+        mut req: Request<Incoming>,
+        remote: SocketAddr,
+        connection: Connection,
+    ) -> Response<Full<Bytes>> {
         if req.uri().path() != self.options.path {
             return match &self.options.fallback {
                 Some(fallback) => fallback(&req),
                 None => plain(StatusCode::NOT_FOUND, "not found"),
             };
         }
+        let policy = &self.options.policy;
         let method = match *req.method() {
             hyper::Method::GET => Method::Get,
             hyper::Method::POST => Method::Post,
+            hyper::Method::OPTIONS => match policy.preflight(req.headers()) {
+                Some(answer) => return answer,
+                None => Method::Other,
+            },
             _ => Method::Other,
         };
         let upgrade = is_websocket_upgrade(&req);
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let handshake = method == Method::Get && is_handshake(&query, upgrade);
+        if handshake {
+            let info = RequestInfo {
+                method: req.method(),
+                uri: req.uri(),
+                headers: req.headers(),
+                remote,
+            };
+            if policy.refuses(&info) {
+                return self.answer(&req, HttpResponse::error(ErrorCode::Forbidden), false);
+            }
+        }
         let request = RequestId(self.next_request.fetch_add(1, Ordering::Relaxed));
         let mut guard = AbortGuard {
             id: request,
@@ -311,7 +374,7 @@ impl Shared {
         let _ = self.inputs.send(Msg::Request {
             request,
             method,
-            query: req.uri().query().unwrap_or("").to_owned(),
+            query,
             upgrade,
             reply,
         });
@@ -324,7 +387,7 @@ impl Shared {
             match reply {
                 Reply::Response(response) => {
                     guard.armed = false;
-                    return to_hyper(response);
+                    return self.answer(&req, response, handshake);
                 }
                 Reply::ReadBody {
                     limit,
@@ -342,6 +405,8 @@ impl Shared {
                     let body = if declared.is_some_and(|n| n > limit as u64) {
                         None
                     } else {
+                        let timeout = self.options.limits.body_read_timeout;
+                        let read = Limited::new(req.body_mut(), limit).collect();
                         tokio::select! {
                             // The session ended while the body was read: stop reading, free
                             // what arrived, and answer.
@@ -349,12 +414,19 @@ impl Shared {
                                 next = reply;
                                 continue;
                             }
-                            collected = Limited::new(req.body_mut(), limit).collect() => {
-                                // Over the limit, or the connection broke mid-body: if it
-                                // broke, nobody reads the 413 and the session sees the
-                                // request aborted.
-                                collected.ok().map(|c| c.to_bytes())
-                            }
+                            collected = tokio::time::timeout(timeout, read) => match collected {
+                                Ok(collected) => {
+                                    // Over the limit, or the connection broke mid-body: if it
+                                    // broke, nobody reads the 413 and the session sees the
+                                    // request aborted.
+                                    collected.ok().map(|c| c.to_bytes())
+                                }
+                                // A stalled body: the request is aborted (the session closes,
+                                // as the reference's does when it destroys the request).
+                                Err(_) => {
+                                    return plain(StatusCode::REQUEST_TIMEOUT, "body timeout");
+                                }
+                            },
                         }
                     };
                     let _ = self.inputs.send(Msg::Body {
@@ -366,10 +438,31 @@ impl Shared {
                 }
                 Reply::Accept(socket, max_payload) => {
                     guard.armed = false;
-                    return self.accept_websocket(&mut req, socket, max_payload);
+                    let mut response =
+                        self.accept_websocket(&mut req, socket, max_payload, connection);
+                    policy.add_cors(req.headers(), response.headers_mut());
+                    return response;
                 }
             }
         }
+    }
+
+    /// The endpoint's answer, with the policy's headers.
+    fn answer(
+        &self,
+        req: &Request<Incoming>,
+        response: HttpResponse,
+        handshake: bool,
+    ) -> Response<Full<Bytes>> {
+        let policy = &self.options.policy;
+        let opened = handshake && response.status == 200;
+        let body = response.body.clone();
+        let mut out = to_hyper(response);
+        policy.add_cors(req.headers(), out.headers_mut());
+        if opened {
+            policy.add_cookie(&body, out.headers_mut());
+        }
+        out
     }
 
     fn accept_websocket(
@@ -377,6 +470,7 @@ impl Shared {
         req: &mut Request<Incoming>,
         socket: SocketId,
         max_payload: usize,
+        connection: Connection,
     ) -> Response<Full<Bytes>> {
         let inputs = self.inputs.clone();
         let Some(accept) = req
@@ -388,10 +482,15 @@ impl Shared {
             return plain(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
         };
         let upgrade = hyper::upgrade::on(req);
+        let limits = self.options.limits.clone();
         tokio::spawn(async move {
-            match upgrade.await {
-                Ok(upgraded) => run_websocket(upgraded, socket, max_payload, inputs).await,
-                Err(_) => drop(inputs.send(Msg::SocketClosed(socket))),
+            // The WebSocket counts as this connection until it ends.
+            let _connection = connection;
+            match tokio::time::timeout(limits.upgrade_timeout, upgrade).await {
+                Ok(Ok(upgraded)) => {
+                    run_websocket(upgraded, socket, max_payload, &limits, inputs).await
+                }
+                _ => drop(inputs.send(Msg::SocketClosed(socket))),
             }
         });
         let mut response = Response::new(Full::new(Bytes::new()));
@@ -403,6 +502,16 @@ impl Shared {
             headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
         }
         response
+    }
+}
+
+/// Whether a GET opens a session, as the reference decides before its `allowRequest`: no
+/// `sid`, and a WebSocket handshake asks for the upgrade. Malformed queries are the endpoint's
+/// to refuse.
+fn is_handshake(query: &str, upgrade: bool) -> bool {
+    match RequestQuery::parse(query) {
+        Ok(q) => q.sid.is_none() && (q.transport != Transport::Websocket || upgrade),
+        Err(_) => false,
     }
 }
 
@@ -434,6 +543,7 @@ async fn run_websocket(
     upgraded: hyper::upgrade::Upgraded,
     socket: SocketId,
     max_payload: usize,
+    limits: &ConnectionLimits,
     inputs: mpsc::UnboundedSender<Msg>,
 ) {
     // A small read buffer: the default 128 KiB, zero-filled before every read, was most of an
@@ -444,7 +554,7 @@ async fn run_websocket(
         .max_frame_size(Some(max_payload));
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let backlog = Backlog::default();
+    let backlog = limits.backlog;
     let (frames, inbox) = websocket::channel(&backlog);
     let _ = inputs.send(Msg::Opened { socket, frames });
     websocket::pump(ws, inbox, backlog, |frame| {

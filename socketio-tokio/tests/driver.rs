@@ -19,10 +19,7 @@ async fn server(max_payload: usize) -> ServerHandle {
         max_payload,
         ..ServerConfig::default()
     };
-    let options = Options {
-        path: "/engine.io/".into(),
-        fallback: None,
-    };
+    let options = Options::new("/engine.io/");
     server::serve("127.0.0.1:0".parse().unwrap(), options, Echo::new(config))
         .await
         .unwrap()

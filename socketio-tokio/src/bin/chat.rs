@@ -101,8 +101,8 @@ async fn main() -> std::io::Result<()> {
             },
         );
     let options = Options {
-        path: "/socket.io/".into(),
         fallback: Some(fallback),
+        ..Options::new("/socket.io/")
     };
     let server = server::serve(
         addr,

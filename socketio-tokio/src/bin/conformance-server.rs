@@ -11,6 +11,11 @@
 //!
 //! All modes: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1 000 000, port 3000 by
 //! default (0 picks a free one). Prints `listening on http://ADDR` once ready.
+//!
+//! Connection limits and request policy (the defaults are `socketio_tokio::policy`'s):
+//! `--max-connections N`, `--header-timeout-ms N`, `--body-timeout-ms N`,
+//! `--allowed-origin ORIGIN` (repeatable: other origins are refused), `--cors` (any origin) or
+//! `--cors-origin ORIGIN` (repeatable), `--cookie` (the `io` cookie).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,6 +23,7 @@ use std::time::Duration;
 use engineio_proto::session::server::ServerConfig;
 use socketio_proto::session::recovery::RecoveryConfig;
 use socketio_tokio::apps::interop::Interop;
+use socketio_tokio::policy::{ConnectionLimits, Cookie, Cors, RequestPolicy};
 use socketio_tokio::server::{self, Echo, Options, ServerHandle};
 use socketio_tokio::socketio::{EndpointConfig, SocketIo};
 
@@ -29,11 +35,37 @@ use socketio_tokio::socketio::{EndpointConfig, SocketIo};
 async fn main() -> std::io::Result<()> {
     let mut port = 3000u16;
     let mut mode = String::from("sio");
+    let mut limits = ConnectionLimits::default();
+    let mut policy = RequestPolicy::default();
     let mut args = std::env::args().skip(1);
+    let number = |value: Option<String>| -> std::io::Result<u64> {
+        value
+            .ok_or_else(usage)?
+            .parse()
+            .map_err(std::io::Error::other)
+    };
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--port", Some(value)) => port = value.parse().map_err(std::io::Error::other)?,
-            ("--mode", Some(value)) => mode = value,
+        match arg.as_str() {
+            "--port" => port = number(args.next())? as u16,
+            "--mode" => mode = args.next().ok_or_else(usage)?,
+            "--max-connections" => limits.max_connections = number(args.next())? as usize,
+            "--header-timeout-ms" => {
+                limits.header_read_timeout = Duration::from_millis(number(args.next())?)
+            }
+            "--body-timeout-ms" => {
+                limits.body_read_timeout = Duration::from_millis(number(args.next())?)
+            }
+            "--allowed-origin" => policy
+                .allowed_origins
+                .get_or_insert_with(Vec::new)
+                .push(args.next().ok_or_else(usage)?),
+            "--cors" => policy.cors = Some(Cors::default()),
+            "--cors-origin" => {
+                let cors = policy.cors.get_or_insert_with(Cors::default);
+                let origin = args.next().ok_or_else(usage)?;
+                cors.origins.get_or_insert_with(Vec::new).push(origin);
+            }
+            "--cookie" => policy.cookie = Some(Cookie::default()),
             _ => return Err(usage()),
         }
     }
@@ -46,8 +78,9 @@ async fn main() -> std::io::Result<()> {
         ..ServerConfig::default()
     };
     let options = |path: &str| Options {
-        path: path.into(),
-        fallback: None,
+        limits: limits.clone(),
+        policy: policy.clone(),
+        ..Options::new(path)
     };
     let mut sio = EndpointConfig {
         engine: config.clone(),
@@ -81,5 +114,9 @@ async fn main() -> std::io::Result<()> {
 }
 
 fn usage() -> std::io::Error {
-    std::io::Error::other("usage: conformance-server [--mode eio4|eio3|sio|interop] [--port N]")
+    std::io::Error::other(
+        "usage: conformance-server [--mode eio4|eio3|sio|interop] [--port N] \
+         [--max-connections N] [--header-timeout-ms N] [--body-timeout-ms N] \
+         [--allowed-origin ORIGIN]… [--cors | --cors-origin ORIGIN…] [--cookie]",
+    )
 }
