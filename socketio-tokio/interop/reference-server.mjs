@@ -5,7 +5,7 @@
 // client scripts in this directory (client-v4.mjs, client-v2.mjs) are first
 // validated against this file, which proves the scripts themselves are right.
 //
-// Usage: node reference-server.mjs --port N [--recovery]
+// Usage: node reference-server.mjs --port N [--recovery] [--ping-interval MS] [--ping-timeout MS]
 //   --port 0     lets the OS pick a free port.
 //   --recovery   enables connection state recovery.
 // Once listening, exactly one line `LISTENING <port>` is written to stdout.
@@ -44,7 +44,7 @@ import { Server } from "socket.io";
 
 /** Minimal argument parser: `--port N` and the `--recovery` flag. */
 function parseArgs(argv) {
-  const opts = { port: 0, recovery: false };
+  const opts = { port: 0, recovery: false, pingInterval: 300, pingTimeout: 200 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--port") {
@@ -55,6 +55,12 @@ function parseArgs(argv) {
       opts.port = value;
     } else if (arg === "--recovery") {
       opts.recovery = true;
+    } else if (arg === "--ping-interval" || arg === "--ping-timeout") {
+      const value = Number(argv[++i]);
+      if (!Number.isInteger(value) || value <= 0) {
+        throw new Error(`invalid ${arg} value: ${argv[i]}`);
+      }
+      opts[arg === "--ping-interval" ? "pingInterval" : "pingTimeout"] = value;
     } else {
       throw new Error(`unknown argument: ${arg}`);
     }
@@ -71,8 +77,8 @@ const args = parseArgs(process.argv.slice(2));
 const httpServer = createServer();
 
 const io = new Server(httpServer, {
-  pingInterval: 300,
-  pingTimeout: 200,
+  pingInterval: args.pingInterval,
+  pingTimeout: args.pingTimeout,
   connectTimeout: 1000,
   maxHttpBufferSize: 1e6,
   allowEIO3: true, // accept socket.io-client 2.x (Engine.IO protocol v3)

@@ -24,6 +24,8 @@
 //! a request whose client goes away is reported as aborted.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -173,7 +175,8 @@ pub async fn serve<S: Service>(
         max_payload: service.max_payload(),
         service,
         requests: HashMap::new(),
-        sockets: HashMap::new(),
+        sockets: FxHashMap::default(),
+        written: Vec::new(),
     };
     tokio::spawn(core.run(rx));
     let shared = Arc::new(Shared {
@@ -278,6 +281,9 @@ struct Shared {
     /// Open connections, WebSockets included.
     connections: AtomicUsize,
 }
+
+/// Inputs handled before the outputs are drained, at most.
+const INPUT_BATCH: usize = 256;
 
 const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
@@ -570,8 +576,10 @@ struct Core<S> {
     max_payload: usize,
     /// Requests waiting for a reply.
     requests: HashMap<RequestId, oneshot::Sender<Reply>>,
-    /// Open WebSockets' outgoing queues.
-    sockets: HashMap<SocketId, Outbox>,
+    /// Open WebSockets' outgoing queues (the ids are ours: a fast hash is safe).
+    sockets: FxHashMap<SocketId, Outbox>,
+    /// Sockets given frames since the last wake-up.
+    written: Vec<SocketId>,
 }
 
 impl<S: Service> Core<S> {
@@ -580,7 +588,17 @@ impl<S: Service> Core<S> {
             let deadline = self.service.poll_timeout();
             tokio::select! {
                 input = inputs.recv() => match input {
-                    Some(input) => self.input(Instant::now(), input),
+                    Some(input) => {
+                        let now = Instant::now();
+                        self.input(now, input);
+                        // Whatever else already arrived goes in before the outputs are
+                        // drained: a burst of frames then costs one drain, and each socket
+                        // one wake-up and one write.
+                        for _ in 0..INPUT_BATCH {
+                            let Ok(input) = inputs.try_recv() else { break };
+                            self.input(now, input);
+                        }
+                    }
                     None => return,
                 },
                 () = sleep_until(deadline) => self.service.handle_timeout(Instant::now()),
@@ -648,9 +666,14 @@ impl<S: Service> Core<S> {
         loop {
             self.service.run_app(now);
             let Some(transmit) = self.service.poll_transmit() else {
-                return;
+                break;
             };
             self.transmit(now, transmit);
+        }
+        for socket in self.written.drain(..) {
+            if let Some(frames) = self.sockets.get(&socket) {
+                frames.wake();
+            }
         }
     }
 
@@ -680,7 +703,9 @@ impl<S: Service> Core<S> {
                 let Some(frames) = self.sockets.get(&socket) else {
                     return;
                 };
-                if frames.send(frame).is_err() {
+                if frames.push(frame).is_ok() {
+                    self.written.push(socket);
+                } else {
                     // Too slow (closed with 1008) or gone: the session learns that its socket
                     // closed.
                     self.sockets.remove(&socket);

@@ -12,14 +12,14 @@
 //! message over `maxPayload` 1009, any other violation (fragmented control frame, unmasked
 //! client frame…) 1002.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use engineio_proto::{Frame, Utf8Bytes};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error};
@@ -52,16 +52,26 @@ impl Default for Backlog {
 /// What the sans-IO side and a socket's task share.
 #[derive(Debug, Default)]
 struct Shared {
+    /// Frames waiting for the task, and whether the sending side is gone.
+    queue: Mutex<Queue>,
     /// Bytes handed to the task and not yet written.
     queued: AtomicUsize,
-    /// Set when the socket must close at once, dropping what is queued.
-    kill: Notify,
+    /// Wakes the task: frames arrived, the sender closed, or the socket must die.
+    wake: Notify,
+    /// Set when the socket must close at once, dropping what is queued (1008).
+    killed: AtomicBool,
 }
 
-/// The sending end: where the driver's core puts frames for one socket.
+#[derive(Debug, Default)]
+struct Queue {
+    frames: Vec<Frame>,
+    closed: bool,
+}
+
+/// The sending end: where the driver's core puts frames for one socket. Dropping it closes
+/// the socket once what is queued is written.
 #[derive(Debug)]
 pub(crate) struct Outbox {
-    frames: mpsc::UnboundedSender<Frame>,
     shared: Arc<Shared>,
     limit: usize,
 }
@@ -71,37 +81,78 @@ pub(crate) struct Outbox {
 pub(crate) struct Overflow;
 
 impl Outbox {
-    /// Queues a frame. Over the backlog limit the socket is closed (1008) and nothing more is
-    /// sent; the caller reports the socket closed.
-    pub(crate) fn send(&self, frame: Frame) -> Result<(), Overflow> {
+    /// Queues a frame without waking the socket's task: call [`Outbox::wake`] once after a
+    /// batch, so a burst of frames costs one wake-up and one write. Over the backlog limit the
+    /// socket is closed (1008) and nothing more is sent; the caller reports the socket closed.
+    pub(crate) fn push(&self, frame: Frame) -> Result<(), Overflow> {
         let size = frame_len(&frame);
         let queued = self.shared.queued.fetch_add(size, Ordering::Relaxed) + size;
         if queued > self.limit {
-            self.shared.kill.notify_one();
+            self.shared.killed.store(true, Ordering::Relaxed);
+            self.shared.wake.notify_one();
             return Err(Overflow);
         }
-        self.frames.send(frame).map_err(|_| Overflow)
+        lock(&self.shared.queue).frames.push(frame);
+        Ok(())
     }
+
+    /// Wakes the socket's task to write what was pushed.
+    pub(crate) fn wake(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// [`Outbox::push`] and [`Outbox::wake`].
+    pub(crate) fn send(&self, frame: Frame) -> Result<(), Overflow> {
+        self.push(frame)?;
+        self.wake();
+        Ok(())
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        lock(&self.shared.queue).closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// The queue's lock; a panic while holding it cannot leave it inconsistent (pushes and swaps).
+fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
+    queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The receiving end, for the socket's task.
 #[derive(Debug)]
 pub(crate) struct Inbox {
-    frames: mpsc::UnboundedReceiver<Frame>,
     shared: Arc<Shared>,
+    /// The batch being written (kept to reuse its allocation).
+    batch: Vec<Frame>,
 }
 
-/// A connected pair: dropping the [`Outbox`] closes the socket once what is queued is
-/// written.
+impl Inbox {
+    /// Takes what is queued into `self.batch`; false once the sender is gone and nothing is
+    /// left.
+    fn take(&mut self) -> bool {
+        let mut queue = lock(&self.shared.queue);
+        std::mem::swap(&mut queue.frames, &mut self.batch);
+        !(queue.closed && self.batch.is_empty())
+    }
+}
+
+/// A connected pair.
 pub(crate) fn channel(backlog: &Backlog) -> (Outbox, Inbox) {
-    let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared::default());
     let outbox = Outbox {
-        frames: tx,
         shared: shared.clone(),
         limit: backlog.limit,
     };
-    (outbox, Inbox { frames: rx, shared })
+    let inbox = Inbox {
+        shared,
+        batch: Vec::new(),
+    };
+    (outbox, inbox)
 }
 
 fn frame_len(frame: &Frame) -> usize {
@@ -158,27 +209,29 @@ pub(crate) async fn pump<S>(
 {
     let shared = inbox.shared.clone();
     loop {
+        if shared.killed.load(Ordering::Relaxed) {
+            let close = CloseFrame {
+                code: CloseCode::Policy,
+                reason: "too slow: outgoing backlog over its limit".into(),
+            };
+            let _ = tokio::time::timeout(backlog.write_timeout, ws.close(Some(close))).await;
+            return;
+        }
+        if !inbox.take() {
+            // The sans-IO side closed the socket, and what it queued is written.
+            let _ = tokio::time::timeout(backlog.write_timeout, ws.close(None)).await;
+            return;
+        }
+        if !inbox.batch.is_empty() {
+            if !write_batch(&mut ws, &mut inbox, &backlog).await {
+                return;
+            }
+            continue;
+        }
         let reading = shared.queued.load(Ordering::Relaxed) <= backlog.pause_reading_above;
         tokio::select! {
             biased;
-            () = shared.kill.notified() => {
-                let close = CloseFrame {
-                    code: CloseCode::Policy,
-                    reason: "too slow: outgoing backlog over its limit".into(),
-                };
-                let _ = tokio::time::timeout(backlog.write_timeout, ws.close(Some(close))).await;
-                return;
-            }
-            frame = inbox.frames.recv() => {
-                let Some(frame) = frame else {
-                    // The sans-IO side closed the socket; what was queued is written.
-                    let _ = tokio::time::timeout(backlog.write_timeout, ws.close(None)).await;
-                    return;
-                };
-                if !write_batch(&mut ws, &mut inbox, frame, &backlog).await {
-                    return;
-                }
-            }
+            () = shared.wake.notified() => {}
             message = ws.next(), if reading => {
                 let frame = match message {
                     Some(Ok(Message::Text(text))) => {
@@ -205,22 +258,17 @@ pub(crate) async fn pump<S>(
     }
 }
 
-/// Writes `first` and everything else already queued, then flushes once. False when the
-/// socket broke, timed out or was killed meanwhile.
-async fn write_batch<S>(
-    ws: &mut WebSocketStream<S>,
-    inbox: &mut Inbox,
-    first: Frame,
-    backlog: &Backlog,
-) -> bool
+/// Writes the taken batch, then flushes once. False when the socket broke, timed out or was
+/// killed meanwhile.
+async fn write_batch<S>(ws: &mut WebSocketStream<S>, inbox: &mut Inbox, backlog: &Backlog) -> bool
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let shared = inbox.shared.clone();
+    let batch = &mut inbox.batch;
     let write = async {
-        let mut written = frame_len(&first);
-        ws.feed(to_message(first)).await?;
-        while let Ok(frame) = inbox.frames.try_recv() {
+        let mut written = 0;
+        for frame in batch.drain(..) {
             written += frame_len(&frame);
             ws.feed(to_message(frame)).await?;
         }
@@ -230,11 +278,18 @@ where
     };
     tokio::select! {
         biased;
-        () = shared.kill.notified() => {
-            // Re-arm, so the loop sends the 1008 close.
-            shared.kill.notify_one();
-            true
-        }
+        // Killed while stuck writing: the loop sends the 1008 close (or gives up on it).
+        () = wait_killed(&shared) => true,
         result = tokio::time::timeout(backlog.write_timeout, write) => matches!(result, Ok(Ok(()))),
+    }
+}
+
+async fn wait_killed(shared: &Shared) {
+    loop {
+        let notified = shared.wake.notified();
+        if shared.killed.load(Ordering::Relaxed) {
+            return;
+        }
+        notified.await;
     }
 }

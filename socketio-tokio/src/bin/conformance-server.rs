@@ -15,7 +15,8 @@
 //! Connection limits and request policy (the defaults are `socketio_tokio::policy`'s):
 //! `--max-connections N`, `--header-timeout-ms N`, `--body-timeout-ms N`,
 //! `--allowed-origin ORIGIN` (repeatable: other origins are refused), `--cors` (any origin) or
-//! `--cors-origin ORIGIN` (repeatable), `--cookie` (the `io` cookie).
+//! `--cors-origin ORIGIN` (repeatable), `--cookie` (the `io` cookie). For the load benchmark:
+//! `--threads N` (1 by default), `--ping-interval-ms N`, `--ping-timeout-ms N`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,15 +28,35 @@ use socketio_tokio::policy::{ConnectionLimits, Cookie, Cors, RequestPolicy};
 use socketio_tokio::server::{self, Echo, Options, ServerHandle};
 use socketio_tokio::socketio::{EndpointConfig, SocketIo};
 
-// One thread, as the reference's event loop: requests on different connections are handled
-// in the order they arrive, which the suites' back-to-back requests rely on (a GET sent right
-// after `5` on the WebSocket must find the upgrade done). On a multi-threaded runtime a task
-// woken later can run first.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
+    // One thread by default, as the reference's event loop: requests on different connections
+    // are handled in the order they arrive, which the suites' back-to-back requests rely on (a
+    // GET sent right after `5` on the WebSocket must find the upgrade done). On a
+    // multi-threaded runtime a task woken later can run first. `--threads N` (the load
+    // benchmark) trades that for more cores.
+    let threads = std::env::args()
+        .skip_while(|a| a != "--threads")
+        .nth(1)
+        .map_or(Ok(1), |n| n.parse::<usize>().map_err(std::io::Error::other))?;
+    let runtime = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(run())
+}
+
+async fn run() -> std::io::Result<()> {
     let mut port = 3000u16;
     let mut mode = String::from("sio");
     let mut limits = ConnectionLimits::default();
+    let mut ping_interval = Duration::from_millis(300);
+    let mut ping_timeout = Duration::from_millis(200);
     let mut policy = RequestPolicy::default();
     let mut args = std::env::args().skip(1);
     let number = |value: Option<String>| -> std::io::Result<u64> {
@@ -66,13 +87,16 @@ async fn main() -> std::io::Result<()> {
                 cors.origins.get_or_insert_with(Vec::new).push(origin);
             }
             "--cookie" => policy.cookie = Some(Cookie::default()),
+            "--ping-interval-ms" => ping_interval = Duration::from_millis(number(args.next())?),
+            "--ping-timeout-ms" => ping_timeout = Duration::from_millis(number(args.next())?),
+            "--threads" => drop(args.next()),
             _ => return Err(usage()),
         }
     }
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let config = ServerConfig {
-        ping_interval: Duration::from_millis(300),
-        ping_timeout: Duration::from_millis(200),
+        ping_interval,
+        ping_timeout,
         max_payload: 1_000_000,
         allow_eio3: matches!(mode.as_str(), "eio3" | "interop"),
         ..ServerConfig::default()
@@ -117,6 +141,7 @@ fn usage() -> std::io::Error {
     std::io::Error::other(
         "usage: conformance-server [--mode eio4|eio3|sio|interop] [--port N] \
          [--max-connections N] [--header-timeout-ms N] [--body-timeout-ms N] \
-         [--allowed-origin ORIGIN]… [--cors | --cors-origin ORIGIN…] [--cookie]",
+         [--allowed-origin ORIGIN]… [--cors | --cors-origin ORIGIN…] [--cookie] \
+         [--threads N] [--ping-interval-ms N] [--ping-timeout-ms N]",
     )
 }

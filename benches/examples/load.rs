@@ -1,0 +1,776 @@
+//! The load benchmark: our server, socketioxide and the official Node.js server, side by side
+//! under one load generator that speaks the raw Engine.IO/Socket.IO protocol over WebSocket
+//! and long-polling on loopback.
+//!
+//! ```sh
+//! cargo build --release -p socketio-tokio --bin conformance-server
+//! npm ci --prefix socketio-tokio/interop          # the Node.js server (socket.io 4.8.4)
+//! cargo run --release -p socketio-sansio-benches --example load | tee target/load.txt
+//! cargo run -p socketio-sansio-benches --example report -- target/load.txt   # the README table
+//! ```
+//!
+//! Every server runs the interop app (`socketio-tokio/src/apps/interop.rs`; the same contract in
+//! `interop/reference-server.mjs` and, for the rows measured here, in [`serve_socketioxide`]),
+//! with pingInterval 25 s, pingTimeout 20 s and recovery off. Scenarios, each bounded in time:
+//!
+//! * **echo**: 100 WebSocket clients, each with one `message-with-ack` in flight at a time;
+//!   acks per second, p50/p99 round trip, server CPU per 1 000 acks.
+//! * **fan-out**: 1 000 clients; one of them sends 1 000 `to-all` broadcasts, at most 10 in
+//!   flight (it waits for its own copy); deliveries per second and server CPU per delivery.
+//! * **burst**: the same 1 000 broadcasts sent at once; deliveries missing 10 s after the last
+//!   one arrived.
+//! * **idle memory**: the server's RSS growth per idle WebSocket client (joined to `/`) and per
+//!   idle long-polling client (joined, a GET parked), over 2 000 clients, each on a fresh
+//!   server process.
+//! * **connections per second**: 50 workers that each open a WebSocket, join `/` and close,
+//!   again and again.
+//!
+//! Rounds are interleaved (server A, B, C, then again) and the median is reported. Options:
+//! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,socketioxide,node`
+//! (`ours-1` is our server on one worker thread, for the scaling row), `--only
+//! idle,echo,fanout,burst,connect` (a subset of the scenarios), `--ours PATH` (the
+//! `conformance-server` binary, `target/release/conformance-server`), `--idle N` (2 000; with a
+//! raised file-descriptor limit, 100 000 works: the benchmark raises its own soft limit to the
+//! hard one and spreads clients over several loopback source addresses).
+//!
+//! Output: one `load <scenario> <server> <value>` line per measurement (for the report
+//! example), then a Markdown table.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{WebSocketStream, client_async};
+
+type Ws = WebSocketStream<TcpStream>;
+
+const PING_INTERVAL_MS: &str = "25000";
+const PING_TIMEOUT_MS: &str = "20000";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(port) = flag(&args, "--serve-socketioxide") {
+        return serve_socketioxide(port.parse().unwrap_or(0));
+    }
+    let rounds: usize = flag(&args, "--rounds").map_or(3, |v| v.parse().unwrap_or(3));
+    let seconds: u64 = flag(&args, "--seconds").map_or(5, |v| v.parse().unwrap_or(5));
+    let idle: usize = flag(&args, "--idle").map_or(2000, |v| v.parse().unwrap_or(2000));
+    let servers: Vec<String> = flag(&args, "--servers")
+        .unwrap_or_else(|| "ours,ours-1,socketioxide,node".into())
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let ours = flag(&args, "--ours").unwrap_or_else(|| "target/release/conformance-server".into());
+    let only: Option<Vec<String>> =
+        flag(&args, "--only").map(|v| v.split(',').map(str::to_owned).collect());
+    raise_fd_limit();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let config = Config {
+        seconds: Duration::from_secs(seconds),
+        idle,
+        ours,
+        only,
+    };
+    let mut results: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    runtime.block_on(async {
+        for round in 0..rounds {
+            for server in &servers {
+                eprintln!("round {} of {rounds}: {server}", round + 1);
+                match run_server(server, &config).await {
+                    Ok(measured) => {
+                        for (scenario, value) in measured {
+                            println!("load {scenario} {server} {value}");
+                            results
+                                .entry((scenario, server.clone()))
+                                .or_default()
+                                .push(value);
+                        }
+                    }
+                    Err(e) => eprintln!("  {server}: {e}"),
+                }
+            }
+        }
+    });
+    print_table(&results, &servers);
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+struct Config {
+    seconds: Duration,
+    idle: usize,
+    ours: String,
+    /// Run only these scenarios (`idle`, `echo`, `fanout`, `burst`, `connect`).
+    only: Option<Vec<String>>,
+}
+
+impl Config {
+    fn runs(&self, scenario: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|s| s == scenario))
+    }
+}
+
+/// A server process under test.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    pid: u32,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn start(name: &str, config: &Config) -> Result<Server, String> {
+    let mut command = match name {
+        "ours" | "ours-1" => {
+            let mut c = Command::new(&config.ours);
+            let threads = if name == "ours" { "2" } else { "1" };
+            c.args(["--mode", "sio", "--port", "0", "--threads", threads]);
+            c.args(["--ping-interval-ms", PING_INTERVAL_MS]);
+            c.args(["--ping-timeout-ms", PING_TIMEOUT_MS]);
+            c
+        }
+        "socketioxide" => {
+            let mut c = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+            c.args(["--serve-socketioxide", "0"]);
+            c
+        }
+        "node" => {
+            let mut c = Command::new("node");
+            c.arg("socketio-tokio/interop/reference-server.mjs");
+            c.args(["--port", "0", "--ping-interval", PING_INTERVAL_MS]);
+            c.args(["--ping-timeout", PING_TIMEOUT_MS]);
+            c
+        }
+        other => return Err(format!("unknown server {other}")),
+    };
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
+    let pid = child.id().ok_or("no pid")?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .map_err(|_| format!("{name} did not start"))?
+        .map_err(|e| e.to_string())?
+        .ok_or(format!("{name} exited"))?;
+    // `listening on http://ADDR …` (ours, socketioxide) or `LISTENING <port>` (node).
+    let addr = if let Some(rest) = line.strip_prefix("LISTENING ") {
+        SocketAddr::from((
+            [127, 0, 0, 1],
+            rest.trim().parse::<u16>().map_err(|e| e.to_string())?,
+        ))
+    } else {
+        line.split("http://")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .ok_or(format!("unexpected line {line:?}"))?
+            .trim_end_matches('/')
+            .parse()
+            .map_err(|e| format!("{e}: {line:?}"))?
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(Server { child, addr, pid })
+}
+
+/// Runs every scenario; each memory reading on a fresh server process, so that what earlier
+/// scenarios left in the allocator does not hide the growth.
+async fn run_server(name: &str, config: &Config) -> Result<Vec<(String, f64)>, String> {
+    let mut out = Vec::new();
+    if config.runs("idle") {
+        let server = start(name, config).await?;
+        out.push((
+            "idle_ws_kib".into(),
+            idle_websockets(&server, config.idle).await?,
+        ));
+        drop(server);
+        let server = start(name, config).await?;
+        let per_poll = idle_polling(&server, config.idle.min(2000)).await?;
+        out.push(("idle_polling_kib".into(), per_poll));
+    }
+    let server = start(name, config).await?;
+    if config.runs("echo") {
+        let echo = echo(&server, config.seconds).await?;
+        out.extend([
+            ("echo_acks_per_s".into(), echo.per_second),
+            ("echo_cpu_ms_per_1000".into(), echo.cpu_per_1000_ms),
+            ("echo_p50_us".into(), echo.p50_us),
+            ("echo_p99_us".into(), echo.p99_us),
+        ]);
+    }
+    if config.runs("fanout") {
+        let fanout = fan_out(&server, 1000, 1000, 10).await?;
+        out.extend([
+            ("fanout_deliveries_per_s".into(), fanout.per_second),
+            (
+                "fanout_cpu_us_per_delivery".into(),
+                fanout.cpu_per_delivery_us,
+            ),
+        ]);
+    }
+    if config.runs("burst") {
+        out.push((
+            "burst_lost_percent".into(),
+            burst(&server, 1000, 1000).await?,
+        ));
+    }
+    if config.runs("connect") {
+        let cps = connections_per_second(&server, config.seconds).await?;
+        out.push(("connections_per_s".into(), cps));
+    }
+    out.push(("rss_end_mib".into(), rss_kib(server.pid) as f64 / 1024.0));
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The raw client
+// ---------------------------------------------------------------------------------------------
+
+/// Opens a WebSocket session, joins `/`, and returns it. `source` picks a loopback source
+/// address (127.0.0.x), so that more than one port range of clients fits.
+async fn join(addr: SocketAddr, source: u8) -> Result<Ws, String> {
+    let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, source.max(1)], 0)))
+        .map_err(|e| e.to_string())?;
+    let stream = socket.connect(addr).await.map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = client_async(url, stream).await.map_err(|e| e.to_string())?;
+    let open = next_text(&mut ws).await?;
+    if !open.starts_with('0') {
+        return Err(format!("no open packet: {open}"));
+    }
+    ws.send(Message::text("40"))
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        let reply = next_text(&mut ws).await?;
+        if reply.starts_with("40") {
+            return Ok(ws);
+        }
+    }
+}
+
+/// The next text frame that is not a ping (pings are answered).
+async fn next_text(ws: &mut Ws) -> Result<String, String> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .map_err(|_| "no frame in 30 s".to_owned())?
+            .ok_or("closed")?
+            .map_err(|e| e.to_string())?;
+        if let Message::Text(text) = message {
+            if text.as_str() == "2" {
+                ws.send(Message::text("3"))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
+            return Ok(text.as_str().to_owned());
+        }
+    }
+}
+
+/// Server CPU time so far (user + system), from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the name.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// Resident memory in KiB, from `/proc/<pid>/status`.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------------------------
+
+struct Echo {
+    per_second: f64,
+    cpu_per_1000_ms: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+async fn echo(server: &Server, duration: Duration) -> Result<Echo, String> {
+    let mut clients = Vec::new();
+    for i in 0..100 {
+        clients.push(join(server.addr, 1 + (i % 4) as u8).await?);
+    }
+    // One second of warm-up, then the measured run.
+    let warm = Instant::now() + Duration::from_secs(1);
+    let end = warm + duration;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut id = 0u64;
+                while Instant::now() < end {
+                    id += 1;
+                    let sent = Instant::now();
+                    let text = format!("42{id}[\"message-with-ack\",\"hello\"]");
+                    if ws.send(Message::text(text)).await.is_err() {
+                        break;
+                    }
+                    let want = format!("43{id}[");
+                    loop {
+                        match next_text(&mut ws).await {
+                            Ok(t) if t.starts_with(&want) => break,
+                            Ok(_) => continue,
+                            Err(_) => return latencies,
+                        }
+                    }
+                    if sent >= warm {
+                        latencies.push(sent.elapsed().as_micros() as u32);
+                    }
+                }
+                let _ = ws.close(None).await;
+                latencies
+            })
+        })
+        .collect();
+    tokio::time::sleep_until(warm.into()).await;
+    let cpu0 = cpu_time(server.pid);
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap_or_default());
+    }
+    let cpu = cpu_time(server.pid).saturating_sub(cpu0);
+    latencies.sort_unstable();
+    let n = latencies.len().max(1);
+    let pick = |q: f64| {
+        f64::from(
+            latencies
+                .get(((n as f64 * q) as usize).min(n - 1))
+                .copied()
+                .unwrap_or(0),
+        )
+    };
+    Ok(Echo {
+        per_second: latencies.len() as f64 / duration.as_secs_f64(),
+        cpu_per_1000_ms: cpu.as_secs_f64() * 1000.0 / (n as f64 / 1000.0),
+        p50_us: pick(0.5),
+        p99_us: pick(0.99),
+    })
+}
+
+struct FanOut {
+    per_second: f64,
+    cpu_per_delivery_us: f64,
+}
+
+/// `clients` joined; the first sends `broadcasts` `to-all` events, `window` in flight.
+async fn fan_out(
+    server: &Server,
+    clients: usize,
+    broadcasts: usize,
+    window: usize,
+) -> Result<FanOut, String> {
+    let (sockets, received) = receivers(server, clients).await?;
+    let mut sockets = sockets.into_iter();
+    let mut sender = sockets.next().ok_or("no client")?;
+    let others: Vec<_> = sockets
+        .map(|ws| count_deliveries(ws, received.clone()))
+        .collect();
+    let cpu0 = cpu_time(server.pid);
+    let start = Instant::now();
+    let mut own = 0usize;
+    for i in 0..broadcasts {
+        sender
+            .send(Message::text(format!("42[\"to-all\",{i}]")))
+            .await
+            .map_err(|e| e.to_string())?;
+        while i + 1 - own > window {
+            if next_text(&mut sender)
+                .await?
+                .starts_with("42[\"all-message\"")
+            {
+                own += 1;
+            }
+        }
+    }
+    while own < broadcasts {
+        if next_text(&mut sender)
+            .await?
+            .starts_with("42[\"all-message\"")
+        {
+            own += 1;
+        }
+    }
+    let expected = ((clients - 1) * broadcasts) as u64;
+    wait_for(&received, expected, Duration::from_secs(30)).await;
+    let elapsed = start.elapsed();
+    let cpu = cpu_time(server.pid).saturating_sub(cpu0);
+    let delivered = received.load(Ordering::Relaxed) + own as u64;
+    for task in others {
+        task.abort();
+    }
+    Ok(FanOut {
+        per_second: delivered as f64 / elapsed.as_secs_f64(),
+        cpu_per_delivery_us: cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64,
+    })
+}
+
+/// `broadcasts` `to-all` events sent at once to `clients`: the percentage never delivered.
+async fn burst(server: &Server, clients: usize, broadcasts: usize) -> Result<f64, String> {
+    let (sockets, received) = receivers(server, clients).await?;
+    let mut sockets = sockets.into_iter();
+    let mut sender = sockets.next().ok_or("no client")?;
+    let others: Vec<_> = sockets
+        .map(|ws| count_deliveries(ws, received.clone()))
+        .collect();
+    for i in 0..broadcasts {
+        sender
+            .feed(Message::text(format!("42[\"to-all\",{i}]")))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    sender.flush().await.map_err(|e| e.to_string())?;
+    let mut own = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while own < broadcasts as u64 && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(10), next_text(&mut sender)).await {
+            Ok(Ok(t)) if t.starts_with("42[\"all-message\"") => own += 1,
+            Ok(Ok(_)) => {}
+            _ => break,
+        }
+    }
+    let expected = ((clients - 1) * broadcasts) as u64;
+    wait_for(&received, expected, Duration::from_secs(30)).await;
+    let delivered = received.load(Ordering::Relaxed) + own;
+    for task in others {
+        task.abort();
+    }
+    let total = (clients * broadcasts) as f64;
+    Ok(100.0 * (total - delivered as f64) / total)
+}
+
+/// Waits until `counter` reaches `expected`, or no progress for 10 s, or `limit`.
+async fn wait_for(counter: &AtomicU64, expected: u64, limit: Duration) {
+    let end = Instant::now() + limit;
+    let mut last = (counter.load(Ordering::Relaxed), Instant::now());
+    while Instant::now() < end {
+        let now = counter.load(Ordering::Relaxed);
+        if now >= expected {
+            return;
+        }
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(10) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn receivers(server: &Server, n: usize) -> Result<(Vec<Ws>, Arc<AtomicU64>), String> {
+    let mut sockets = Vec::with_capacity(n);
+    for i in 0..n {
+        sockets.push(join(server.addr, 1 + (i % 4) as u8).await?);
+    }
+    Ok((sockets, Arc::new(AtomicU64::new(0))))
+}
+
+fn count_deliveries(mut ws: Ws, received: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Ok(text) = next_text(&mut ws).await {
+            if text.starts_with("42[\"all-message\"") {
+                received.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    })
+}
+
+/// The server's RSS growth per idle WebSocket client, in KiB.
+async fn idle_websockets(server: &Server, n: usize) -> Result<f64, String> {
+    settle().await;
+    let before = rss_kib(server.pid);
+    let mut sockets = Vec::with_capacity(n);
+    for i in 0..n {
+        // Spread over 127.0.0.1–.8: one source address has ~28 000 ephemeral ports.
+        sockets.push(join(server.addr, 1 + (i % 8) as u8).await?);
+    }
+    settle().await;
+    let after = rss_kib(server.pid);
+    drop(sockets);
+    Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
+/// The server's RSS growth per idle long-polling client (joined, a GET parked), in KiB.
+async fn idle_polling(server: &Server, n: usize) -> Result<f64, String> {
+    settle().await;
+    let before = rss_kib(server.pid);
+    let mut parked = Vec::with_capacity(n);
+    for _ in 0..n {
+        parked.push(polling_client(server.addr).await?);
+    }
+    settle().await;
+    let after = rss_kib(server.pid);
+    drop(parked);
+    Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
+/// Handshake, join `/`, read the CONNECT reply, then park a GET; returns its connection.
+async fn polling_client(addr: SocketAddr) -> Result<TcpStream, String> {
+    let (_, body) = http(addr, "GET", "EIO=4&transport=polling", b"").await?;
+    let sid = body
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .ok_or(format!("no sid in {body}"))?
+        .to_owned();
+    let query = format!("EIO=4&transport=polling&sid={sid}");
+    let (status, _) = http(addr, "POST", &query, b"40").await?;
+    if status != 200 {
+        return Err(format!("POST 40: {status}"));
+    }
+    // The CONNECT reply may come after a ping or a noop.
+    let mut joined = false;
+    for _ in 0..5 {
+        let (_, reply) = http(addr, "GET", &query, b"").await?;
+        if reply.contains("40") {
+            joined = true;
+            break;
+        }
+        if reply.contains('2') {
+            http(addr, "POST", &query, b"3").await?;
+        }
+    }
+    if !joined {
+        return Err("no CONNECT reply".into());
+    }
+    let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let request = format!("GET /socket.io/?{query} HTTP/1.1\r\nHost: x\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(stream)
+}
+
+/// One request on its own connection: (status, body).
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    query: &str,
+    body: &[u8],
+) -> Result<(u16, String), String> {
+    let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let head = format!(
+        "{method} /socket.io/?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    stream.write_all(body).await.map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .map_err(|_| "no response in 10 s".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    // Chunked bodies (Node) hold the payload between size lines; the sid search copes.
+    Ok((status, body.to_owned()))
+}
+
+/// Workers that open a WebSocket, join `/` and close, for `duration`.
+async fn connections_per_second(server: &Server, duration: Duration) -> Result<f64, String> {
+    let end = Instant::now() + duration;
+    let done = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..50u8)
+        .map(|w| {
+            let done = done.clone();
+            let addr = server.addr;
+            tokio::spawn(async move {
+                while Instant::now() < end {
+                    if let Ok(mut ws) = join(addr, 1 + w % 8).await {
+                        let _ = ws.close(None).await;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        let _ = worker.await;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / duration.as_secs_f64())
+}
+
+/// Lets closed connections finish and the allocator settle before a memory reading.
+async fn settle() {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+}
+
+/// Raises this process's soft file-descriptor limit to its hard limit (for `--idle 100000`;
+/// the servers inherit it). Without libc bindings here: `prlimit` from util-linux.
+fn raise_fd_limit() {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let hard = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(4).map(str::to_owned));
+    if let Some(hard) = hard {
+        let _ = std::process::Command::new("prlimit")
+            .args(["--pid", &std::process::id().to_string()])
+            .arg(format!("--nofile={hard}:{hard}"))
+            .status();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// socketioxide, serving the same app
+// ---------------------------------------------------------------------------------------------
+
+/// socketioxide 0.18.9 as a standalone hyper service (its own example's setup), default
+/// settings but the heartbeat, running the part of the interop app the scenarios use.
+fn serve_socketioxide(port: u16) {
+    use serde_json::Value;
+    use socketioxide::SocketIo;
+    use socketioxide::extract::{AckSender, Data, SocketRef};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async move {
+        let interval = Duration::from_millis(PING_INTERVAL_MS.parse().unwrap_or(25_000));
+        let timeout = Duration::from_millis(PING_TIMEOUT_MS.parse().unwrap_or(20_000));
+        let (service, io) = SocketIo::builder()
+            .ping_interval(interval)
+            .ping_timeout(timeout)
+            .build_svc();
+        let all = io.clone();
+        io.ns("/", async move |socket: SocketRef| {
+            socket.on(
+                "message-with-ack",
+                async |Data::<Value>(data), ack: AckSender| {
+                    let _ = ack.send(&data);
+                },
+            );
+            let io = all.clone();
+            socket.on("to-all", async move |Data::<Value>(data)| {
+                let _ = io.emit("all-message", &data).await;
+            });
+        });
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind");
+        println!(
+            "listening on http://{}",
+            listener.local_addr().expect("address")
+        );
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let service = service.clone();
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+// ---------------------------------------------------------------------------------------------
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn print_table(results: &BTreeMap<(String, String), Vec<f64>>, servers: &[String]) {
+    println!();
+    println!("| | {} |", servers.join(" | "));
+    println!("|---|{}", "---|".repeat(servers.len()));
+    for (scenario, label) in ROWS {
+        let cells: Vec<String> = servers
+            .iter()
+            .map(|s| {
+                results
+                    .get(&(scenario.to_string(), s.clone()))
+                    .map_or("–".into(), |v| format!("{:.1}", median(v)))
+            })
+            .collect();
+        println!("| {label} | {} |", cells.join(" | "));
+    }
+}
+
+/// The measurements, as the report names them.
+const ROWS: [(&str, &str); 11] = [
+    ("echo_acks_per_s", "echo with acks, 100 clients: acks/s"),
+    ("echo_cpu_ms_per_1000", "server CPU per 1 000 acks (ms)"),
+    ("echo_p50_us", "ack round trip p50 (µs)"),
+    ("echo_p99_us", "ack round trip p99 (µs)"),
+    (
+        "fanout_deliveries_per_s",
+        "fan-out, 1 000 clients × 1 000 broadcasts: deliveries/s",
+    ),
+    ("fanout_cpu_us_per_delivery", "server CPU per delivery (µs)"),
+    (
+        "burst_lost_percent",
+        "burst of 1 000 broadcasts at once: deliveries lost (%)",
+    ),
+    ("idle_ws_kib", "memory per idle WebSocket connection (KiB)"),
+    (
+        "idle_polling_kib",
+        "memory per idle long-polling client (KiB)",
+    ),
+    ("connections_per_s", "connections opened per second"),
+    ("rss_end_mib", "server RSS at the end (MiB)"),
+];
