@@ -1,22 +1,28 @@
 //! Prints the README's benchmark tables from one bench run: criterion's medians (read from
-//! `target/criterion/<group>/<function>/<case>/new/estimates.json`) and the allocation counts
-//! the bench binaries print (`allocs <id> <n>` lines in their saved output).
+//! `target/criterion/<group>/<function>/<case>/new/estimates.json`), the allocation counts
+//! the bench binaries print (`allocs <id> <n>` lines in their saved output) and the load
+//! benchmark's measurements (`load <scenario> <server> <value>` lines of `examples/load.rs`).
 //!
 //! ```text
 //! cargo bench -p socketio-sansio-benches -- --warm-up-time 0.5 --measurement-time 1 | tee target/bench.txt
-//! cargo run -p socketio-sansio-benches --example report -- target/bench.txt
+//! cargo run --release -p socketio-sansio-benches --example load | tee target/load.txt
+//! cargo run -p socketio-sansio-benches --example report -- target/bench.txt target/load.txt
 //! ```
 //!
 //! Cells are "median (allocations)"; "–" marks a benchmark missing from the run.
 #![allow(missing_docs)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 struct Run {
     criterion: PathBuf,
     allocs: HashMap<String, u64>,
+    /// (scenario, server) ⇒ the values of every round.
+    load: BTreeMap<(String, String), Vec<f64>>,
+    /// The servers of the load benchmark, in the order they ran.
+    load_servers: Vec<String>,
 }
 
 impl Run {
@@ -352,25 +358,137 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), PathBuf::from);
     let mut allocs = HashMap::new();
+    let mut load = BTreeMap::new();
+    let mut load_servers: Vec<String> = Vec::new();
     for file in std::env::args().skip(1) {
         let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
         for line in text.lines() {
             let mut words = line.split_whitespace();
-            if let (Some("allocs"), Some(id), Some(Ok(n))) =
-                (words.next(), words.next(), words.next().map(str::parse))
-            {
-                allocs.insert(id.to_owned(), n);
+            match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("allocs"), Some(id), Some(n), None) => {
+                    if let Ok(n) = n.parse() {
+                        allocs.insert(id.to_owned(), n);
+                    }
+                }
+                (Some("load"), Some(scenario), Some(server), Some(value)) => {
+                    if let Ok(value) = value.parse() {
+                        if !load_servers.iter().any(|s| s == server) {
+                            load_servers.push(server.to_owned());
+                        }
+                        load.entry((scenario.to_owned(), server.to_owned()))
+                            .or_insert_with(Vec::new)
+                            .push(value);
+                    }
+                }
+                _ => {}
             }
         }
     }
     let run = Run {
         criterion: target.join("criterion"),
         allocs,
+        load,
+        load_servers,
     };
     let mut out = String::new();
     engineio(&run, &mut out);
     socketio(&run, &mut out);
     sweeps(&run, &mut out);
     broadcast_and_session(&run, &mut out);
+    load_table(&run, &mut out);
     print!("{out}");
+}
+
+/// The load benchmark: the median of the rounds per scenario and server, and each target's
+/// ratio against socketioxide.
+fn load_table(run: &Run, out: &mut String) {
+    if run.load.is_empty() {
+        return;
+    }
+    let median = |scenario: &str, server: &str| {
+        let mut values = run
+            .load
+            .get(&(scenario.to_owned(), server.to_owned()))?
+            .clone();
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied()
+    };
+    let rounds = run.load.values().map(Vec::len).max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "\n### Load (`examples/load.rs`, median of {rounds} interleaved rounds)\n"
+    );
+    let _ = writeln!(out, "| | {} |", run.load_servers.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(run.load_servers.len()));
+    let rows = [
+        ("echo_acks_per_s", "echo with acks, 100 clients: acks/s", 0),
+        ("echo_cpu_ms_per_1000", "server CPU per 1 000 acks (ms)", 1),
+        ("echo_p50_us", "ack round trip p50 (µs)", 0),
+        ("echo_p99_us", "ack round trip p99 (µs)", 0),
+        (
+            "fanout_deliveries_per_s",
+            "fan-out, 1 000 clients × 1 000 broadcasts: deliveries/s",
+            0,
+        ),
+        (
+            "fanout_cpu_us_per_delivery",
+            "server CPU per delivery (µs)",
+            2,
+        ),
+        (
+            "burst_lost_percent",
+            "burst of 1 000 broadcasts at once: deliveries lost (%)",
+            1,
+        ),
+        (
+            "idle_ws_kib",
+            "memory per idle WebSocket connection (KiB)",
+            1,
+        ),
+        (
+            "idle_polling_kib",
+            "memory per idle long-polling client (KiB)",
+            1,
+        ),
+        ("connections_per_s", "connections opened per second", 0),
+        ("rss_end_mib", "server RSS at the end (MiB)", 1),
+    ];
+    for (scenario, label, digits) in rows {
+        let cells: Vec<String> = run
+            .load_servers
+            .iter()
+            .map(|server| {
+                median(scenario, server).map_or("–".to_owned(), |v| format!("{v:.digits$}"))
+            })
+            .collect();
+        let _ = writeln!(out, "| {label} | {} |", cells.join(" | "));
+    }
+    let ratio = |scenario: &str| match (median(scenario, "ours"), median(scenario, "socketioxide"))
+    {
+        (Some(ours), Some(peer)) if peer != 0.0 => factor(ours / peer),
+        _ => "–".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "\nAgainst socketioxide: echo acks/s {}, CPU per ack {}, fan-out deliveries/s {}, \
+         connections/s {}; our server on 2 threads against 1: echo {}, fan-out {}.",
+        ratio("echo_acks_per_s"),
+        ratio("echo_cpu_ms_per_1000"),
+        ratio("fanout_deliveries_per_s"),
+        ratio("connections_per_s"),
+        match (
+            median("echo_acks_per_s", "ours"),
+            median("echo_acks_per_s", "ours-1")
+        ) {
+            (Some(two), Some(one)) => factor(two / one),
+            _ => "–".to_owned(),
+        },
+        match (
+            median("fanout_deliveries_per_s", "ours"),
+            median("fanout_deliveries_per_s", "ours-1")
+        ) {
+            (Some(two), Some(one)) => factor(two / one),
+            _ => "–".to_owned(),
+        },
+    );
 }
