@@ -108,3 +108,37 @@ fn rooms_follow_joins_leaves_and_disconnects() {
     // Namespaces are separate.
     assert!(rooms.recipients("/", &BroadcastTarget::all()).is_empty());
 }
+
+/// A socket's own room is implicit (no allocation for a socket in no other room) but behaves
+/// as a room: it can be targeted, excluded, listed, and left, as in the reference.
+#[test]
+fn a_sockets_own_room_behaves_like_any_room() {
+    let mut rooms = Rooms::default();
+    rooms.add_socket("/", "a");
+    rooms.add_socket("/", "b");
+    rooms.join("/", "b", "team");
+    assert_eq!(rooms.recipients("/", &BroadcastTarget::to(["a"])), ["a"]);
+    assert_eq!(
+        rooms.recipients("/", &BroadcastTarget::to(["a", "team"])),
+        ["a", "b"]
+    );
+    assert_eq!(
+        rooms.recipients("/", &BroadcastTarget::all().except(["a"])),
+        ["b"]
+    );
+    assert_eq!(rooms.sockets_in("/", "b"), ["b"]);
+    assert_eq!(rooms.rooms_of("/", "b"), ["b", "team"]);
+    rooms.leave("/", "a", "a");
+    assert!(
+        rooms
+            .recipients("/", &BroadcastTarget::to(["a"]))
+            .is_empty()
+    );
+    assert!(rooms.rooms_of("/", "a").is_empty());
+    // Still a socket of the namespace: a broadcast to everyone reaches it.
+    assert_eq!(rooms.recipients("/", &BroadcastTarget::all()), ["a", "b"]);
+    rooms.join("/", "a", "a");
+    assert_eq!(rooms.sockets_in("/", "a"), ["a"]);
+    rooms.remove_socket("/", "b");
+    assert!(rooms.sockets_in("/", "team").is_empty());
+}

@@ -555,7 +555,7 @@ async fn run_websocket(
     // A small read buffer: the default 128 KiB, zero-filled before every read, was most of an
     // idle connection's memory and a third of the server's CPU.
     let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(2048)
         .max_message_size(Some(max_payload))
         .max_frame_size(Some(max_payload));
     let ws =

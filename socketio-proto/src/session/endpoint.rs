@@ -71,7 +71,7 @@
 //! assert_eq!(response.body, &b"40{\"sid\":\"id2\"}\x1e42[\"hello\",\"world\"]"[..]);
 //! ```
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 use std::time::{Duration, Instant};
@@ -81,10 +81,10 @@ use engineio_proto::session::endpoint::{self as engine, IdSource, Input, Session
 use engineio_proto::session::server::{ServerConfig as EngineConfig, SessionEvent, Transmit};
 use serde::Serialize;
 
-use super::SessionError;
 use super::recovery::{RecoveryConfig, RecoveryRequest, RecoveryStore};
 use super::rooms::{Adapter, BroadcastTarget, Rooms};
 use super::server::{Connection, ConnectionConfig, ConnectionEvent, DisconnectReason, Output};
+use super::{NamespaceMap, SessionError};
 use crate::{AckId, EncodedPacket, Namespace, Packet, Utf8Bytes};
 
 /// Server-wide settings.
@@ -173,9 +173,9 @@ pub enum ServerEvent {
 struct Peer {
     connection: Connection,
     /// Namespace ⇒ (socket id, recovery pid).
-    sockets: BTreeMap<String, (String, Option<String>)>,
+    sockets: NamespaceMap<(String, Option<String>)>,
     /// Namespace ⇒ auth of a CONNECT waiting for an answer.
-    pending: BTreeMap<String, Option<Utf8Bytes>>,
+    pending: NamespaceMap<Option<Utf8Bytes>>,
     dirty: bool,
     /// The deadline scheduled in the timer table.
     deadline: Option<Instant>,
@@ -524,8 +524,8 @@ impl Endpoint {
                         session.version().into(),
                         self.config.connection.clone(),
                     ),
-                    sockets: BTreeMap::new(),
-                    pending: BTreeMap::new(),
+                    sockets: NamespaceMap::default(),
+                    pending: NamespaceMap::default(),
                     dirty: false,
                     deadline: None,
                     key,

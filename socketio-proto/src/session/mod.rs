@@ -15,6 +15,67 @@ pub mod server;
 
 use core::fmt;
 
+/// Per-namespace state of one connection: a sorted `Vec`, as a connection joins a handful of
+/// namespaces. A `BTreeMap` node holds eleven entries, so one namespace cost a whole node per
+/// connection; a `Vec` holds what is there, and a lookup compares one or two short names.
+#[derive(Clone, Debug)]
+pub(crate) struct NamespaceMap<V>(Vec<(String, V)>);
+
+impl<V> Default for NamespaceMap<V> {
+    fn default() -> Self {
+        NamespaceMap(Vec::new())
+    }
+}
+
+impl<V> NamespaceMap<V> {
+    fn find(&self, namespace: &str) -> Result<usize, usize> {
+        self.0
+            .binary_search_by(|(name, _)| name.as_str().cmp(namespace))
+    }
+
+    pub(crate) fn get(&self, namespace: &str) -> Option<&V> {
+        self.find(namespace).ok().map(|i| &self.0[i].1)
+    }
+
+    pub(crate) fn get_mut(&mut self, namespace: &str) -> Option<&mut V> {
+        self.find(namespace).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub(crate) fn contains_key(&self, namespace: &str) -> bool {
+        self.find(namespace).is_ok()
+    }
+
+    /// Inserts or replaces; returns the value replaced.
+    pub(crate) fn insert(&mut self, namespace: String, value: V) -> Option<V> {
+        match self.find(&namespace) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (namespace, value));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, namespace: &str) -> Option<V> {
+        let i = self.find(namespace).ok()?;
+        let (_, value) = self.0.remove(i);
+        if self.0.is_empty() {
+            // Give the allocation back: an idle connection keeps nothing here.
+            self.0 = Vec::new();
+        }
+        Some(value)
+    }
+
+    /// The namespaces, in byte order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(name, _)| name.as_str())
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0 = Vec::new();
+    }
+}
+
 /// A local command that cannot be carried out: the one error of this crate's sessions (the
 /// server [`Connection`](server::Connection) and [`Endpoint`](endpoint::Endpoint), the client
 /// [`Manager`](client::Manager)). Never caused by the peer.

@@ -68,11 +68,43 @@ impl BroadcastTarget {
 
 #[derive(Debug, Default)]
 struct NamespaceRooms {
-    /// Room name ⇒ socket ids, sorted so that recipients come out in a stable order.
+    /// Room name ⇒ socket ids, sorted so that recipients come out in a stable order. A
+    /// socket's own room (its id) is not stored here: it is implicit (see [`Member`]).
     rooms: HashMap<String, BTreeSet<String>>,
-    /// Socket id ⇒ the rooms it is in (its own id included); ordered, so a broadcast to the
-    /// whole namespace walks it in id order without sorting.
-    sockets: BTreeMap<String, BTreeSet<String>>,
+    /// Socket id ⇒ its rooms; ordered, so a broadcast to the whole namespace walks it in id
+    /// order without sorting.
+    sockets: BTreeMap<String, Member>,
+}
+
+/// One socket's rooms. Its own room is a flag rather than a set entry and a map entry: most
+/// sockets are in no other room, and then they cost no allocation here.
+#[derive(Debug)]
+struct Member {
+    /// In the room named by its own id (until it leaves it, which the reference allows).
+    own: bool,
+    /// The other rooms, sorted.
+    joined: Vec<String>,
+}
+
+impl Default for Member {
+    fn default() -> Self {
+        Member {
+            own: true,
+            joined: Vec::new(),
+        }
+    }
+}
+
+impl NamespaceRooms {
+    /// Whether `sid` is in `room`.
+    fn is_in(&self, sid: &str, room: &str) -> bool {
+        if room == sid {
+            return self.sockets.get(sid).is_some_and(|m| m.own);
+        }
+        self.rooms
+            .get(room)
+            .is_some_and(|members| members.contains(sid))
+    }
 }
 
 /// The adapter seam: where rooms live and which sockets a broadcast reaches.
@@ -106,14 +138,16 @@ pub struct Rooms {
 
 impl Adapter for Rooms {
     fn add_socket(&mut self, namespace: &str, sid: &str) {
-        self.join(namespace, sid, sid);
+        let ns = self.namespaces.entry(namespace.to_owned()).or_default();
+        ns.sockets.entry(sid.to_owned()).or_default().own = true;
     }
 
     fn remove_socket(&mut self, namespace: &str, sid: &str) {
         let Some(ns) = self.namespaces.get_mut(namespace) else {
             return;
         };
-        for room in ns.sockets.remove(sid).unwrap_or_default() {
+        let joined = ns.sockets.remove(sid).map(|m| m.joined).unwrap_or_default();
+        for room in joined {
             if let Some(members) = ns.rooms.get_mut(&room) {
                 members.remove(sid);
                 if members.is_empty() {
@@ -128,68 +162,97 @@ impl Adapter for Rooms {
 
     fn join(&mut self, namespace: &str, sid: &str, room: &str) {
         let ns = self.namespaces.entry(namespace.to_owned()).or_default();
-        ns.rooms
-            .entry(room.to_owned())
-            .or_default()
-            .insert(sid.to_owned());
-        ns.sockets
-            .entry(sid.to_owned())
-            .or_default()
-            .insert(room.to_owned());
+        let member = ns.sockets.entry(sid.to_owned()).or_default();
+        if room == sid {
+            member.own = true;
+            return;
+        }
+        if let Err(at) = member.joined.binary_search_by(|r| r.as_str().cmp(room)) {
+            member.joined.insert(at, room.to_owned());
+            ns.rooms
+                .entry(room.to_owned())
+                .or_default()
+                .insert(sid.to_owned());
+        }
     }
 
     fn leave(&mut self, namespace: &str, sid: &str, room: &str) {
         let Some(ns) = self.namespaces.get_mut(namespace) else {
             return;
         };
-        if let Some(members) = ns.rooms.get_mut(room) {
-            members.remove(sid);
-            if members.is_empty() {
-                ns.rooms.remove(room);
-            }
+        let Some(member) = ns.sockets.get_mut(sid) else {
+            return;
+        };
+        if room == sid {
+            member.own = false;
+            return;
         }
-        if let Some(rooms) = ns.sockets.get_mut(sid) {
-            rooms.remove(room);
+        if let Ok(at) = member.joined.binary_search_by(|r| r.as_str().cmp(room)) {
+            member.joined.remove(at);
+            if let Some(members) = ns.rooms.get_mut(room) {
+                members.remove(sid);
+                if members.is_empty() {
+                    ns.rooms.remove(room);
+                }
+            }
         }
     }
 
     fn rooms_of(&self, namespace: &str, sid: &str) -> Vec<&str> {
-        self.namespaces
+        let Some((id, member)) = self
+            .namespaces
             .get(namespace)
-            .and_then(|ns| ns.sockets.get(sid))
-            .map(|rooms| rooms.iter().map(String::as_str).collect())
-            .unwrap_or_default()
+            .and_then(|ns| ns.sockets.get_key_value(sid))
+        else {
+            return Vec::new();
+        };
+        let mut rooms: Vec<&str> = member.joined.iter().map(String::as_str).collect();
+        if member.own {
+            let at = rooms.binary_search(&id.as_str()).unwrap_or_else(|at| at);
+            rooms.insert(at, id);
+        }
+        rooms
     }
 
     fn sockets_in(&self, namespace: &str, room: &str) -> Vec<&str> {
-        self.namespaces
-            .get(namespace)
-            .and_then(|ns| ns.rooms.get(room))
-            .map(|members| members.iter().map(String::as_str).collect())
-            .unwrap_or_default()
+        let Some(ns) = self.namespaces.get(namespace) else {
+            return Vec::new();
+        };
+        let mut sockets: BTreeSet<&str> = ns
+            .rooms
+            .get(room)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if let Some((id, member)) = ns.sockets.get_key_value(room) {
+            if member.own {
+                sockets.insert(id);
+            }
+        }
+        sockets.into_iter().collect()
     }
 
     fn recipients(&self, namespace: &str, target: &BroadcastTarget) -> Vec<&str> {
         let Some(ns) = self.namespaces.get(namespace) else {
             return Vec::new();
         };
-        let excluded = |sid: &str| {
-            target.except.iter().any(|room| {
-                ns.rooms
-                    .get(room)
-                    .is_some_and(|members| members.contains(sid))
-            })
-        };
+        let excluded = |sid: &str| target.except.iter().any(|room| ns.is_in(sid, room));
         // Both ways come out sorted by id: the socket map and the set are ordered.
         if target.rooms.is_empty() {
             ns.sockets
                 .keys()
                 .map(String::as_str)
-                .filter(|sid| !excluded(sid))
+                .filter(|sid| target.except.is_empty() || !excluded(sid))
                 .collect()
         } else {
             let mut chosen = BTreeSet::new();
             for room in &target.rooms {
+                if let Some((id, member)) = ns.sockets.get_key_value(room.as_str()) {
+                    if member.own && !excluded(id) {
+                        chosen.insert(id.as_str());
+                    }
+                }
                 for sid in ns.rooms.get(room).into_iter().flatten() {
                     if !excluded(sid) {
                         chosen.insert(sid.as_str());

@@ -18,14 +18,14 @@
 //!
 //! Socket ids (and recovery pids) come from the caller: this crate has no RNG.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::Utf8Bytes;
 use engineio_proto::Data;
 use serde::Serialize;
 
-use super::SessionError;
+use super::{NamespaceMap, SessionError};
 use crate::decoder::{DecodeStatus, Decoder};
 use crate::encode::EncodedPacket;
 use crate::error::WireAction;
@@ -169,8 +169,8 @@ pub struct Connection {
     decoder: Decoder,
     /// Joined namespaces. Ordered, not hashed: a connection joins a handful, and looking one
     /// up on every send is then cheaper than hashing its name.
-    sockets: BTreeMap<String, SocketState>,
-    pending_connects: HashSet<String>,
+    sockets: NamespaceMap<SocketState>,
+    pending_connects: NamespaceMap<()>,
     /// Ack deadlines in time order.
     deadlines: BTreeSet<(Instant, String, AckId)>,
     connect_deadline: Option<Instant>,
@@ -189,8 +189,8 @@ impl Connection {
         let mut connection = Connection {
             version,
             decoder: Decoder::new(version, config.limits),
-            sockets: BTreeMap::new(),
-            pending_connects: HashSet::new(),
+            sockets: NamespaceMap::default(),
+            pending_connects: NamespaceMap::default(),
             deadlines: BTreeSet::new(),
             connect_deadline: None,
             transmits: VecDeque::new(),
@@ -203,7 +203,7 @@ impl Connection {
                 connection.connect_deadline = Some(now + connection.config.connect_timeout)
             }
             ProtocolVersion::V4 => {
-                connection.pending_connects.insert("/".to_owned());
+                connection.pending_connects.insert("/".to_owned(), ());
                 connection
                     .events
                     .push_back(ConnectionEvent::ConnectRequest {
@@ -228,7 +228,7 @@ impl Connection {
 
     /// The joined namespaces, in byte order of their names.
     pub fn namespaces(&self) -> impl Iterator<Item = &str> {
-        self.sockets.keys().map(String::as_str)
+        self.sockets.keys()
     }
 
     /// Whether the connection has ended.
@@ -317,7 +317,7 @@ impl Connection {
         recovered: bool,
     ) -> Result<(), SessionError> {
         self.check_open()?;
-        if !self.pending_connects.remove(namespace.as_str()) {
+        if self.pending_connects.remove(namespace.as_str()).is_none() {
             return Err(SessionError::NotConnected);
         }
         #[derive(Serialize)]
@@ -353,7 +353,7 @@ impl Connection {
         data: Option<&D>,
     ) -> Result<(), SessionError> {
         self.check_open()?;
-        if !self.pending_connects.remove(namespace.as_str()) {
+        if self.pending_connects.remove(namespace.as_str()).is_none() {
             return Err(SessionError::NotConnected);
         }
         #[derive(Serialize)]
@@ -376,7 +376,7 @@ impl Connection {
     /// reference: `{"message":"Invalid namespace"}` (an object for v4 clients too).
     pub fn refuse_invalid_namespace(&mut self, namespace: &Namespace) -> Result<(), SessionError> {
         self.check_open()?;
-        if !self.pending_connects.remove(namespace.as_str()) {
+        if self.pending_connects.remove(namespace.as_str()).is_none() {
             return Err(SessionError::NotConnected);
         }
         #[derive(Serialize)]
@@ -482,7 +482,7 @@ impl Connection {
         if self.closed {
             return;
         }
-        let namespaces: Vec<String> = self.sockets.keys().cloned().collect();
+        let namespaces: Vec<String> = self.sockets.keys().map(str::to_owned).collect();
         for namespace in namespaces {
             self.remove_socket(&namespace, DisconnectReason::ServerClose, true);
         }
@@ -528,10 +528,10 @@ impl Connection {
         let joined = self.sockets.contains_key(&namespace);
         match packet.packet_type() {
             PacketType::Connect => {
-                if joined || self.pending_connects.contains(&namespace) {
+                if joined || self.pending_connects.contains_key(&namespace) {
                     return self.violation();
                 }
-                self.pending_connects.insert(namespace);
+                self.pending_connects.insert(namespace, ());
                 let auth = packet.raw_json().cloned();
                 let query = packet.full_namespace().query().map(str::to_owned);
                 let namespace = match query {
@@ -609,7 +609,7 @@ impl Connection {
     }
 
     fn disconnect_all(&mut self, reason: DisconnectReason) {
-        let namespaces: Vec<String> = self.sockets.keys().cloned().collect();
+        let namespaces: Vec<String> = self.sockets.keys().map(str::to_owned).collect();
         for namespace in namespaces {
             self.remove_socket(&namespace, reason, false);
         }
