@@ -19,6 +19,10 @@
 //!   flight (it waits for its own copy); deliveries per second and server CPU per delivery.
 //! * **burst**: the same 1 000 broadcasts sent at once; deliveries missing 10 s after the last
 //!   one arrived.
+//! * **heartbeat**: 1 000 clients answering pings on a server with the conformance suites'
+//!   heartbeat (300/200 ms), and a burst of 100 broadcasts at once (100 000 deliveries): how
+//!   many healthy clients were dropped. (With 1 000 broadcasts this load generator, on the
+//!   same two cores, cannot answer its own pings in 200 ms, whichever the server.)
 //! * **idle memory**: the server's RSS growth per idle WebSocket client (joined to `/`) and per
 //!   idle long-polling client (joined, a GET parked), over 2 000 clients, each on a fresh
 //!   server process.
@@ -28,7 +32,7 @@
 //! Rounds are interleaved (server A, B, C, then again) and the median is reported. Options:
 //! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,socketioxide,node`
 //! (`ours-1` is our server on one worker thread, for the scaling row), `--only
-//! idle,echo,fanout,burst,connect` (a subset of the scenarios), `--ours PATH` (the
+//! idle,echo,fanout,burst,heartbeat,connect` (a subset of the scenarios), `--ours PATH` (the
 //! `conformance-server` binary, `target/release/conformance-server`), `--idle N` (2 000; with a
 //! raised file-descriptor limit, 100 000 works: the benchmark raises its own soft limit to the
 //! hard one and spreads clients over several loopback source addresses).
@@ -57,8 +61,17 @@ const PING_TIMEOUT_MS: &str = "20000";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(port) = flag(&args, "--serve-socketioxide") {
-        return serve_socketioxide(port.parse().unwrap_or(0));
+    if let Some(i) = args.iter().position(|a| a == "--serve-socketioxide") {
+        let arg = |k: usize, default: u64| {
+            args.get(i + k)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let heartbeat = (
+            Duration::from_millis(arg(2, 25_000)),
+            Duration::from_millis(arg(3, 20_000)),
+        );
+        return serve_socketioxide(arg(1, 0) as u16, heartbeat);
     }
     let rounds: usize = flag(&args, "--rounds").map_or(3, |v| v.parse().unwrap_or(3));
     let seconds: u64 = flag(&args, "--seconds").map_or(5, |v| v.parse().unwrap_or(5));
@@ -142,25 +155,33 @@ impl Drop for Server {
 }
 
 async fn start(name: &str, config: &Config) -> Result<Server, String> {
+    start_with(name, config, (PING_INTERVAL_MS, PING_TIMEOUT_MS)).await
+}
+
+/// Starts a server with this heartbeat (interval, timeout in ms).
+async fn start_with(
+    name: &str,
+    config: &Config,
+    (interval, timeout): (&str, &str),
+) -> Result<Server, String> {
     let mut command = match name {
         "ours" | "ours-1" => {
             let mut c = Command::new(&config.ours);
             let threads = if name == "ours" { "2" } else { "1" };
             c.args(["--mode", "sio", "--port", "0", "--threads", threads]);
-            c.args(["--ping-interval-ms", PING_INTERVAL_MS]);
-            c.args(["--ping-timeout-ms", PING_TIMEOUT_MS]);
+            c.args(["--ping-interval-ms", interval, "--ping-timeout-ms", timeout]);
             c
         }
         "socketioxide" => {
             let mut c = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
-            c.args(["--serve-socketioxide", "0"]);
+            c.args(["--serve-socketioxide", "0", interval, timeout]);
             c
         }
         "node" => {
             let mut c = Command::new("node");
             c.arg("socketio-tokio/interop/reference-server.mjs");
-            c.args(["--port", "0", "--ping-interval", PING_INTERVAL_MS]);
-            c.args(["--ping-timeout", PING_TIMEOUT_MS]);
+            c.args(["--port", "0", "--ping-interval", interval]);
+            c.args(["--ping-timeout", timeout]);
             c
         }
         other => return Err(format!("unknown server {other}")),
@@ -239,6 +260,11 @@ async fn run_server(name: &str, config: &Config) -> Result<Vec<(String, f64)>, S
             "burst_lost_percent".into(),
             burst(&server, 1000, 1000).await?,
         ));
+    }
+    if config.runs("heartbeat") {
+        let server = start_with(name, config, ("300", "200")).await?;
+        let dropped = burst_with_fast_heartbeats(&server, 1000, 100).await?;
+        out.push(("heartbeat_burst_dropped".into(), dropped));
     }
     if config.runs("connect") {
         let cps = connections_per_second(&server, config.seconds).await?;
@@ -525,6 +551,66 @@ fn count_deliveries(mut ws: Ws, received: Arc<AtomicU64>) -> tokio::task::JoinHa
     })
 }
 
+/// With the conformance suites' heartbeat (300/200 ms), `clients` that all answer pings, and a
+/// burst of `broadcasts`: how many clients the server dropped (their pings waiting behind the
+/// data, or their pongs behind the burst, would time out).
+async fn burst_with_fast_heartbeats(
+    server: &Server,
+    clients: usize,
+    broadcasts: usize,
+) -> Result<f64, String> {
+    let (sockets, received) = receivers(server, clients).await?;
+    let dropped = Arc::new(AtomicU64::new(0));
+    let mut sockets = sockets.into_iter();
+    let mut sender = sockets.next().ok_or("no client")?;
+    let others: Vec<_> = sockets
+        .map(|mut ws| {
+            let (received, dropped) = (received.clone(), dropped.clone());
+            tokio::spawn(async move {
+                while let Ok(text) = next_text(&mut ws).await {
+                    if text.starts_with("42[\"all-message\"") {
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                dropped.fetch_add(1, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    for i in 0..broadcasts {
+        sender
+            .feed(Message::text(format!("42[\"to-all\",{i}]")))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    sender.flush().await.map_err(|e| e.to_string())?;
+    // The sender reads (and answers pings) while the others count.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut own = 0;
+    while own < broadcasts && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(5), next_text(&mut sender)).await {
+            Ok(Ok(t)) if t.starts_with("42[\"all-message\"") => own += 1,
+            Ok(Ok(_)) => {}
+            _ => break,
+        }
+    }
+    let expected = ((clients - 1) * broadcasts) as u64;
+    wait_for(&received, expected, Duration::from_secs(30)).await;
+    // A few more heartbeats, so that a late drop shows too.
+    let keep_alive = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < keep_alive {
+        let read = tokio::time::timeout(Duration::from_millis(200), next_text(&mut sender)).await;
+        if matches!(read, Ok(Err(_))) {
+            dropped.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+    }
+    let count = dropped.load(Ordering::Relaxed);
+    for task in others {
+        task.abort();
+    }
+    Ok(count as f64)
+}
+
 /// The server's RSS growth per idle WebSocket client, in KiB.
 async fn idle_websockets(server: &Server, n: usize) -> Result<f64, String> {
     settle().await;
@@ -672,7 +758,7 @@ fn raise_fd_limit() {
 
 /// socketioxide 0.18.9 as a standalone hyper service (its own example's setup), default
 /// settings but the heartbeat, running the part of the interop app the scenarios use.
-fn serve_socketioxide(port: u16) {
+fn serve_socketioxide(port: u16, (interval, timeout): (Duration, Duration)) {
     use serde_json::Value;
     use socketioxide::SocketIo;
     use socketioxide::extract::{AckSender, Data, SocketRef};
@@ -682,8 +768,6 @@ fn serve_socketioxide(port: u16) {
         .build()
         .expect("a runtime");
     runtime.block_on(async move {
-        let interval = Duration::from_millis(PING_INTERVAL_MS.parse().unwrap_or(25_000));
-        let timeout = Duration::from_millis(PING_TIMEOUT_MS.parse().unwrap_or(20_000));
         let (service, io) = SocketIo::builder()
             .ping_interval(interval)
             .ping_timeout(timeout)
@@ -752,7 +836,7 @@ fn print_table(results: &BTreeMap<(String, String), Vec<f64>>, servers: &[String
 }
 
 /// The measurements, as the report names them.
-const ROWS: [(&str, &str); 11] = [
+const ROWS: [(&str, &str); 12] = [
     ("echo_acks_per_s", "echo with acks, 100 clients: acks/s"),
     ("echo_cpu_ms_per_1000", "server CPU per 1 000 acks (ms)"),
     ("echo_p50_us", "ack round trip p50 (µs)"),
@@ -765,6 +849,10 @@ const ROWS: [(&str, &str); 11] = [
     (
         "burst_lost_percent",
         "burst of 1 000 broadcasts at once: deliveries lost (%)",
+    ),
+    (
+        "heartbeat_burst_dropped",
+        "burst of 100 broadcasts, 300/200 ms heartbeats: healthy clients dropped",
     ),
     ("idle_ws_kib", "memory per idle WebSocket connection (KiB)"),
     (

@@ -142,7 +142,7 @@ impl engineio_proto::session::endpoint::IdSource for Ids {
 #[derive(Debug, Clone)]
 pub struct ServerHandle {
     addr: SocketAddr,
-    inputs: mpsc::UnboundedSender<Msg>,
+    inputs: Inputs,
 }
 
 impl ServerHandle {
@@ -171,6 +171,7 @@ pub async fn serve<S: Service>(
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (inputs, rx) = mpsc::unbounded_channel();
+    let inputs = Inputs(inputs);
     let core = Core {
         max_payload: service.max_payload(),
         service,
@@ -248,6 +249,18 @@ enum Reply {
     Accept(SocketId, usize),
 }
 
+/// The way into the core. Each message is stamped with the time it arrived: the core feeds it
+/// to the endpoint at that time, not at the (later) time it gets to it, so a pong that arrived
+/// before its deadline counts even when the core was busy with a burst.
+#[derive(Clone, Debug)]
+struct Inputs(mpsc::UnboundedSender<(Instant, Msg)>);
+
+impl Inputs {
+    fn send(&self, msg: Msg) -> Result<(), ()> {
+        self.0.send((Instant::now(), msg)).map_err(drop)
+    }
+}
+
 /// Messages from connection tasks to the core: the endpoint's inputs, owned.
 #[derive(Debug)]
 enum Msg {
@@ -276,7 +289,7 @@ enum Msg {
 /// State shared by the connection tasks.
 struct Shared {
     options: Options,
-    inputs: mpsc::UnboundedSender<Msg>,
+    inputs: Inputs,
     next_request: AtomicU64,
     /// Open connections, WebSockets included.
     connections: AtomicUsize,
@@ -321,7 +334,7 @@ impl Drop for ConnectionSlot {
 /// Reports a request as aborted if it is dropped (the client went away) before its response.
 struct AbortGuard<'a> {
     id: RequestId,
-    inputs: &'a mpsc::UnboundedSender<Msg>,
+    inputs: &'a Inputs,
     armed: bool,
 }
 
@@ -550,7 +563,7 @@ async fn run_websocket(
     socket: SocketId,
     max_payload: usize,
     limits: &ConnectionLimits,
-    inputs: mpsc::UnboundedSender<Msg>,
+    inputs: Inputs,
 ) {
     // A small read buffer: the default 128 KiB, zero-filled before every read, was most of an
     // idle connection's memory and a third of the server's CPU.
@@ -583,27 +596,35 @@ struct Core<S> {
 }
 
 impl<S: Service> Core<S> {
-    async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<Msg>) {
+    async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<(Instant, Msg)>) {
+        let mut now = Instant::now();
         loop {
             let deadline = self.service.poll_timeout();
             tokio::select! {
+                // Inputs first: they arrived before any deadline that fires now, and each
+                // applies the deadlines due at its own arrival.
+                biased;
                 input = inputs.recv() => match input {
-                    Some(input) => {
-                        let now = Instant::now();
+                    Some((at, input)) => {
+                        now = now.max(at);
                         self.input(now, input);
                         // Whatever else already arrived goes in before the outputs are
                         // drained: a burst of frames then costs one drain, and each socket
                         // one wake-up and one write.
                         for _ in 0..INPUT_BATCH {
-                            let Ok(input) = inputs.try_recv() else { break };
+                            let Ok((at, input)) = inputs.try_recv() else { break };
+                            now = now.max(at);
                             self.input(now, input);
                         }
                     }
                     None => return,
                 },
-                () = sleep_until(deadline) => self.service.handle_timeout(Instant::now()),
+                () = sleep_until(deadline) => {
+                    now = now.max(Instant::now());
+                    self.service.handle_timeout(now);
+                }
             }
-            self.flush(Instant::now());
+            self.flush(now);
         }
     }
 

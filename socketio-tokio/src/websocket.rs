@@ -92,7 +92,14 @@ impl Outbox {
             self.shared.wake.notify_one();
             return Err(Overflow);
         }
-        lock(&self.shared.queue).frames.push(frame);
+        let mut queue = lock(&self.shared.queue);
+        if is_heartbeat(&frame) {
+            // A heartbeat jumps the data queued before it, so a burst of data cannot make a
+            // healthy client miss its ping (and the server its pong deadline).
+            queue.frames.insert(0, frame);
+        } else {
+            queue.frames.push(frame);
+        }
         Ok(())
     }
 
@@ -153,6 +160,12 @@ pub(crate) fn channel(backlog: &Backlog) -> (Outbox, Inbox) {
         batch: Vec::new(),
     };
     (outbox, inbox)
+}
+
+/// An Engine.IO heartbeat frame: a v4 ping (`2`, from the server) or a v3 pong (`3`, the
+/// server's answer to a v3 client's ping). Their order against messages carries no meaning.
+fn is_heartbeat(frame: &Frame) -> bool {
+    matches!(frame, Frame::Text(text) if matches!(text.as_bytes(), b"2" | b"3"))
 }
 
 fn frame_len(frame: &Frame) -> usize {
