@@ -18,6 +18,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::Utf8Bytes;
+use crate::attachment;
 use crate::error::EncodeError;
 use crate::packet::{AckId, Namespace, Packet, PacketType};
 use crate::placeholder::{BinarySink, JsFormatter, PlaceholderDeserializer};
@@ -323,9 +324,11 @@ impl Packet {
             return Ok(value);
         }
         let tree: Value = serde_json::from_str(json.as_str())?;
-        seed.deserialize(PlaceholderDeserializer {
-            value: &tree,
-            attachments: &self.attachments,
+        attachment::reading(&self.attachments, || {
+            seed.deserialize(PlaceholderDeserializer {
+                value: &tree,
+                attachments: &self.attachments,
+            })
         })
     }
 }
@@ -354,8 +357,15 @@ fn append<T: Serialize + ?Sized>(
     value: &T,
     sink: &mut BinarySink,
 ) -> Result<(), EncodeError> {
-    let mut ser = serde_json::Serializer::with_formatter(out, JsFormatter { sink: &mut *sink });
-    match value.serialize(&mut ser) {
+    // The attachment list lives in a thread-local while serializing, so that `Attachment`
+    // values reach it by reference count.
+    let (result, attachments) = attachment::writing(sink.attachments.take(), || {
+        let mut ser =
+            serde_json::Serializer::with_formatter(&mut *out, JsFormatter { sink: &mut *sink });
+        value.serialize(&mut ser)
+    });
+    sink.attachments = attachments;
+    match result {
         Ok(()) => Ok(()),
         Err(_) if sink.refused => Err(EncodeError::BinaryNotAllowed),
         Err(err) => Err(EncodeError::Serialize(err)),

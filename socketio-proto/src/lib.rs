@@ -75,6 +75,7 @@
 //! receivers without re-encoding or copying. Output is byte-identical to the reference encoder.
 //! To forward, rename or echo arguments without building a value tree, read them as raw JSON
 //! with [`Packet::raw_args`] and rebuild with [`Packet::event_raw`] / [`Packet::ack_raw`].
+//! Binary arguments typed [`Attachment`] go in and out by reference count, never copied.
 //!
 //! ## Example
 //!
@@ -150,6 +151,7 @@
 #[cfg(feature = "arbitrary")]
 mod arbitrary;
 mod args;
+mod attachment;
 mod decoder;
 mod encode;
 mod error;
@@ -167,6 +169,7 @@ mod version;
 pub use bytes;
 
 pub use args::EventName;
+pub use attachment::Attachment;
 pub use decoder::{DecodeStatus, Decoder};
 pub use encode::EncodedPacket;
 pub use engineio_proto::Utf8Bytes;

@@ -332,14 +332,12 @@ impl serde_json::ser::Formatter for JsFormatter<'_> {
         writer: &mut W,
         value: &[u8],
     ) -> io::Result<()> {
-        let Some(attachments) = &mut self.sink.attachments else {
+        let Some(num) = crate::attachment::push(Bytes::copy_from_slice(value)) else {
             self.sink.refused = true;
             return Err(io::Error::other(
                 "binary value in a packet without attachments",
             ));
         };
-        let num = attachments.len();
-        attachments.push(Bytes::copy_from_slice(value));
         write!(writer, "{{\"_placeholder\":true,\"num\":{num}}}")
     }
 }

@@ -341,3 +341,37 @@ proptest! {
         prop_assert_eq!(decoded.data::<(Upload,)>().unwrap().0, upload);
     }
 }
+
+/// `Attachment` and `Bytes` arguments mix in one packet: placeholders numbered in argument
+/// order, the `Attachment` shared rather than copied, and both read back.
+#[test]
+fn attachments_and_bytes_mix_and_attachments_are_not_copied() {
+    use socketio_proto::{Attachment, EncodeError, Namespace, Packet};
+    let shared = bytes::Bytes::from(vec![7u8; 64]);
+    let packet = Packet::event(
+        Namespace::main(),
+        "mix",
+        &(
+            bytes::Bytes::from_static(b"copied"),
+            vec![Attachment(shared.clone())],
+        ),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        packet.raw_json().unwrap().as_str(),
+        r#"["mix",{"_placeholder":true,"num":0},[{"_placeholder":true,"num":1}]]"#
+    );
+    assert_eq!(packet.attachments()[1].as_ptr(), shared.as_ptr());
+    let (first, list): (Vec<u8>, Vec<Attachment>) = packet.args().unwrap();
+    assert_eq!(first, b"copied");
+    assert_eq!(list[0].0.as_ptr(), shared.as_ptr());
+    // Types that carry no attachments refuse it, as they refuse bytes.
+    assert!(matches!(
+        Packet::connect_with(Namespace::main(), &Attachment(shared)),
+        Err(EncodeError::BinaryNotAllowed)
+    ));
+    // Outside a packet, it is plain bytes.
+    let json = serde_json::to_string(&Attachment(bytes::Bytes::from_static(b"\x01\x02"))).unwrap();
+    assert_eq!(json, "[1,2]");
+}
