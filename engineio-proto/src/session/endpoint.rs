@@ -392,8 +392,11 @@ impl Endpoint {
         frame: Utf8Bytes,
     ) -> Result<(), SessionError> {
         let session = self.session_mut(key).ok_or(SessionError::Closed)?;
-        session.send_text_frame(frame)?;
-        self.mark(key);
+        match session.send_text_frame_now(frame)? {
+            // Nothing of the session waits before it: no need to visit it again.
+            Some(transmit) => self.transmits.push_back(transmit),
+            None => self.mark(key),
+        }
         Ok(())
     }
 

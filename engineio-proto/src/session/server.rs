@@ -589,6 +589,19 @@ impl ServerSession {
     /// Fails as [`ServerSession::send`] does, and with [`EncodeError::NotAMessageFrame`] when
     /// `frame` does not start with `4`.
     pub fn send_text_frame(&mut self, frame: Utf8Bytes) -> Result<(), SessionError> {
+        if let Some(transmit) = self.send_text_frame_now(frame)? {
+            self.transmits.push_back(transmit);
+        }
+        Ok(())
+    }
+
+    /// [`ServerSession::send_text_frame`], handing back the frame's transmit when nothing of
+    /// this session waits before it (a WebSocket with empty queues): the endpoint then puts
+    /// it straight on its own queue, one hop less per broadcast recipient.
+    pub(crate) fn send_text_frame_now(
+        &mut self,
+        frame: Utf8Bytes,
+    ) -> Result<Option<Transmit>, SessionError> {
         if self.state != State::Open {
             return Err(SessionError::Closed);
         }
@@ -597,18 +610,20 @@ impl ServerSession {
         }
         self.check_text(&frame.as_bytes()[1..])?;
         match self.active {
-            // Nothing waits before it: straight to the socket, one queue hop less per
-            // broadcast recipient.
             Active::WebSocket { socket, .. } if self.queue.is_empty() => {
                 let frame = Frame::Text(frame);
-                self.transmits.push_back(Transmit::Frame { socket, frame });
+                let transmit = Transmit::Frame { socket, frame };
+                if self.transmits.is_empty() {
+                    return Ok(Some(transmit));
+                }
+                self.transmits.push_back(transmit);
             }
             _ => {
                 let size = frame.len();
                 self.enqueue(Queued::TextFrame(frame), size);
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Queues a message; past [`ServerConfig::max_queued_bytes`] the session closes.

@@ -412,6 +412,23 @@ impl Endpoint {
     pub fn broadcast(&mut self, now: Instant, packet: Packet, target: &BroadcastTarget) {
         let namespace = packet.namespace().to_owned();
         let encoded = self.tag(now, packet, target);
+        if target.rooms.is_empty() && target.except.is_empty() {
+            // The whole namespace: every peer joined to it, walked in slot order, with no
+            // room or owner lookups (the most common broadcast, and the widest).
+            for peer in self.peers.0.iter_mut().flatten() {
+                if target.volatile && !self.engine.is_writable(peer.key) {
+                    continue;
+                }
+                deliver(
+                    &mut self.engine,
+                    &mut self.dirty,
+                    peer,
+                    &namespace,
+                    &encoded,
+                );
+            }
+            return;
+        }
         for id in self.rooms.recipients(&namespace, target) {
             let Some(&key) = self.owners.get(id) else {
                 continue;
@@ -420,8 +437,13 @@ impl Endpoint {
                 continue;
             }
             if let Some(peer) = self.peers.get_mut(key) {
-                let _ = peer.connection.send_encoded(&namespace, &encoded);
-                mark(&mut self.dirty, key, peer);
+                deliver(
+                    &mut self.engine,
+                    &mut self.dirty,
+                    peer,
+                    &namespace,
+                    &encoded,
+                );
             }
         }
     }
@@ -683,6 +705,29 @@ impl Peers {
         } else {
             None
         }
+    }
+}
+
+/// One recipient of a broadcast: straight to its Engine.IO session when nothing of its
+/// connection waits before the packet, else behind what waits.
+fn deliver(
+    engine: &mut engine::Endpoint,
+    dirty: &mut Vec<SessionKey>,
+    peer: &mut Peer,
+    namespace: &str,
+    packet: &EncodedPacket,
+) {
+    match peer.connection.send_encoded_direct(namespace, packet) {
+        Ok(true) => {
+            // Fails only when the Engine.IO session is closing: nobody to send to.
+            let _ = engine.send_text_frame(peer.key, packet.frame().clone());
+            for attachment in packet.attachments() {
+                let _ = engine.send(peer.key, Data::Binary(attachment.clone()));
+            }
+        }
+        Ok(false) => mark(dirty, peer.key, peer),
+        // Not joined to the namespace (or closed): not a recipient.
+        Err(_) => {}
     }
 }
 

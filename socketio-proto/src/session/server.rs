@@ -442,6 +442,26 @@ impl Connection {
         Ok(())
     }
 
+    /// [`Connection::send_encoded`] for a caller that owns the Engine.IO session too: when
+    /// nothing of this connection waits to go out, answers `Ok(true)` and queues nothing, and
+    /// the caller hands the packet to the Engine.IO session itself (one queue hop less per
+    /// broadcast recipient); otherwise queues it behind what waits and answers `Ok(false)`.
+    pub(crate) fn send_encoded_direct(
+        &mut self,
+        namespace: &str,
+        packet: &EncodedPacket,
+    ) -> Result<bool, SessionError> {
+        self.check_open()?;
+        if !self.sockets.contains_key(namespace) {
+            return Err(SessionError::NotConnected);
+        }
+        if self.transmits.is_empty() {
+            return Ok(true);
+        }
+        self.push_packet(packet);
+        Ok(false)
+    }
+
     /// Answers a received event that carried an ack id with an ACK packet (built with
     /// [`Packet::ack`]). Each id is answered at most once.
     pub fn ack(&mut self, packet: Packet) -> Result<(), SessionError> {
