@@ -22,8 +22,8 @@
 //! `400 {"code":3,"message":"Bad request"}` and its siblings, [`ErrorCode`]).
 //!
 //! **Time is applied before input.** Every call that takes `now` first fires the deadlines
-//! that are due at `now`, in their order, so a request that arrives after a session's ping
-//! timeout finds the session closed, however late the driver woke up.
+//! that are due at `now`, so a request that arrives after a session's ping timeout finds the
+//! session closed, however late the driver woke up.
 //!
 //! # Example: an echo server, driven by hand
 //!
@@ -325,10 +325,13 @@ impl Endpoint {
         }
     }
 
-    /// Fires every deadline due at `now`, earliest first, each at its own instant. Harmless
-    /// when nothing is due.
+    /// Fires every deadline due at `now`, earliest first. Harmless when nothing is due.
+    ///
+    /// A session whose deadline passed handles it at `now`, as the reference's late timer
+    /// would: a ping due while the server was busy goes out now, and its client has the whole
+    /// ping timeout from now to answer.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some((at, key)) = self.timers.pop_due(now) {
+        while let Some((_, key)) = self.timers.pop_due(now) {
             let Some(slot) = self.slots.get_mut(key.index as usize) else {
                 continue;
             };
@@ -336,9 +339,9 @@ impl Endpoint {
             let Some(session) = slot.session.as_mut() else {
                 continue;
             };
-            session.handle_timeout(at);
-            // Re-arm at once, so a later deadline of the same session due by `now` fires in
-            // this loop too, at its own instant.
+            session.handle_timeout(now);
+            // Re-arm at once, so a deadline of the same session still due fires in this loop
+            // too.
             slot.deadline = session.poll_timeout();
             self.timers.reschedule(key, None, slot.deadline);
             self.mark(key);
