@@ -441,6 +441,11 @@ fn load_table(run: &Run, out: &mut String) {
             1,
         ),
         (
+            "heartbeat_burst_dropped",
+            "burst of 100 broadcasts, 300/200 ms heartbeats: healthy clients dropped",
+            0,
+        ),
+        (
             "idle_ws_kib",
             "memory per idle WebSocket connection (KiB)",
             1,

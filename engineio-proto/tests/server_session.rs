@@ -473,11 +473,8 @@ fn a_frame_must_be_a_message_and_polling_text_must_not_hold_a_record_separator()
     assert_eq!(websocket.send(msg("a\x1eb")), Ok(()));
 }
 
-/// A polling client that does not come back for what is sent to it is disconnected once its
-/// backlog passes the limit, with every queued message reported undelivered.
-#[test]
-fn a_polling_backlog_over_its_limit_closes_the_session() {
-    let now = Instant::now();
+/// A v4 polling session whose backlog may hold `max_queued_bytes`, its handshake answered.
+fn polling_with_backlog(now: Instant, max_queued_bytes: usize) -> ServerSession {
     let handshake = Handshake {
         version: ProtocolVersion::V4,
         transport: Transport::Polling,
@@ -485,17 +482,25 @@ fn a_polling_backlog_over_its_limit_closes_the_session() {
         jsonp_index: None,
     };
     let config = ServerConfig {
-        max_queued_bytes: 10,
+        max_queued_bytes,
         ..ServerConfig::default()
     };
     let mut s = ServerSession::new(
         now,
-        "slow",
+        "polling",
         &handshake,
         config,
         InitialTransport::Polling(RequestId(0)),
     );
     let _ = responses(&mut s);
+    s
+}
+
+/// A polling client that does not come back for what is sent to it is disconnected once its
+/// backlog passes the limit, with every queued message reported undelivered.
+#[test]
+fn a_polling_backlog_over_its_limit_closes_the_session() {
+    let mut s = polling_with_backlog(Instant::now(), 10);
     s.send(msg("12345")).unwrap();
     s.send(msg("67890")).unwrap();
     assert!(!s.is_closed(), "exactly at the limit");
@@ -519,24 +524,7 @@ fn a_polling_backlog_over_its_limit_closes_the_session() {
 #[test]
 fn a_polled_backlog_starts_again_from_zero() {
     let now = Instant::now();
-    let handshake = Handshake {
-        version: ProtocolVersion::V4,
-        transport: Transport::Polling,
-        b64: false,
-        jsonp_index: None,
-    };
-    let config = ServerConfig {
-        max_queued_bytes: 10,
-        ..ServerConfig::default()
-    };
-    let mut s = ServerSession::new(
-        now,
-        "steady",
-        &handshake,
-        config,
-        InitialTransport::Polling(RequestId(0)),
-    );
-    let _ = responses(&mut s);
+    let mut s = polling_with_backlog(now, 10);
     for i in 1..=5 {
         s.send(msg("12345678")).unwrap();
         s.handle_get(now, RequestId(i));

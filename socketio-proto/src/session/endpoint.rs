@@ -416,15 +416,13 @@ impl Endpoint {
             // The whole namespace: every peer joined to it, walked in slot order, with no
             // room or owner lookups (the most common broadcast, and the widest).
             for peer in self.peers.0.iter_mut().flatten() {
-                if target.volatile && !self.engine.is_writable(peer.key) {
-                    continue;
-                }
                 deliver(
                     &mut self.engine,
                     &mut self.dirty,
                     peer,
                     &namespace,
                     &encoded,
+                    target,
                 );
             }
             return;
@@ -433,9 +431,6 @@ impl Endpoint {
             let Some(&key) = self.owners.get(id) else {
                 continue;
             };
-            if target.volatile && !self.engine.is_writable(key) {
-                continue;
-            }
             if let Some(peer) = self.peers.get_mut(key) {
                 deliver(
                     &mut self.engine,
@@ -443,6 +438,7 @@ impl Endpoint {
                     peer,
                     &namespace,
                     &encoded,
+                    target,
                 );
             }
         }
@@ -709,14 +705,19 @@ impl Peers {
 }
 
 /// One recipient of a broadcast: straight to its Engine.IO session when nothing of its
-/// connection waits before the packet, else behind what waits.
+/// connection waits before the packet, else behind what waits; a volatile packet is dropped
+/// for a session that cannot send it now.
 fn deliver(
     engine: &mut engine::Endpoint,
     dirty: &mut Vec<SessionKey>,
     peer: &mut Peer,
     namespace: &str,
     packet: &EncodedPacket,
+    target: &BroadcastTarget,
 ) {
+    if target.volatile && !engine.is_writable(peer.key) {
+        return;
+    }
     match peer.connection.send_encoded_direct(namespace, packet) {
         Ok(true) => {
             // Fails only when the Engine.IO session is closing: nobody to send to.
