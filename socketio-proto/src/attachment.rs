@@ -15,8 +15,13 @@ use bytes::Bytes;
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-/// Binary data sent and received as a Socket.IO attachment with no copy: see the
-/// [module docs](self).
+/// Binary data sent and received as a Socket.IO attachment with no copy.
+///
+/// serde hands byte values over as `&[u8]`, so `Bytes` or `Vec<u8>` arguments are copied into
+/// the packet. While [`Packet::event`](crate::Packet::event) and its siblings serialize the
+/// arguments, an `Attachment` goes into the packet's attachment list by reference count, as a
+/// placeholder; while [`Packet::args`](crate::Packet::args) reads them, it comes back as a
+/// slice of the received frame. Elsewhere (plain `serde_json`) it is ordinary bytes.
 ///
 /// ```
 /// use bytes::Bytes;

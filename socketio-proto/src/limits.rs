@@ -12,7 +12,7 @@ pub struct Limits {
     pub max_attachment_bytes: usize,
     /// Deepest JSON nesting accepted in a binary packet, whose placeholder check recurses.
     /// Default 128, serde_json's own recursion limit (which also bounds the typed reads of
-    /// [`Packet::args`] and [`Packet::data`]). Plain packets are checked without recursion
+    /// [`Packet::args`](crate::Packet::args) and [`Packet::data`](crate::Packet::data)). Plain packets are checked without recursion
     /// and accept any depth, as `JSON.parse` does. Keep it modest: the walk uses the stack.
     pub max_json_depth: usize,
 }

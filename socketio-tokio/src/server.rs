@@ -20,7 +20,7 @@
 //! Limits the driver adds: a POST body is refused (413) from its `Content-Length` or once the
 //! endpoint's limit has arrived, and its reading stops when its session ends; a WebSocket
 //! message over `maxPayload` closes the socket (1009); each socket's outgoing backlog is
-//! bounded in bytes, with backpressure on its input first ([`websocket`](crate::websocket));
+//! bounded in bytes, with backpressure on its input first ([`crate::websocket`]);
 //! a request whose client goes away is reported as aborted.
 
 use std::collections::HashMap;
