@@ -258,13 +258,13 @@ async fn run_server(name: &str, config: &Config) -> Result<Vec<(String, f64)>, S
     if config.runs("burst") {
         out.push((
             "burst_lost_percent".into(),
-            burst(&server, 1000, 1000).await?,
+            burst(&server, 1000, 1000).await?.lost_percent,
         ));
     }
     if config.runs("heartbeat") {
         let server = start_with(name, config, ("300", "200")).await?;
-        let dropped = burst_with_fast_heartbeats(&server, 1000, 100).await?;
-        out.push(("heartbeat_burst_dropped".into(), dropped));
+        let burst = burst(&server, 1000, 100).await?;
+        out.push(("heartbeat_burst_dropped".into(), burst.dropped as f64));
     }
     if config.runs("connect") {
         let cps = connections_per_second(&server, config.seconds).await?;
@@ -440,7 +440,7 @@ async fn fan_out(
     let mut sockets = sockets.into_iter();
     let mut sender = sockets.next().ok_or("no client")?;
     let others: Vec<_> = sockets
-        .map(|ws| count_deliveries(ws, received.clone()))
+        .map(|ws| count_deliveries(ws, received.clone(), None))
         .collect();
     let cpu0 = cpu_time(server.pid);
     let start = Instant::now();
@@ -481,13 +481,22 @@ async fn fan_out(
     })
 }
 
-/// `broadcasts` `to-all` events sent at once to `clients`: the percentage never delivered.
-async fn burst(server: &Server, clients: usize, broadcasts: usize) -> Result<f64, String> {
+/// What a burst did: the deliveries that never arrived, and the clients the server dropped.
+struct Burst {
+    lost_percent: f64,
+    dropped: u64,
+}
+
+/// `broadcasts` `to-all` events sent at once to `clients`, every client answering pings:
+/// deliveries never made, and clients dropped (with a fast heartbeat, a ping waiting behind the
+/// data, or a pong behind the burst, would time a healthy client out).
+async fn burst(server: &Server, clients: usize, broadcasts: usize) -> Result<Burst, String> {
     let (sockets, received) = receivers(server, clients).await?;
+    let dropped = Arc::new(AtomicU64::new(0));
     let mut sockets = sockets.into_iter();
     let mut sender = sockets.next().ok_or("no client")?;
     let others: Vec<_> = sockets
-        .map(|ws| count_deliveries(ws, received.clone()))
+        .map(|ws| count_deliveries(ws, received.clone(), Some(dropped.clone())))
         .collect();
     for i in 0..broadcasts {
         sender
@@ -496,6 +505,7 @@ async fn burst(server: &Server, clients: usize, broadcasts: usize) -> Result<f64
             .map_err(|e| e.to_string())?;
     }
     sender.flush().await.map_err(|e| e.to_string())?;
+    // The sender reads (and answers pings) while the others count.
     let mut own = 0u64;
     let deadline = Instant::now() + Duration::from_secs(30);
     while own < broadcasts as u64 && Instant::now() < deadline {
@@ -507,12 +517,24 @@ async fn burst(server: &Server, clients: usize, broadcasts: usize) -> Result<f64
     }
     let expected = ((clients - 1) * broadcasts) as u64;
     wait_for(&received, expected, Duration::from_secs(30)).await;
+    // A few more heartbeats, so that a late drop shows too.
+    let keep_alive = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < keep_alive {
+        let read = tokio::time::timeout(Duration::from_millis(200), next_text(&mut sender)).await;
+        if matches!(read, Ok(Err(_))) {
+            dropped.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+    }
     let delivered = received.load(Ordering::Relaxed) + own;
     for task in others {
         task.abort();
     }
     let total = (clients * broadcasts) as f64;
-    Ok(100.0 * (total - delivered as f64) / total)
+    Ok(Burst {
+        lost_percent: 100.0 * (total - delivered as f64) / total,
+        dropped: dropped.load(Ordering::Relaxed),
+    })
 }
 
 /// Waits until `counter` reaches `expected`, or no progress for 10 s, or `limit`.
@@ -541,74 +563,21 @@ async fn receivers(server: &Server, n: usize) -> Result<(Vec<Ws>, Arc<AtomicU64>
     Ok((sockets, Arc::new(AtomicU64::new(0))))
 }
 
-fn count_deliveries(mut ws: Ws, received: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+fn count_deliveries(
+    mut ws: Ws,
+    received: Arc<AtomicU64>,
+    dropped: Option<Arc<AtomicU64>>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Ok(text) = next_text(&mut ws).await {
             if text.starts_with("42[\"all-message\"") {
                 received.fetch_add(1, Ordering::Relaxed);
             }
         }
-    })
-}
-
-/// With the conformance suites' heartbeat (300/200 ms), `clients` that all answer pings, and a
-/// burst of `broadcasts`: how many clients the server dropped (their pings waiting behind the
-/// data, or their pongs behind the burst, would time out).
-async fn burst_with_fast_heartbeats(
-    server: &Server,
-    clients: usize,
-    broadcasts: usize,
-) -> Result<f64, String> {
-    let (sockets, received) = receivers(server, clients).await?;
-    let dropped = Arc::new(AtomicU64::new(0));
-    let mut sockets = sockets.into_iter();
-    let mut sender = sockets.next().ok_or("no client")?;
-    let others: Vec<_> = sockets
-        .map(|mut ws| {
-            let (received, dropped) = (received.clone(), dropped.clone());
-            tokio::spawn(async move {
-                while let Ok(text) = next_text(&mut ws).await {
-                    if text.starts_with("42[\"all-message\"") {
-                        received.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                dropped.fetch_add(1, Ordering::Relaxed);
-            })
-        })
-        .collect();
-    for i in 0..broadcasts {
-        sender
-            .feed(Message::text(format!("42[\"to-all\",{i}]")))
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    sender.flush().await.map_err(|e| e.to_string())?;
-    // The sender reads (and answers pings) while the others count.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut own = 0;
-    while own < broadcasts && Instant::now() < deadline {
-        match tokio::time::timeout(Duration::from_secs(5), next_text(&mut sender)).await {
-            Ok(Ok(t)) if t.starts_with("42[\"all-message\"") => own += 1,
-            Ok(Ok(_)) => {}
-            _ => break,
-        }
-    }
-    let expected = ((clients - 1) * broadcasts) as u64;
-    wait_for(&received, expected, Duration::from_secs(30)).await;
-    // A few more heartbeats, so that a late drop shows too.
-    let keep_alive = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < keep_alive {
-        let read = tokio::time::timeout(Duration::from_millis(200), next_text(&mut sender)).await;
-        if matches!(read, Ok(Err(_))) {
+        if let Some(dropped) = dropped {
             dropped.fetch_add(1, Ordering::Relaxed);
-            break;
         }
-    }
-    let count = dropped.load(Ordering::Relaxed);
-    for task in others {
-        task.abort();
-    }
-    Ok(count as f64)
+    })
 }
 
 /// The server's RSS growth per idle WebSocket client, in KiB.

@@ -12,28 +12,33 @@ use engineio_proto::session::server::{
 use engineio_proto::session::{CloseReason, RequestId, SessionError, SocketId};
 use engineio_proto::{Data, ErrorCode, Frame, Packet, ProtocolVersion, Transport};
 
-fn v4_polling(now: Instant) -> ServerSession {
+/// A v4 session with `config`, on polling or a WebSocket, its open packet already taken.
+fn v4_session(now: Instant, transport: Transport, config: ServerConfig) -> ServerSession {
     let handshake = Handshake {
         version: ProtocolVersion::V4,
-        transport: Transport::Polling,
+        transport,
         b64: false,
         jsonp_index: None,
     };
-    let mut s = ServerSession::new(
-        now,
-        "abc",
-        &handshake,
-        ServerConfig::default(),
-        InitialTransport::Polling(RequestId(0)),
-    );
+    let initial = match transport {
+        Transport::Websocket => InitialTransport::WebSocket(SocketId(7)),
+        _ => InitialTransport::Polling(RequestId(0)),
+    };
+    let mut s = ServerSession::new(now, "abc", &handshake, config, initial);
     assert!(matches!(
         s.poll_transmit(),
-        Some(Transmit::Response {
-            request: RequestId(0),
-            ..
-        })
+        Some(
+            Transmit::Response {
+                request: RequestId(0),
+                ..
+            } | Transmit::Frame { .. }
+        )
     ));
     s
+}
+
+fn v4_polling(now: Instant) -> ServerSession {
+    v4_session(now, Transport::Polling, ServerConfig::default())
 }
 
 fn responses(s: &mut ServerSession) -> Vec<(RequestId, HttpResponse)> {
@@ -398,21 +403,7 @@ fn writable_only_with_a_parked_get_or_a_websocket() {
 }
 
 fn v4_websocket(now: Instant) -> ServerSession {
-    let handshake = Handshake {
-        version: ProtocolVersion::V4,
-        transport: Transport::Websocket,
-        b64: false,
-        jsonp_index: None,
-    };
-    let mut s = ServerSession::new(
-        now,
-        "ws",
-        &handshake,
-        ServerConfig::default(),
-        InitialTransport::WebSocket(SocketId(7)),
-    );
-    assert!(matches!(s.poll_transmit(), Some(Transmit::Frame { .. })));
-    s
+    v4_session(now, Transport::Websocket, ServerConfig::default())
 }
 
 /// A broadcast's frame goes out on every WebSocket as the same buffer: no `4` prefix copied
@@ -473,27 +464,13 @@ fn a_frame_must_be_a_message_and_polling_text_must_not_hold_a_record_separator()
     assert_eq!(websocket.send(msg("a\x1eb")), Ok(()));
 }
 
-/// A v4 polling session whose backlog may hold `max_queued_bytes`, its handshake answered.
+/// A v4 polling session whose backlog may hold `max_queued_bytes`.
 fn polling_with_backlog(now: Instant, max_queued_bytes: usize) -> ServerSession {
-    let handshake = Handshake {
-        version: ProtocolVersion::V4,
-        transport: Transport::Polling,
-        b64: false,
-        jsonp_index: None,
-    };
     let config = ServerConfig {
         max_queued_bytes,
         ..ServerConfig::default()
     };
-    let mut s = ServerSession::new(
-        now,
-        "polling",
-        &handshake,
-        config,
-        InitialTransport::Polling(RequestId(0)),
-    );
-    let _ = responses(&mut s);
-    s
+    v4_session(now, Transport::Polling, config)
 }
 
 /// A polling client that does not come back for what is sent to it is disconnected once its
