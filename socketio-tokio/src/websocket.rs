@@ -4,7 +4,8 @@
 //!
 //! Backpressure: while more than [`Backlog::pause_reading_above`] bytes wait to be written,
 //! the task stops reading from the peer, so a client that floods requests whose answers it does
-//! not read slows itself down instead of filling the server's memory. Over
+//! not read slows itself down instead of filling the server's memory. Its pongs wait too: a
+//! client that leaves that much unread for longer than the ping timeout is dropped by it. Over
 //! [`Backlog::limit`] the socket is closed with code 1008 and a reason: a recipient that cannot
 //! keep up with what is sent to it is disconnected explicitly, never silently skipped.
 //!
