@@ -118,7 +118,7 @@ impl Server {
                 moved = true;
                 match output {
                     Output::TextFrame(frame) => engine.send_text_frame(frame).unwrap(),
-                    Output::Attachment(data) => {
+                    Output::Binary(data) => {
                         engine.send(engineio_proto::Data::Binary(data)).unwrap()
                     }
                     _ => {}

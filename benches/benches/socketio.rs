@@ -401,10 +401,10 @@ fn encode(c: &mut Criterion) {
             CommonParser.encode(OxidePacket::event("/", value))
         };
         match oxide() {
-            Value::Str(text, _) => assert_eq!(&text.as_str()[1..], &ours().text()[1..]),
+            Value::Str(text, _) => assert_eq!(&text.as_str()[1..], &ours().text().unwrap()[1..]),
             Value::Bytes(_) => unreachable!("a text packet"),
         }
-        group.throughput(Throughput::Bytes(ours().text().len() as u64));
+        group.throughput(Throughput::Bytes(ours().text().unwrap().len() as u64));
         common::report(&format!("sio_encode/serde/{name}"), || {
             black_box(ours());
         });
@@ -576,7 +576,7 @@ fn broadcast_to_frames(c: &mut Criterion) {
             let mut server = endpoint_with_clients(n, now);
             let all = BroadcastTarget::all();
             let mut send = || {
-                server.broadcast(now, packet.clone(), &all);
+                server.broadcast(now, packet.clone(), &all).unwrap();
                 let mut frames = 0;
                 while let Some(transmit) = server.poll_transmit() {
                     frames += usize::from(matches!(transmit, Transmit::Frame { .. }));

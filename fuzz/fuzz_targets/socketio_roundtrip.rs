@@ -8,7 +8,7 @@ use socketio_proto::{DecodeStatus, Decoder, Limits, Packet, PacketType, Protocol
 fn decode(version: ProtocolVersion, packet: &Packet) -> Packet {
     let encoded = packet.encode();
     let mut decoder = Decoder::new(version, Limits::default());
-    let mut status = decoder.feed_text(encoded.to_text());
+    let mut status = decoder.feed_text(encoded.to_text().unwrap_or_default());
     for attachment in encoded.attachments() {
         status = decoder.feed_binary(attachment.clone());
     }

@@ -91,7 +91,8 @@ impl Server {
                     let attachments = packet.attachments().to_vec();
                     let out = Packet::event_raw(socket.namespace, "chat", &args[1..], attachments);
                     if let Ok(out) = out {
-                        self.endpoint.broadcast(now, out, &BroadcastTarget::all());
+                        // The text format always encodes.
+                        let _ = self.endpoint.broadcast(now, out, &BroadcastTarget::all());
                     }
                 }
             }

@@ -2,10 +2,12 @@
 
 use bytes::Bytes;
 
+use crate::Parser;
 use crate::Utf8Bytes;
 use crate::error::DecodeError;
 use crate::header::RawHeader;
 use crate::limits::Limits;
+use crate::msgpack::MsgpackError;
 use crate::packet::{Namespace, Packet, PacketType, ProtocolVersion};
 use crate::placeholder;
 
@@ -38,6 +40,7 @@ pub enum DecodeStatus {
 #[derive(Debug, Clone)]
 pub struct Decoder {
     version: ProtocolVersion,
+    parser: Parser,
     limits: Limits,
     partial: Option<Partial>,
 }
@@ -55,9 +58,36 @@ impl Decoder {
     pub fn new(version: ProtocolVersion, limits: Limits) -> Self {
         Self {
             version,
+            parser: Parser::Text,
             limits,
             partial: None,
         }
+    }
+
+    /// A decoder for the msgpack parser (protocol v5): every packet is one binary message,
+    /// decoded by [`Packet::decode_msgpack`]; a text message fails as the reference's does
+    /// (`Could not parse`).
+    pub fn msgpack(limits: Limits) -> Self {
+        Self {
+            version: ProtocolVersion::V5,
+            parser: Parser::Msgpack,
+            limits,
+            partial: None,
+        }
+    }
+
+    /// A decoder for `parser`: [`Decoder::new`] or [`Decoder::msgpack`] (whose version is
+    /// always v5).
+    pub fn with_parser(parser: Parser, version: ProtocolVersion, limits: Limits) -> Self {
+        match parser {
+            Parser::Text => Self::new(version, limits),
+            Parser::Msgpack => Self::msgpack(limits),
+        }
+    }
+
+    /// The wire format.
+    pub fn parser(&self) -> Parser {
+        self.parser
     }
 
     /// The protocol version.
@@ -78,6 +108,9 @@ impl Decoder {
         if self.partial.take().is_some() {
             return Err(DecodeError::UnexpectedText);
         }
+        if self.parser == Parser::Msgpack {
+            return Err(MsgpackError::CouldNotParse.into());
+        }
         let text = Utf8Bytes::try_from_bytes(text.into()).map_err(|_| DecodeError::InvalidUtf8)?;
         self.feed_utf8(text)
     }
@@ -87,6 +120,9 @@ impl Decoder {
     pub fn feed_utf8(&mut self, text: Utf8Bytes) -> Result<DecodeStatus, DecodeError> {
         if self.partial.take().is_some() {
             return Err(DecodeError::UnexpectedText);
+        }
+        if self.parser == Parser::Msgpack {
+            return Err(MsgpackError::CouldNotParse.into());
         }
         let str = text.as_str();
         let header = RawHeader::parse(str, self.version, &self.limits)?;
@@ -135,6 +171,9 @@ impl Decoder {
     /// The attachment is kept as the given `Bytes`, without copying.
     pub fn feed_binary(&mut self, data: impl Into<Bytes>) -> Result<DecodeStatus, DecodeError> {
         let data = data.into();
+        if self.parser == Parser::Msgpack {
+            return Packet::decode_msgpack(data, &self.limits).map(DecodeStatus::Complete);
+        }
         // Updated in place: the pending packet is moved out only once it is complete.
         let Some(partial) = self.partial.as_mut() else {
             return Err(DecodeError::UnexpectedBinary);

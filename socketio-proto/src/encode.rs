@@ -3,7 +3,10 @@
 
 use bytes::Bytes;
 
+use crate::Parser;
 use crate::Utf8Bytes;
+use crate::error::EncodeError;
+use crate::msgpack::Side;
 use crate::packet::Packet;
 
 impl Packet {
@@ -46,7 +49,7 @@ impl Packet {
     /// attachments, which are cloned by reference count; the attachment list itself is a
     /// second allocation for binary packets, which [`into_encoded`](Self::into_encoded) saves.
     pub fn encode(&self) -> EncodedPacket {
-        EncodedPacket {
+        EncodedPacket::Text {
             frame: self.frame(),
             attachments: self.attachments.clone(),
         }
@@ -55,9 +58,18 @@ impl Packet {
     /// [`encode`](Self::encode), consuming the packet: its attachment list moves into the
     /// encoded packet, so encoding allocates exactly once (the text).
     pub fn into_encoded(self) -> EncodedPacket {
-        EncodedPacket {
+        EncodedPacket::Text {
             frame: self.frame(),
             attachments: self.attachments,
+        }
+    }
+
+    /// Encodes the packet in `parser`'s wire format, as `side` writes it (only the msgpack
+    /// format depends on the side). The text format cannot fail.
+    pub fn encode_as(&self, parser: Parser, side: Side) -> Result<EncodedPacket, EncodeError> {
+        match parser {
+            Parser::Text => Ok(self.encode()),
+            Parser::Msgpack => self.encode_msgpack(side),
         }
     }
 
@@ -135,42 +147,93 @@ fn push_decimal(out: &mut impl TextSink, mut n: u64) {
     }
 }
 
-/// An encoded packet: one Socket.IO text message (header followed by the JSON payload) and
-/// its binary attachments, each to be sent as its own Engine.IO binary message right after the
-/// text, in order.
+/// An encoded packet, ready for any number of receivers: cloning shares the buffers
+/// (reference counts), so a broadcast encodes once and hands the same bytes to everyone.
 ///
-/// The text is stored in its Engine.IO message frame form (`4` + text), so the WebSocket
-/// frame needs no copy either: [`EncodedPacket::frame`] is what goes on the wire, and
-/// [`EncodedPacket::text`] the same buffer without its first byte. Cloning shares the buffers
-/// (reference counts), so a broadcast encodes once and hands the same frame to every receiver.
+/// In the text format it is one Socket.IO text message (header followed by the JSON payload)
+/// and its binary attachments, each to be sent as its own Engine.IO binary message right
+/// after the text, in order. The text is stored in its Engine.IO message frame form (`4` +
+/// text), so the WebSocket frame needs no copy either. In the msgpack format it is one
+/// Engine.IO binary message. [`EncodedPacket::messages`] lists what to send, in order, for
+/// either format.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedPacket {
-    frame: Utf8Bytes,
-    attachments: Vec<Bytes>,
+pub enum EncodedPacket {
+    /// The text format.
+    Text {
+        /// The Engine.IO message frame: `4` followed by the Socket.IO text.
+        frame: Utf8Bytes,
+        /// The binary attachments, in placeholder order.
+        attachments: Vec<Bytes>,
+    },
+    /// The msgpack format: one binary message.
+    Msgpack(Bytes),
+}
+
+/// One Engine.IO message of an [`EncodedPacket`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message<'a> {
+    /// A text message, as its Engine.IO frame (`4` + text): hand a clone to
+    /// [`ServerSession::send_text_frame`](engineio_proto::session::server::ServerSession::send_text_frame).
+    TextFrame(&'a Utf8Bytes),
+    /// A binary message.
+    Binary(&'a Bytes),
 }
 
 impl EncodedPacket {
-    /// The Socket.IO text message.
-    pub fn text(&self) -> &str {
-        &self.frame[1..]
+    /// The Socket.IO text message; `None` in the msgpack format.
+    pub fn text(&self) -> Option<&str> {
+        self.frame().map(|frame| &frame[1..])
     }
 
-    /// The text message, shared (a reference-count clone of the frame's buffer).
-    pub fn to_text(&self) -> Utf8Bytes {
-        let len = self.frame.len();
-        self.frame.clone().into_slice(1..len)
+    /// The text message, shared (a reference-count clone of the frame's buffer); `None` in
+    /// the msgpack format.
+    pub fn to_text(&self) -> Option<Utf8Bytes> {
+        self.frame()
+            .map(|frame| frame.clone().into_slice(1..frame.len()))
     }
 
     /// The Engine.IO message frame: `4` followed by the text, as a WebSocket sends it (v3 and
-    /// v4 alike). Hand a clone to
-    /// [`ServerSession::send_text_frame`](engineio_proto::session::server::ServerSession::send_text_frame).
-    pub fn frame(&self) -> &Utf8Bytes {
-        &self.frame
+    /// v4 alike); `None` in the msgpack format.
+    pub fn frame(&self) -> Option<&Utf8Bytes> {
+        match self {
+            Self::Text { frame, .. } => Some(frame),
+            Self::Msgpack(_) => None,
+        }
     }
 
-    /// The binary attachments, in placeholder order.
+    /// The binary attachments of a text packet, in placeholder order (none in msgpack).
     pub fn attachments(&self) -> &[Bytes] {
-        &self.attachments
+        match self {
+            Self::Text { attachments, .. } => attachments,
+            Self::Msgpack(_) => &[],
+        }
+    }
+
+    /// The Engine.IO messages to send, in order.
+    pub fn messages(&self) -> impl Iterator<Item = Message<'_>> {
+        let (frame, binaries) = match self {
+            Self::Text { frame, attachments } => (Some(frame), attachments.as_slice()),
+            Self::Msgpack(message) => (None, std::slice::from_ref(message)),
+        };
+        frame
+            .map(Message::TextFrame)
+            .into_iter()
+            .chain(binaries.iter().map(Message::Binary))
+    }
+
+    /// The total size in bytes of its messages.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text { frame, attachments } => {
+                frame.len() + attachments.iter().map(Bytes::len).sum::<usize>()
+            }
+            Self::Msgpack(message) => message.len(),
+        }
+    }
+
+    /// Whether it has no bytes at all (never: every packet has a type).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -193,8 +256,8 @@ mod tests {
             let mut out = Vec::new();
             packet.write_text(&mut out);
             assert_eq!(packet.text_len(), out.len());
-            assert_eq!(packet.encode().text().as_bytes(), out);
-            assert_eq!(packet.encode().frame().as_bytes()[1..], out);
+            assert_eq!(packet.encode().text().unwrap().as_bytes(), out);
+            assert_eq!(packet.encode().frame().unwrap().as_bytes()[1..], out);
         }
     }
 }

@@ -64,6 +64,9 @@ pub enum DecodeError {
     /// The attachments of one packet exceed
     /// [`Limits::max_attachment_bytes`](crate::Limits) in total.
     AttachmentsTooLarge,
+    /// A msgpack message that the msgpack parser rejects (or, for the variants documented
+    /// there, that this crate refuses where the reference does not).
+    Msgpack(crate::msgpack::MsgpackError),
 }
 
 impl DecodeError {
@@ -104,6 +107,7 @@ impl fmt::Display for DecodeError {
                 f.write_str("got binary data when not reconstructing a packet")
             }
             Self::AttachmentsTooLarge => f.write_str("attachments too large"),
+            Self::Msgpack(err) => fmt::Display::fmt(err, f),
         }
     }
 }

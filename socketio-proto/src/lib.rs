@@ -111,7 +111,7 @@
 //!
 //! // 5. Encode once; send the text, then each attachment as a binary message.
 //! let encoded = reply.encode();
-//! assert_eq!(encoded.to_text(), r#"61-/chat,7["stored",{"_placeholder":true,"num":0}]"#);
+//! assert_eq!(encoded.text(), Some(r#"61-/chat,7["stored",{"_placeholder":true,"num":0}]"#));
 //! assert_eq!(encoded.attachments(), &[Bytes::from_static(b"thumb")]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -159,6 +159,7 @@ mod header;
 mod js_number;
 mod json;
 mod limits;
+pub mod msgpack;
 mod packet;
 mod placeholder;
 pub mod session;
@@ -171,10 +172,23 @@ pub use bytes;
 pub use args::EventName;
 pub use attachment::Attachment;
 pub use decoder::{DecodeStatus, Decoder};
-pub use encode::EncodedPacket;
+pub use encode::{EncodedPacket, Message};
 pub use engineio_proto::Utf8Bytes;
 pub use error::{DecodeError, EncodeError, WireAction};
 pub use header::RawHeader;
 pub use limits::Limits;
 pub use packet::{AckId, Namespace, Packet, PacketType, ProtocolVersion};
 pub use validate::RESERVED_EVENT_NAMES;
+
+/// The wire format of a server or client: chosen once, for every packet of every connection,
+/// as the JavaScript `parser` option is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Parser {
+    /// The default parser (`socket.io-parser`): a text message per packet, binary values as
+    /// attachments that follow it. Protocol v4 and v5.
+    #[default]
+    Text,
+    /// `socket.io-msgpack-parser`: one binary message per packet ([`msgpack`]). Protocol v5
+    /// only; both sides must use it.
+    Msgpack,
+}

@@ -186,6 +186,15 @@ impl Namespace {
         self.wire == "/"
     }
 
+    /// A namespace from a msgpack packet: any string, taken as is (the msgpack parser does
+    /// not check it; an unknown name is refused at CONNECT like any other).
+    pub(crate) fn from_msgpack(wire: Utf8Bytes) -> Self {
+        Self {
+            wire,
+            query_at: None,
+        }
+    }
+
     pub(crate) fn detached(&self) -> Self {
         Self {
             wire: self.wire.detach(),

@@ -220,7 +220,7 @@ fn suite_app(now: Instant, server: &mut Endpoint, event: ServerEvent) {
             let auth = serde_json::value::RawValue::from_string(auth.to_string()).unwrap();
             let packet =
                 Packet::event_raw(socket.namespace.clone(), "auth", &[&auth], vec![]).unwrap();
-            server.emit(now, &socket, packet);
+            server.emit(now, &socket, packet).unwrap();
         }
         ServerEvent::Event { socket, packet } => {
             let args = packet.raw_args();
@@ -238,7 +238,7 @@ fn suite_app(now: Instant, server: &mut Endpoint, event: ServerEvent) {
                         packet.attachments().to_vec(),
                     )
                     .unwrap();
-                    server.emit(now, &socket, back);
+                    server.emit(now, &socket, back).unwrap();
                 }
                 Some("message-with-ack") => {
                     let ack = Packet::ack_raw(

@@ -354,7 +354,7 @@ impl Server {
                         Output::TextFrame(frame) => {
                             let _ = p.engine.send_text_frame(frame);
                         }
-                        Output::Attachment(data) => {
+                        Output::Binary(data) => {
                             let _ = p.engine.send(engineio_proto::Data::Binary(data));
                         }
                         Output::CloseEngine => p.engine.close(now),

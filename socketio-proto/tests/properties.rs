@@ -160,7 +160,7 @@ fn limits() -> Limits {
 /// Feeds an encoded packet frame by frame, checking the countdown.
 fn feed(decoder: &mut Decoder, encoded: &EncodedPacket) -> Packet {
     let attachments = encoded.attachments();
-    let mut status = decoder.feed_text(encoded.to_text()).unwrap();
+    let mut status = decoder.feed_text(encoded.to_text().unwrap()).unwrap();
     for (k, attachment) in attachments.iter().enumerate() {
         assert_eq!(
             status,
@@ -214,7 +214,7 @@ proptest! {
         let mut decoder = Decoder::new(ProtocolVersion::V5, limits());
         for p in packets {
             let encoded = p.encode();
-            let text = encoded.to_text();
+            let text = encoded.to_text().unwrap();
             let header = RawHeader::parse(text.as_str(), ProtocolVersion::V5, &limits()).unwrap();
             let all_at_once = Packet::from_parts(
                 p.packet_type(),

@@ -35,7 +35,7 @@ fn missed_events_are_replayed_before_the_connect_reply() {
     let e1 = store
         .store(t0, "o1", event("a"), &BroadcastTarget::all())
         .unwrap();
-    assert_eq!(e1.to_text(), r#"2["a","x","o1"]"#);
+    assert_eq!(e1.to_text().unwrap(), r#"2["a","x","o1"]"#);
     store
         .store(t0, "o2", event("b"), &BroadcastTarget::all())
         .unwrap();
@@ -51,7 +51,8 @@ fn missed_events_are_replayed_before_the_connect_reply() {
         store
             .store(t0, "ignored", acked, &BroadcastTarget::all())
             .unwrap()
-            .to_text(),
+            .to_text()
+            .unwrap(),
         r#"25["c","x"]"#
     );
 
@@ -188,7 +189,8 @@ fn offsets_go_after_every_argument_and_into_empty_arrays() {
         store
             .store(t0, "Q8JdRiF", packet, &BroadcastTarget::all())
             .unwrap()
-            .to_text(),
+            .to_text()
+            .unwrap(),
         r#"2/chat,["ping","Q8JdRiF"]"#
     );
     let binary = Packet::event(
@@ -202,7 +204,7 @@ fn offsets_go_after_every_argument_and_into_empty_arrays() {
         .store(t0, "x\"y", binary, &BroadcastTarget::all())
         .unwrap();
     assert_eq!(
-        encoded.to_text(),
+        encoded.to_text().unwrap(),
         r#"51-["file",{"_placeholder":true,"num":0},"x\"y"]"#
     );
 }
@@ -214,6 +216,6 @@ fn volatile_broadcasts_are_neither_tagged_nor_stored() {
     let encoded = store
         .store(t0, "o1", event("v"), &BroadcastTarget::all().volatile())
         .unwrap();
-    assert_eq!(encoded.to_text(), r#"2["v","x"]"#);
+    assert_eq!(encoded.to_text().unwrap(), r#"2["v","x"]"#);
     assert_eq!(store.stored_packets(), 0);
 }

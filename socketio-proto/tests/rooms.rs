@@ -58,7 +58,7 @@ fn broadcast_to_rooms_with_except_shares_one_encoding() {
             connection.send_encoded("/", &encoded).unwrap();
         }
     }
-    let text = encoded.frame().clone();
+    let text = encoded.frame().unwrap().clone();
     for (sid, connection) in &mut connections {
         let out: Vec<Output> = std::iter::from_fn(|| connection.poll_transmit()).collect();
         if recipients.contains(sid) {
@@ -72,9 +72,7 @@ fn broadcast_to_rooms_with_except_shares_one_encoding() {
                 text.as_bytes().as_ptr(),
                 "shared, not copied"
             );
-            let Output::Attachment(b) = &out[1] else {
-                panic!()
-            };
+            let Output::Binary(b) = &out[1] else { panic!() };
             assert_eq!(
                 b.as_ptr(),
                 encoded.attachments()[0].as_ptr(),

@@ -16,7 +16,7 @@ fn outputs(c: &mut Connection) -> Vec<String> {
     std::iter::from_fn(|| c.poll_transmit())
         .map(|o| match o {
             Output::TextFrame(frame) => frame[1..].to_string(),
-            Output::Attachment(b) => format!("<{b:?}>"),
+            Output::Binary(b) => format!("<{b:?}>"),
             other => format!("{other:?}"),
         })
         .collect()

@@ -168,7 +168,8 @@ fn a_room_broadcast_reaches_its_members_once_except_the_excluded() {
     let target = BroadcastTarget::to(["a", "b"]).except([refs[1].id.clone()]);
     let now = h.now;
     h.server
-        .broadcast(now, event(&Namespace::main(), "news", "hi"), &target);
+        .broadcast(now, event(&Namespace::main(), "news", "hi"), &target)
+        .unwrap();
     h.drive();
     let got: Vec<Vec<String>> = sockets.iter().map(|&s| h.take(s)).collect();
     let news = vec![r#"42["news","hi"]"#.to_owned()];
@@ -191,7 +192,9 @@ fn a_binary_broadcast_sends_the_text_then_the_attachment_to_each() {
     )
     .unwrap();
     let now = h.now;
-    h.server.broadcast(now, packet, &BroadcastTarget::all());
+    h.server
+        .broadcast(now, packet, &BroadcastTarget::all())
+        .unwrap();
     h.drive();
     for s in [a, b] {
         assert_eq!(
@@ -218,7 +221,8 @@ fn a_client_that_drops_is_recovered_on_its_next_session_with_what_it_missed() {
     let now = h.now;
     let main = Namespace::main();
     h.server
-        .broadcast(now, event(&main, "n", "1"), &BroadcastTarget::all());
+        .broadcast(now, event(&main, "n", "1"), &BroadcastTarget::all())
+        .unwrap();
     h.drive();
     let first = h.take(a).remove(0);
     let offset: serde_json::Value = serde_json::from_str(&first[2..]).unwrap();
@@ -232,7 +236,8 @@ fn a_client_that_drops_is_recovered_on_its_next_session_with_what_it_missed() {
         }
     )));
     h.server
-        .broadcast(now, event(&main, "n", "2"), &BroadcastTarget::to(["room"]));
+        .broadcast(now, event(&main, "n", "2"), &BroadcastTarget::to(["room"]))
+        .unwrap();
     h.drive();
     h.take(b);
 
@@ -254,7 +259,8 @@ fn a_client_that_drops_is_recovered_on_its_next_session_with_what_it_missed() {
     // Its rooms came back with it.
     let now = h.now;
     h.server
-        .broadcast(now, event(&main, "n", "3"), &BroadcastTarget::to(["room"]));
+        .broadcast(now, event(&main, "n", "3"), &BroadcastTarget::to(["room"]))
+        .unwrap();
     h.drive();
     assert_eq!(h.take(again).len(), 1);
 }
@@ -326,11 +332,13 @@ fn a_volatile_broadcast_skips_nobody_writable_and_is_not_stored_for_recovery() {
     h.send(s, "40");
     h.take(s);
     let now = h.now;
-    h.server.broadcast(
-        now,
-        event(&Namespace::main(), "tick", "1"),
-        &BroadcastTarget::all().volatile(),
-    );
+    h.server
+        .broadcast(
+            now,
+            event(&Namespace::main(), "tick", "1"),
+            &BroadcastTarget::all().volatile(),
+        )
+        .unwrap();
     h.drive();
     // A WebSocket is always writable: delivered, and without a recovery offset.
     assert_eq!(h.take(s), [r#"42["tick","1"]"#]);
@@ -389,7 +397,8 @@ fn commands_on_a_socket_that_left_fail_cleanly() {
             .is_err()
     );
     h.server
-        .emit(now, &socket, event(&socket.namespace, "x", "y"));
+        .emit(now, &socket, event(&socket.namespace, "x", "y"))
+        .unwrap();
     h.drive();
     assert!(h.take(s).is_empty());
 }

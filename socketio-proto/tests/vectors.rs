@@ -86,7 +86,7 @@ fn decode(version: ProtocolVersion, frames: &[Frame]) -> Result<DecodeStatus, De
 fn encoded(packet: &Packet) -> (String, Vec<Bytes>) {
     let encoded = packet.encode();
     (
-        encoded.to_text().to_string(),
+        encoded.to_text().unwrap().to_string(),
         encoded.attachments().to_vec(),
     )
 }

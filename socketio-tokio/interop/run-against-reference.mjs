@@ -156,13 +156,23 @@ function runClient(script, transport) {
   });
 }
 
+// A script that fails against the reference is run once more before it counts as failed:
+// the calibration checks what the scripts assert, and a rare timing miss of the official
+// server under a loaded CI machine (seen once in client-v2 polling) is not that. The failed
+// run's cases stay printed above the retry.
 const summary = [];
 for (const script of options.scripts) {
   for (const transport of options.transports) {
-    console.log(`== ${script} --transport ${transport}`);
-    const { exitCode, results } = await runClient(script, transport);
-    const passed = results.filter((r) => r.ok).length;
-    summary.push({ script, transport, exitCode, passed, total: results.length });
+    let row;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      console.log(`== ${script} --transport ${transport}${attempt > 1 ? " (retry)" : ""}`);
+      const { exitCode, results } = await runClient(script, transport);
+      const passed = results.filter((r) => r.ok).length;
+      row = { script, transport, exitCode, passed, total: results.length, attempt };
+      if (exitCode === 0 && passed === results.length && passed > 0) break;
+      for (const r of results.filter((r) => !r.ok)) console.log(`FAILED CASE ${JSON.stringify(r)}`);
+    }
+    summary.push(row);
   }
 }
 
@@ -174,7 +184,7 @@ for (const row of summary) {
   const ok = row.exitCode === 0 && row.passed === row.total && row.total > 0;
   allOk &&= ok;
   console.log(
-    `${ok ? "PASS" : "FAIL"} ${row.script} ${row.transport}: ${row.passed}/${row.total} cases, exit ${row.exitCode}`,
+    `${ok ? "PASS" : "FAIL"} ${row.script} ${row.transport}: ${row.passed}/${row.total} cases, exit ${row.exitCode}${row.attempt > 1 ? " (after a retry)" : ""}`,
   );
 }
 process.exit(allOk ? 0 : 1);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use engineio_proto::session::endpoint::Input;
 use engineio_proto::session::server::Transmit;
+use socketio_proto::session::SessionError;
 use socketio_proto::session::endpoint::{ConnectRequest, Endpoint, ServerEvent};
 pub use socketio_proto::session::endpoint::{EndpointConfig, SocketRef};
 use socketio_proto::session::rooms::{Adapter, BroadcastTarget};
@@ -155,9 +156,11 @@ impl Io<'_> {
         self.now
     }
 
-    /// Sends `packet` (an EVENT built with [`Packet::event`]) to one socket.
-    pub fn emit(&mut self, socket: &SocketRef, packet: Packet) {
-        self.endpoint.emit(self.now, socket, packet);
+    /// Sends `packet` (an EVENT built with [`Packet::event`]) to one socket. Fails only when
+    /// the packet does not encode in the server's wire format (msgpack: a payload deeper than
+    /// 128 levels, or a string over 4 GiB).
+    pub fn emit(&mut self, socket: &SocketRef, packet: Packet) -> Result<(), SessionError> {
+        self.endpoint.emit(self.now, socket, packet)
     }
 
     /// Sends an event with an ack id; the answer comes to [`App::on_ack`], or
@@ -180,8 +183,13 @@ impl Io<'_> {
     }
 
     /// Sends `packet` to the sockets of its namespace selected by `target`, encoded once.
-    pub fn broadcast(&mut self, packet: Packet, target: &BroadcastTarget) {
-        self.endpoint.broadcast(self.now, packet, target);
+    /// Fails as [`emit`](Self::emit) does.
+    pub fn broadcast(
+        &mut self,
+        packet: Packet,
+        target: &BroadcastTarget,
+    ) -> Result<(), SessionError> {
+        self.endpoint.broadcast(self.now, packet, target)
     }
 
     /// Puts the socket in `room`.

@@ -85,7 +85,8 @@ use super::recovery::{RecoveryConfig, RecoveryRequest, RecoveryStore};
 use super::rooms::{Adapter, BroadcastTarget, Rooms};
 use super::server::{Connection, ConnectionConfig, ConnectionEvent, DisconnectReason, Output};
 use super::{NamespaceMap, SessionError};
-use crate::{AckId, EncodedPacket, Namespace, Packet, Utf8Bytes};
+use crate::msgpack::Side;
+use crate::{AckId, EncodedPacket, Message, Namespace, Packet, Utf8Bytes};
 
 /// Server-wide settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -209,7 +210,10 @@ impl Endpoint {
     pub fn new(config: EndpointConfig, ids: Box<dyn IdSource>) -> Endpoint {
         Endpoint {
             engine: engine::Endpoint::new(config.engine.clone(), ids),
-            recovery: config.recovery.clone().map(RecoveryStore::new),
+            recovery: config
+                .recovery
+                .clone()
+                .map(|recovery| RecoveryStore::with_parser(recovery, config.connection.parser)),
             config,
             peers: Peers::default(),
             owners: FxHashMap::default(),
@@ -366,16 +370,23 @@ impl Endpoint {
 
     /// Sends an event (built with [`Packet::event`]) to one socket. With recovery on, it goes
     /// through the recovery store like a broadcast to the socket's own room, as the reference
-    /// does, so it carries an offset.
-    pub fn emit(&mut self, now: Instant, socket: &SocketRef, packet: Packet) {
-        let encoded = self.tag(now, packet, &BroadcastTarget::to([socket.id.as_str()]));
+    /// does, so it carries an offset. Fails only when the packet does not encode
+    /// ([`SessionError::Encode`], possible with the msgpack parser); a socket that has left is
+    /// no error, there is just nobody to send to.
+    pub fn emit(
+        &mut self,
+        now: Instant,
+        socket: &SocketRef,
+        packet: Packet,
+    ) -> Result<(), SessionError> {
+        let encoded = self.tag(now, packet, &BroadcastTarget::to([socket.id.as_str()]))?;
         if let Some(peer) = self.peers.get_mut(socket.session) {
-            // Fails only when the socket has left: nobody to send to.
             let _ = peer
                 .connection
                 .send_encoded(socket.namespace.as_str(), &encoded);
             mark(&mut self.dirty, socket.session, peer);
         }
+        Ok(())
     }
 
     /// Sends an event with a fresh ack id; the answer comes as [`ServerEvent::Ack`], or
@@ -408,10 +419,16 @@ impl Endpoint {
     }
 
     /// Sends `packet` to the sockets of its namespace that `target` selects, encoded once and
-    /// shared by every recipient.
-    pub fn broadcast(&mut self, now: Instant, packet: Packet, target: &BroadcastTarget) {
+    /// shared by every recipient. Fails only when the packet does not encode
+    /// ([`SessionError::Encode`], possible with the msgpack parser).
+    pub fn broadcast(
+        &mut self,
+        now: Instant,
+        packet: Packet,
+        target: &BroadcastTarget,
+    ) -> Result<(), SessionError> {
         let namespace = packet.namespace().to_owned();
-        let encoded = self.tag(now, packet, target);
+        let encoded = self.tag(now, packet, target)?;
         if target.rooms.is_empty() && target.except.is_empty() {
             // The whole namespace: every peer joined to it, walked in slot order, with no
             // room or owner lookups (the most common broadcast, and the widest).
@@ -425,7 +442,7 @@ impl Endpoint {
                     target,
                 );
             }
-            return;
+            return Ok(());
         }
         for id in self.rooms.recipients(&namespace, target) {
             let Some(&key) = self.owners.get(id) else {
@@ -442,6 +459,7 @@ impl Endpoint {
                 );
             }
         }
+        Ok(())
     }
 
     /// Puts a socket in `room`.
@@ -488,16 +506,23 @@ impl Endpoint {
     }
 
     /// Tags an event with a recovery offset (when recovery is on) and encodes it.
-    fn tag(&mut self, now: Instant, packet: Packet, target: &BroadcastTarget) -> EncodedPacket {
+    fn tag(
+        &mut self,
+        now: Instant,
+        packet: Packet,
+        target: &BroadcastTarget,
+    ) -> Result<EncodedPacket, SessionError> {
+        let parser = self.config.connection.parser;
         let Some(store) = &mut self.recovery else {
-            return packet.into_encoded();
+            return Ok(packet.encode_as(parser, Side::Server)?);
         };
         self.next_offset += 1;
         let offset = format!("{:x}", self.next_offset);
         let fallback = packet.clone();
-        store
-            .store(now, &offset, packet, target)
-            .unwrap_or_else(|_| fallback.into_encoded())
+        match store.store(now, &offset, packet, target) {
+            Ok(encoded) => Ok(encoded),
+            Err(_) => Ok(fallback.encode_as(parser, Side::Server)?),
+        }
     }
 
     fn pump(&mut self, now: Instant) {
@@ -577,7 +602,7 @@ impl Endpoint {
                 match output {
                     // Fails only when the Engine.IO session is already closing.
                     Output::TextFrame(frame) => drop(self.engine.send_text_frame(key, frame)),
-                    Output::Attachment(data) => drop(self.engine.send(key, Data::Binary(data))),
+                    Output::Binary(data) => drop(self.engine.send(key, Data::Binary(data))),
                     Output::CloseEngine => self.engine.close(now, key),
                 }
                 continue;
@@ -721,9 +746,11 @@ fn deliver(
     match peer.connection.send_encoded_direct(namespace, packet) {
         Ok(true) => {
             // Fails only when the Engine.IO session is closing: nobody to send to.
-            let _ = engine.send_text_frame(peer.key, packet.frame().clone());
-            for attachment in packet.attachments() {
-                let _ = engine.send(peer.key, Data::Binary(attachment.clone()));
+            for message in packet.messages() {
+                let _ = match message {
+                    Message::TextFrame(frame) => engine.send_text_frame(peer.key, frame.clone()),
+                    Message::Binary(data) => engine.send(peer.key, Data::Binary(data.clone())),
+                };
             }
         }
         Ok(false) => mark(dirty, peer.key, peer),

@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::rooms::BroadcastTarget;
+use crate::Parser;
 use crate::encode::EncodedPacket;
 use crate::error::EncodeError;
+use crate::msgpack::Side;
 use crate::packet::{Packet, PacketType};
 
 /// Recovery settings.
@@ -91,15 +93,22 @@ struct StoredPacket {
 #[derive(Debug, Default)]
 pub struct RecoveryStore {
     config: RecoveryConfig,
+    parser: Parser,
     sessions: HashMap<String, SavedSession>,
     packets: VecDeque<StoredPacket>,
 }
 
 impl RecoveryStore {
-    /// An empty store.
+    /// An empty store whose packets are encoded in the text format.
     pub fn new(config: RecoveryConfig) -> RecoveryStore {
+        Self::with_parser(config, Parser::Text)
+    }
+
+    /// An empty store whose packets are encoded in `parser`'s format (the server's).
+    pub fn with_parser(config: RecoveryConfig, parser: Parser) -> RecoveryStore {
         RecoveryStore {
             config,
+            parser,
             sessions: HashMap::new(),
             packets: VecDeque::new(),
         }
@@ -116,15 +125,16 @@ impl RecoveryStore {
         packet: Packet,
         target: &BroadcastTarget,
     ) -> Result<EncodedPacket, EncodeError> {
+        let parser = self.parser;
         let event = matches!(
             packet.packet_type(),
             PacketType::Event | PacketType::BinaryEvent
         );
         if packet.ack_id().is_some() || target.volatile || !event {
-            return Ok(packet.into_encoded());
+            return packet.encode_as(parser, Side::Server);
         }
         let packet = with_offset(packet, offset)?;
-        let encoded = packet.encode();
+        let encoded = packet.encode_as(parser, Side::Server)?;
         if self.config.max_stored_packets > 0 {
             if self.packets.len() == self.config.max_stored_packets {
                 self.packets.pop_front();

@@ -7,7 +7,7 @@
 //! 1. Engine.IO `SessionEvent::Message(data)` ⇒ [`Connection::handle_message`]; Engine.IO
 //!    `SessionEvent::Closed` ⇒ [`Connection::handle_engine_closed`].
 //! 2. Drain [`Connection::poll_transmit`]: [`Output::TextFrame`] goes to the Engine.IO
-//!    session's `send_text_frame`, [`Output::Attachment`] to its `send` as binary data,
+//!    session's `send_text_frame`, [`Output::Binary`] to its `send` as binary data,
 //!    [`Output::CloseEngine`] to its `close`.
 //! 3. Drain [`Connection::poll_event`] and answer what needs an answer: every
 //!    [`ConnectionEvent::ConnectRequest`] with [`Connection::accept`] or
@@ -26,10 +26,12 @@ use engineio_proto::Data;
 use serde::Serialize;
 
 use super::{NamespaceMap, SessionError};
+use crate::Parser;
 use crate::decoder::{DecodeStatus, Decoder};
-use crate::encode::EncodedPacket;
-use crate::error::WireAction;
+use crate::encode::{EncodedPacket, Message};
+use crate::error::{EncodeError, WireAction};
 use crate::limits::Limits;
+use crate::msgpack::Side;
 use crate::packet::{AckId, Namespace, Packet, PacketType, ProtocolVersion};
 
 /// Settings of a server connection. The defaults are the reference's.
@@ -40,6 +42,9 @@ pub struct ConnectionConfig {
     pub connect_timeout: Duration,
     /// Decoder limits for incoming packets.
     pub limits: Limits,
+    /// The wire format, the same for every client (the server's `parser` option). Text by
+    /// default; [`Parser::Msgpack`] serves v5 clients of `socket.io-msgpack-parser`.
+    pub parser: Parser,
 }
 
 impl Default for ConnectionConfig {
@@ -47,6 +52,7 @@ impl Default for ConnectionConfig {
         ConnectionConfig {
             connect_timeout: Duration::from_millis(45_000),
             limits: Limits::default(),
+            parser: Parser::Text,
         }
     }
 }
@@ -87,8 +93,9 @@ pub enum Output {
     /// Send a packet's text: the Engine.IO message frame (`4` + text), shared with the other
     /// recipients of a broadcast. Hand it to the session's `send_text_frame`.
     TextFrame(Utf8Bytes),
-    /// Send a binary attachment of the packet before it, as an Engine.IO binary message.
-    Attachment(bytes::Bytes),
+    /// Send an Engine.IO binary message: an attachment of the text packet before it, or a
+    /// whole msgpack packet.
+    Binary(bytes::Bytes),
     /// Close the Engine.IO session.
     CloseEngine,
 }
@@ -188,7 +195,7 @@ impl Connection {
     pub fn new(now: Instant, version: ProtocolVersion, config: ConnectionConfig) -> Connection {
         let mut connection = Connection {
             version,
-            decoder: Decoder::new(version, config.limits),
+            decoder: Decoder::with_parser(config.parser, version, config.limits),
             sockets: NamespaceMap::default(),
             pending_connects: NamespaceMap::default(),
             deadlines: BTreeSet::new(),
@@ -333,7 +340,7 @@ impl Connection {
         for packet in missed {
             self.push_packet(packet);
         }
-        self.push_packet(&reply.into_encoded());
+        self.push_packet(&self.encode(&reply)?);
         self.sockets
             .insert(namespace.as_str().to_owned(), SocketState::default());
         self.connect_deadline = None;
@@ -368,7 +375,7 @@ impl Connection {
             }
             ProtocolVersion::V4 => Packet::connect_error(namespace.clone(), message)?,
         };
-        self.push_packet(&packet.into_encoded());
+        self.push_packet(&self.encode(&packet)?);
         Ok(())
     }
 
@@ -389,7 +396,7 @@ impl Connection {
                 message: "Invalid namespace",
             },
         )?;
-        self.push_packet(&packet.into_encoded());
+        self.push_packet(&self.encode(&packet)?);
         Ok(())
     }
 
@@ -409,7 +416,7 @@ impl Connection {
             .get_mut(&namespace)
             .ok_or(SessionError::NotConnected)?;
         let Some(timeout) = ack_timeout else {
-            self.push_packet(&packet.into_encoded());
+            self.push_packet(&self.encode(&packet)?);
             return Ok(None);
         };
         // Ids wrap at 2^53 - 1, which a JavaScript peer can still represent.
@@ -422,7 +429,7 @@ impl Connection {
         socket.outgoing_acks.insert(ack_id, now + timeout);
         let (packet_type, ns, _, data, attachments) = packet.into_parts();
         let packet = Packet::from_parts(packet_type, ns, Some(ack_id), data, attachments)?;
-        self.push_packet(&packet.into_encoded());
+        self.push_packet(&self.encode(&packet)?);
         self.deadlines.insert((now + timeout, namespace, ack_id));
         Ok(Some(ack_id))
     }
@@ -481,7 +488,7 @@ impl Connection {
         {
             return Err(SessionError::UnknownAck);
         }
-        self.push_packet(&packet.into_encoded());
+        self.push_packet(&self.encode(&packet)?);
         Ok(())
     }
 
@@ -534,12 +541,21 @@ impl Connection {
         }
     }
 
+    /// The wire format of this connection's packets.
+    pub fn parser(&self) -> Parser {
+        self.config.parser
+    }
+
+    fn encode(&self, packet: &Packet) -> Result<EncodedPacket, EncodeError> {
+        packet.encode_as(self.config.parser, Side::Server)
+    }
+
     fn push_packet(&mut self, packet: &EncodedPacket) {
-        self.transmits
-            .push_back(Output::TextFrame(packet.frame().clone()));
-        for attachment in packet.attachments() {
-            self.transmits
-                .push_back(Output::Attachment(attachment.clone()));
+        for message in packet.messages() {
+            self.transmits.push_back(match message {
+                Message::TextFrame(frame) => Output::TextFrame(frame.clone()),
+                Message::Binary(data) => Output::Binary(data.clone()),
+            });
         }
     }
 
@@ -621,7 +637,10 @@ impl Connection {
         }
         let namespace = Namespace::new(namespace).unwrap_or_default();
         if notify_client {
-            self.push_packet(&Packet::disconnect(namespace.clone()).into_encoded());
+            // A DISCONNECT always encodes.
+            if let Ok(packet) = self.encode(&Packet::disconnect(namespace.clone())) {
+                self.push_packet(&packet);
+            }
         }
         self.events
             .push_back(ConnectionEvent::Disconnected { namespace, reason });

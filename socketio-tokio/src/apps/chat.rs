@@ -139,7 +139,7 @@ impl Chat {
         if let Some(id) = except {
             target = target.except([id]);
         }
-        io.broadcast(packet, &target);
+        let _ = io.broadcast(packet, &target);
     }
 
     fn announce_members(&self, io: &mut Io<'_>, room: &str) {
@@ -180,7 +180,7 @@ impl App for Chat {
             },),
             None,
         ) {
-            io.emit(socket, welcome);
+            let _ = io.emit(socket, welcome);
         }
         let notice = format!("{nickname} joined #{room}");
         self.users.insert(
@@ -356,7 +356,7 @@ impl App for Chat {
                 if let Ok(out) =
                     Packet::event_raw(Namespace::main(), "image", &[&object], attachments)
                 {
-                    io.broadcast(
+                    let _ = io.broadcast(
                         out,
                         &BroadcastTarget::to([room]).except([socket.id.clone()]),
                     );

@@ -57,7 +57,7 @@ impl App for Interop {
         let empty = RawValue::from_string("{}".into()).ok();
         if let Some(auth) = auth.or(empty) {
             if let Ok(packet) = Packet::event(socket.namespace.clone(), "auth", &(auth,), None) {
-                io.emit(socket, packet);
+                let _ = io.emit(socket, packet);
             }
         }
     }
@@ -77,7 +77,7 @@ impl App for Interop {
         match name.as_str() {
             "message" => {
                 if let Ok(back) = Packet::event_raw(ns.clone(), "message-back", rest, attachments) {
-                    io.emit(socket, back);
+                    let _ = io.emit(socket, back);
                 }
             }
             "message-with-ack" => {
@@ -103,7 +103,7 @@ impl App for Interop {
                 if let Ok(packet) =
                     Packet::event_raw(ns.clone(), "room-message", &rest[1..], attachments)
                 {
-                    io.broadcast(
+                    let _ = io.broadcast(
                         packet,
                         &BroadcastTarget::to([room]).except([socket.id.clone()]),
                     );
@@ -112,7 +112,7 @@ impl App for Interop {
             "to-all" => {
                 if let Ok(packet) = Packet::event_raw(ns.clone(), "all-message", rest, attachments)
                 {
-                    io.broadcast(packet, &BroadcastTarget::all());
+                    let _ = io.broadcast(packet, &BroadcastTarget::all());
                 }
             }
             "ask-client" => {
@@ -138,13 +138,13 @@ impl App for Interop {
         if let Ok(answer) =
             Packet::event_raw(socket.namespace.clone(), "answer", &args, attachments)
         {
-            io.emit(socket, answer);
+            let _ = io.emit(socket, answer);
         }
     }
 
     fn on_ack_timeout(&mut self, io: &mut Io<'_>, socket: &SocketRef, _: AckId) {
         if let Ok(packet) = Packet::event(socket.namespace.clone(), "answer-timeout", &(), None) {
-            io.emit(socket, packet);
+            let _ = io.emit(socket, packet);
         }
     }
 

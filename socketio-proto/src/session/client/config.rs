@@ -27,6 +27,10 @@ pub struct ManagerConfig {
     pub timeout: Option<Duration>,
     /// Decoder limits.
     pub limits: Limits,
+    /// The wire format (the client's `parser` option): text by default;
+    /// [`Parser::Msgpack`](crate::Parser::Msgpack) for servers using
+    /// `socket.io-msgpack-parser` (protocol v5 only).
+    pub parser: crate::Parser,
 }
 
 impl Default for ManagerConfig {
@@ -41,6 +45,7 @@ impl Default for ManagerConfig {
             randomization_factor: 0.5,
             timeout: Some(Duration::from_secs(20)),
             limits: Limits::default(),
+            parser: crate::Parser::Text,
         }
     }
 }

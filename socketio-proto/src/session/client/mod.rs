@@ -185,7 +185,7 @@ impl Manager {
         config: ManagerConfig,
         random: Box<dyn FnMut() -> f64 + Send>,
     ) -> Manager {
-        let decoder = Decoder::new(config.version, config.limits);
+        let decoder = Decoder::with_parser(config.parser, config.version, config.limits);
         let backoff = config.backoff();
         let mut manager = Manager {
             config,
@@ -360,7 +360,7 @@ impl Manager {
         if options.volatile && self.ready != Ready::Open {
             // Dropped, as the JS client does when the transport is not writable.
         } else if self.sockets[idx].connected {
-            self.write(&packet).map_err(SessionError::Engine)?;
+            self.write(&packet)?;
         } else {
             self.sockets[idx].send_buffer.push_back(packet);
         }
@@ -377,7 +377,7 @@ impl Manager {
     ) -> Result<(), SessionError> {
         let idx = self.find(namespace).ok_or(SessionError::NotConnected)?;
         let packet = Packet::ack(self.sockets[idx].namespace.clone(), id, args)?;
-        self.write(&packet).map_err(SessionError::Engine)
+        self.write(&packet)
     }
 
     /// Leaves a namespace (`socket.disconnect()`): DISCONNECT is sent if it was connected,

@@ -5,6 +5,8 @@ use serde_json::value::RawValue;
 
 use super::auth::write_object;
 use super::*;
+use crate::Message;
+use crate::msgpack::Side;
 
 impl Manager {
     pub(super) fn on_message(&mut self, now: Instant, data: Data) {
@@ -21,15 +23,19 @@ impl Manager {
         }
     }
 
-    /// Writes a packet to the open session: the text message, then each attachment.
-    pub(super) fn write(&mut self, packet: &Packet) -> Result<(), EngineError> {
+    /// Writes a packet to the open session in the configured format: the text message, then
+    /// each attachment; or the one msgpack message.
+    pub(super) fn write(&mut self, packet: &Packet) -> Result<(), SessionError> {
         let Some(engine) = self.engine.as_mut().filter(|_| self.ready == Ready::Open) else {
-            return Err(EngineError::Closed);
+            return Err(SessionError::Engine(EngineError::Closed));
         };
-        let encoded = packet.encode();
-        engine.send(Data::Text(encoded.to_text()))?;
-        for attachment in encoded.attachments() {
-            engine.send(Data::Binary(attachment.clone()))?;
+        let encoded = packet.encode_as(self.config.parser, Side::Client)?;
+        for message in encoded.messages() {
+            let data = match message {
+                Message::TextFrame(frame) => Data::Text(frame.clone().into_slice(1..frame.len())),
+                Message::Binary(data) => Data::Binary(data.clone()),
+            };
+            engine.send(data).map_err(SessionError::Engine)?;
         }
         Ok(())
     }

@@ -1,0 +1,213 @@
+//! A msgpack value into the packet model: JSON text as `JSON.stringify` writes the value the
+//! JavaScript decoder builds, with binaries as placeholders and attachments.
+
+use std::io::Write;
+use std::ops::Range;
+
+use super::MsgpackError;
+use super::read::{Reader, Token};
+
+/// Where the transcoded JSON and the binaries' positions go.
+pub(crate) struct JsonSink<'o> {
+    pub(crate) out: &'o mut Vec<u8>,
+    /// Ranges of the input holding each binary, in placeholder order.
+    pub(crate) binaries: &'o mut Vec<Range<usize>>,
+    /// Start address of the input, to turn binary slices into ranges.
+    pub(crate) base: usize,
+}
+
+impl JsonSink<'_> {
+    /// Writes the next value; `false` when it is `undefined`, which writes nothing (the
+    /// caller decides: `null` in an array, no entry in an object, no payload at the top).
+    pub(crate) fn value(
+        &mut self,
+        reader: &mut Reader<'_>,
+        depth: usize,
+    ) -> Result<bool, MsgpackError> {
+        match reader.next()? {
+            Token::Undefined => return Ok(false),
+            Token::Nil => self.out.extend_from_slice(b"null"),
+            Token::Bool(b) => self
+                .out
+                .extend_from_slice(if b { b"true" } else { b"false" }),
+            Token::Number(n) => write_number(self.out, n),
+            Token::Str(bytes) => write_string(self.out, bytes),
+            Token::Bin(bytes) | Token::ArrayBuffer(bytes) => self.binary(bytes),
+            Token::Ext(kind, bytes) => {
+                // JavaScript: `[type, Buffer]`.
+                write!(self.out, "[{kind},").ok();
+                self.binary(bytes);
+                self.out.push(b']');
+            }
+            Token::Date(ms) => write_date(self.out, ms),
+            Token::Array(n) => {
+                let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
+                self.out.push(b'[');
+                for i in 0..n {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    if !self.value(reader, depth)? {
+                        self.out.extend_from_slice(b"null");
+                    }
+                }
+                self.out.push(b']');
+            }
+            Token::Map(n) => {
+                let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
+                self.out.push(b'{');
+                let mut first = true;
+                for _ in 0..n {
+                    let (entry, binaries) = (self.out.len(), self.binaries.len());
+                    if !first {
+                        self.out.push(b',');
+                    }
+                    let dropped = self.key(reader)?;
+                    self.out.push(b':');
+                    if self.value(reader, depth)? && !dropped {
+                        first = false;
+                    } else {
+                        // `undefined` values and `__proto__` are no own properties.
+                        self.out.truncate(entry);
+                        self.binaries.truncate(binaries);
+                    }
+                }
+                self.out.push(b'}');
+            }
+        }
+        Ok(true)
+    }
+
+    /// Writes a map key as the property name JavaScript makes of it; `true` when the key is
+    /// `__proto__`, which never becomes an own property.
+    fn key(&mut self, reader: &mut Reader<'_>) -> Result<bool, MsgpackError> {
+        match reader.next()? {
+            Token::Str(bytes) => {
+                if bytes == b"_placeholder" {
+                    return Err(MsgpackError::PlaceholderKey);
+                }
+                write_string(self.out, bytes);
+                Ok(bytes == b"__proto__")
+            }
+            Token::Number(n) => {
+                self.out.push(b'"');
+                if n.is_nan() {
+                    self.out.extend_from_slice(b"NaN");
+                } else if n.is_infinite() {
+                    self.out
+                        .extend_from_slice(if n > 0.0 { b"Infinity" } else { b"-Infinity" });
+                } else {
+                    write_number(self.out, n);
+                }
+                self.out.push(b'"');
+                Ok(false)
+            }
+            Token::Nil => self.literal_key(b"\"null\""),
+            Token::Undefined => self.literal_key(b"\"undefined\""),
+            Token::Bool(b) => self.literal_key(if b { b"\"true\"" } else { b"\"false\"" }),
+            _ => Err(MsgpackError::UnsupportedKey),
+        }
+    }
+
+    fn literal_key(&mut self, quoted: &[u8]) -> Result<bool, MsgpackError> {
+        self.out.extend_from_slice(quoted);
+        Ok(false)
+    }
+
+    fn binary(&mut self, bytes: &[u8]) {
+        let start = bytes.as_ptr() as usize - self.base;
+        let num = self.binaries.len();
+        self.binaries.push(start..start + bytes.len());
+        write!(self.out, r#"{{"_placeholder":true,"num":{num}}}"#).ok();
+    }
+}
+
+/// A number as `JSON.stringify` writes it: `null` unless finite.
+pub(crate) fn write_number(out: &mut Vec<u8>, n: f64) {
+    if n.is_finite() {
+        crate::js_number::write(out, n < 0.0, zmij::Buffer::new().format_finite(n.abs())).ok();
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// A string as JSON, its bytes read as `Buffer.toString('utf8')` does (invalid sequences
+/// become U+FFFD).
+fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    serde_json::to_writer(&mut *out, text.as_ref()).ok();
+}
+
+/// `Date.prototype.toJSON`: the ISO 8601 form, or `null` outside the valid time range.
+fn write_date(out: &mut Vec<u8>, ms: f64) {
+    const MAX_TIME: f64 = 8.64e15;
+    if ms.abs() > MAX_TIME {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    // |ms| <= 8.64e15 is an exact integer in an i64.
+    let ms = ms as i64;
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    out.push(b'"');
+    if (0..=9999).contains(&year) {
+        write!(out, "{year:04}").ok();
+    } else {
+        write!(
+            out,
+            "{}{:06}",
+            if year < 0 { '-' } else { '+' },
+            year.unsigned_abs()
+        )
+        .ok();
+    }
+    write!(
+        out,
+        "-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z\"",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000
+    )
+    .ok();
+}
+
+/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(ms: f64) -> String {
+        let mut out = Vec::new();
+        write_date(&mut out, ms);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn dates_as_to_json_writes_them() {
+        assert_eq!(date(0.0), r#""1970-01-01T00:00:00.000Z""#);
+        assert_eq!(date(1_700_000_000_123.0), r#""2023-11-14T22:13:20.123Z""#);
+        assert_eq!(date(-1.0), r#""1969-12-31T23:59:59.999Z""#);
+        assert_eq!(date(8.64e15), r#""+275760-09-13T00:00:00.000Z""#);
+        assert_eq!(date(-8.64e15), r#""-271821-04-20T00:00:00.000Z""#);
+        assert_eq!(
+            date(-62_198_755_200_000.0),
+            r#""-000001-01-01T00:00:00.000Z""#
+        );
+        assert_eq!(date(8.64e15 + 1.0), "null");
+    }
+}
