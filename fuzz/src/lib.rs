@@ -72,3 +72,31 @@ pub fn check_payload(format: PayloadFormat, data: &[u8]) {
     assert_eq!(error, None);
     assert_eq!(back, packets);
 }
+
+/// Encodes `packet` in msgpack as `side` writes it, decodes it and checks that encoding is a
+/// fixpoint from the second round on (the first may wrap integers past 2^64, as notepack
+/// does). Returns the decoded packet; `None` when the payload is too deep to encode.
+pub fn msgpack_fixpoint(
+    packet: &socketio_proto::Packet,
+    side: socketio_proto::msgpack::Side,
+) -> Option<socketio_proto::Packet> {
+    use socketio_proto::{EncodedPacket, Limits, Packet};
+    let encode = |packet: &Packet| match packet.encode_msgpack(side) {
+        Ok(EncodedPacket::Msgpack(bytes)) => Some(bytes),
+        Ok(other) => panic!("msgpack encodes to one binary message, not {other:?}"),
+        // Only a payload at the depth limit exceeds serde_json's recursion limit.
+        Err(err) => {
+            assert!(err.to_string().contains("recursion limit"), "{err}");
+            None
+        }
+    };
+    let decode = |bytes: &Bytes| {
+        Packet::decode_msgpack(bytes.clone(), &Limits::default())
+            .unwrap_or_else(|err| panic!("our encoding {bytes:?} does not decode: {err}"))
+    };
+    let first = decode(&encode(packet)?);
+    let second = encode(&first)?;
+    let third = encode(&decode(&second))?;
+    assert_eq!(second, third, "encoding is not a fixpoint");
+    Some(first)
+}

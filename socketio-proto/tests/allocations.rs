@@ -102,3 +102,30 @@ fn encoding_allocates_at_most_the_text() {
         assert_eq!(allocations_during(|| owned.into_encoded()), 1);
     }
 }
+
+#[test]
+fn msgpack_encoding_into_a_reused_buffer_allocates_nothing() {
+    use socketio_proto::msgpack::Side;
+    let wide: Vec<u32> = (0..40).collect();
+    for packet in [
+        Packet::event(Namespace::main(), "chat", &("hello", 42, [1.5, -2.0]), None).unwrap(),
+        Packet::event(
+            Namespace::new("/admin").unwrap(),
+            "file",
+            &(Bytes::from_static(&[9; 2000]), wide.as_slice()),
+            AckId::new(7),
+        )
+        .unwrap(),
+        Packet::ack(Namespace::main(), AckId::new(3).unwrap(), &("ok",)).unwrap(),
+    ] {
+        for side in [Side::Server, Side::Client] {
+            let mut out = Vec::with_capacity(8192);
+            packet.write_msgpack(side, &mut out).unwrap();
+            let n = allocations_during(|| {
+                out.clear();
+                packet.write_msgpack(side, &mut out).unwrap();
+            });
+            assert_eq!(n, 0, "{packet:?} as {side:?}");
+        }
+    }
+}

@@ -45,7 +45,8 @@ const io = require("socket.io-client-v2");
 
 const CASE_NAMES = ["connect", "namespaces", "events", "acks", "binary", "query-auth"];
 
-const options = parseClientArgs(process.argv.slice(2), CASE_NAMES);
+// socket.io-msgpack-parser speaks Socket.IO v5 only: text is the one format here.
+const options = parseClientArgs(process.argv.slice(2), CASE_NAMES, { parsers: ["text"] });
 const BASE_URL = options.url;
 const TRANSPORT = options.transport;
 

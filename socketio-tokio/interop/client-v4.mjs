@@ -4,7 +4,12 @@
 //
 // Usage:
 //   node client-v4.mjs --url http://127.0.0.1:PORT \
-//        --transport polling|websocket|upgrade [--cases name1,name2]
+//        --transport polling|websocket|upgrade [--parser text|msgpack]
+//        [--cases name1,name2]
+//
+// `--parser msgpack` gives every Manager the socket.io-msgpack-parser 3.0.2
+// module as its `parser` (the server must use it too); text is socket.io's
+// default parser. The cases and their assertions are the same for both.
 //
 // The server is expected to run with connection state recovery ON and
 // pingInterval 300 / pingTimeout 200. One JSON line per case is printed on
@@ -13,6 +18,7 @@
 // port. Exit code 0 only if every case passed.
 
 import { io, Manager } from "socket.io-client";
+import msgpackParser from "socket.io-msgpack-parser";
 import {
   EventQueue,
   assert,
@@ -43,6 +49,17 @@ const CASE_NAMES = [
 const options = parseClientArgs(process.argv.slice(2), CASE_NAMES);
 const BASE_URL = options.url;
 const TRANSPORT = options.transport;
+
+/**
+ * Options of every Manager the cases create: the transports, and the parser
+ * (socket.io-client's default when text).
+ */
+function managerOptions() {
+  return {
+    ...transportOptions(TRANSPORT),
+    ...(options.parser === "msgpack" ? { parser: msgpackParser } : {}),
+  };
+}
 
 /** Disconnect reasons for which socket.io keeps a session for recovery. */
 const RECOVERABLE_REASONS = [
@@ -82,7 +99,7 @@ function createClient(ctx, nsp, socketOptions = {}, manager = null) {
     : io(`${BASE_URL}${nsp}`, {
         forceNew: true,
         reconnection: false,
-        ...transportOptions(TRANSPORT),
+        ...managerOptions(),
         ...socketOptions,
       });
   ctx.track(socket);
@@ -160,7 +177,7 @@ function lastDisconnectReason(socket) {
 
 /** `/` and `/custom` multiplexed on one Manager; `/random` is refused. */
 async function caseNamespaces(ctx) {
-  const manager = new Manager(BASE_URL, { reconnection: false, ...transportOptions(TRANSPORT) });
+  const manager = new Manager(BASE_URL, { reconnection: false, ...managerOptions() });
   const root = createClient(ctx, "/", {}, manager);
   const custom = createClient(ctx, "/custom", {}, manager);
   const random = createClient(ctx, "/random", {}, manager);

@@ -18,13 +18,19 @@ import { isDeepStrictEqual, inspect } from "node:util";
 
 export const TRANSPORTS = ["polling", "websocket", "upgrade"];
 
+/** Wire formats: socket.io-parser (the default) and socket.io-msgpack-parser. */
+export const PARSERS = ["text", "msgpack"];
+
 /**
- * Parses `--url URL --transport polling|websocket|upgrade [--cases a,b]`.
- * `--cases` optionally restricts the run to a comma separated subset of the
- * case names (handy when debugging a single case by hand).
+ * Parses `--url URL --transport polling|websocket|upgrade [--parser text|msgpack]
+ * [--cases a,b]`.
+ * `--parser` is the wire format (text by default); a script that supports only
+ * one passes `parsers: ["text"]`. `--cases` optionally restricts the run to a
+ * comma separated subset of the case names (handy when debugging a single case
+ * by hand).
  */
-export function parseClientArgs(argv, knownCases) {
-  const opts = { url: null, transport: null, cases: null };
+export function parseClientArgs(argv, knownCases, { parsers = PARSERS } = {}) {
+  const opts = { url: null, transport: null, parser: "text", cases: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = argv[i + 1];
@@ -33,6 +39,9 @@ export function parseClientArgs(argv, knownCases) {
       i++;
     } else if (arg === "--transport") {
       opts.transport = value;
+      i++;
+    } else if (arg === "--parser") {
+      opts.parser = value;
       i++;
     } else if (arg === "--cases") {
       opts.cases = String(value).split(",").filter(Boolean);
@@ -44,6 +53,9 @@ export function parseClientArgs(argv, knownCases) {
   if (!opts.url) throw new Error("missing --url");
   if (!TRANSPORTS.includes(opts.transport)) {
     throw new Error(`--transport must be one of ${TRANSPORTS.join("|")}`);
+  }
+  if (!parsers.includes(opts.parser)) {
+    throw new Error(`--parser must be one of ${parsers.join("|")}`);
   }
   opts.url = opts.url.replace(/\/+$/, ""); // namespaces are appended to it
   if (opts.cases) {

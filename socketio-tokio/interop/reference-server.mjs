@@ -6,8 +6,11 @@
 // validated against this file, which proves the scripts themselves are right.
 //
 // Usage: node reference-server.mjs --port N [--recovery] [--ping-interval MS] [--ping-timeout MS]
+//        [--parser text|msgpack]
 //   --port 0     lets the OS pick a free port.
 //   --recovery   enables connection state recovery.
+//   --parser     the wire format: socket.io's default parser (text, the default) or
+//                socket.io-msgpack-parser 3.0.2 (msgpack; Engine.IO v3 clients cannot use it).
 // Once listening, exactly one line `LISTENING <port>` is written to stdout.
 // SIGTERM (or SIGINT) closes the server and exits with code 0.
 //
@@ -37,14 +40,15 @@
 
 import { createServer } from "node:http";
 import { Server } from "socket.io";
+import msgpackParser from "socket.io-msgpack-parser";
 
 // ---------------------------------------------------------------------------
 // Command line
 // ---------------------------------------------------------------------------
 
-/** Minimal argument parser: `--port N` and the `--recovery` flag. */
+/** Minimal argument parser: `--port N`, `--parser P`, the `--recovery` flag, the heartbeat. */
 function parseArgs(argv) {
-  const opts = { port: 0, recovery: false, pingInterval: 300, pingTimeout: 200 };
+  const opts = { port: 0, recovery: false, pingInterval: 300, pingTimeout: 200, parser: "text" };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--port") {
@@ -53,6 +57,11 @@ function parseArgs(argv) {
         throw new Error(`invalid --port value: ${argv[i]}`);
       }
       opts.port = value;
+    } else if (arg === "--parser") {
+      opts.parser = argv[++i];
+      if (opts.parser !== "text" && opts.parser !== "msgpack") {
+        throw new Error(`invalid --parser value: ${opts.parser}`);
+      }
     } else if (arg === "--recovery") {
       opts.recovery = true;
     } else if (arg === "--ping-interval" || arg === "--ping-timeout") {
@@ -83,6 +92,7 @@ const io = new Server(httpServer, {
   maxHttpBufferSize: 1e6,
   allowEIO3: true, // accept socket.io-client 2.x (Engine.IO protocol v3)
   cors: { origin: "*" },
+  ...(args.parser === "msgpack" ? { parser: msgpackParser } : {}),
   ...(args.recovery
     ? {
         connectionStateRecovery: {

@@ -3,11 +3,14 @@
 //! polling only, WebSocket only, and polling upgraded to WebSocket: namespaces, auth, events
 //! and acks both ways, nested binary, rooms among three clients, server-side disconnect, ping
 //! timeout (the server process is frozen with SIGSTOP), reconnection after the server restarts,
-//! and connection state recovery.
+//! and connection state recovery. The same scenario runs with `socket.io-msgpack-parser` 3.0.2
+//! on both sides (`ManagerConfig::parser`, `reference-server.mjs --parser msgpack`), and the
+//! `client` program with `--parser msgpack` joins, gets acks and binary echoes from that server.
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
 mod support;
 
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,12 +19,12 @@ use engineio_proto::Transport;
 use engineio_proto::session::CloseReason;
 use serde::Serialize;
 use serde_json::{Value, json};
-use socketio_proto::Packet;
 use socketio_proto::session::client::{
     Auth, ConnectError, DisconnectReason, EmitOptions, ManagerConfig, ManagerEvent, SocketOptions,
 };
+use socketio_proto::{Packet, Parser};
 use socketio_tokio::client::{self, Client};
-use support::reference_server;
+use support::{Process, reference_server_with};
 
 /// One scenario at a time: they share two cores and the heartbeats are 300/200 ms.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -37,11 +40,12 @@ impl Serialize for Bin {
     }
 }
 
-fn config(transport: &str) -> ManagerConfig {
+fn config(transport: &str, parser: Parser) -> ManagerConfig {
     let mut config = ManagerConfig {
         reconnection_delay: Duration::from_millis(100),
         reconnection_delay_max: Duration::from_millis(500),
         randomization_factor: 0.0,
+        parser,
         ..ManagerConfig::default()
     };
     match transport {
@@ -59,10 +63,10 @@ struct Peer {
 }
 
 impl Peer {
-    async fn new(url: &str, transport: &str) -> Peer {
+    async fn new(url: &str, transport: &str, parser: Parser) -> Peer {
         Peer {
-            client: client::connect(url, "/socket.io/", config(transport)),
-            transport: transport.to_owned(),
+            client: client::connect(url, "/socket.io/", config(transport, parser)),
+            transport: format!("{transport}, {parser:?}"),
         }
     }
 
@@ -166,13 +170,21 @@ fn ph(num: u64) -> Value {
     json!({"_placeholder": true, "num": num})
 }
 
-async fn scenario(transport: &str) {
-    let (server, addr) = reference_server(0);
+/// The reference server's arguments for `parser`.
+fn parser_args(parser: Parser) -> &'static [&'static str] {
+    match parser {
+        Parser::Msgpack => &["--parser", "msgpack"],
+        Parser::Text => &[],
+    }
+}
+
+async fn scenario(transport: &str, parser: Parser) {
+    let (server, addr) = reference_server_with(0, parser_args(parser));
     let url = format!("http://{addr}");
     let mut server = Some(server);
 
     // Namespaces and auth.
-    let mut a = Peer::new(&url, transport).await;
+    let mut a = Peer::new(&url, transport, parser).await;
     a.join("/", None).await;
     assert_eq!(leading(&a.event("/", "auth").await.0, 1), [json!({})]);
     a.join("/custom", Some(json!({"token": "abc"}))).await;
@@ -188,7 +200,7 @@ async fn scenario(transport: &str) {
         } => Some((namespace.as_str().to_owned(), message.clone())),
         _ => None,
     };
-    let mut b = Peer::new(&url, transport).await;
+    let mut b = Peer::new(&url, transport, parser).await;
     b.client
         .with(|m, now| {
             m.connect(
@@ -282,7 +294,7 @@ async fn scenario(transport: &str) {
 
     // Rooms among three clients: a and b in r1, c in r2.
     b.join("/", None).await;
-    let mut c = Peer::new(&url, transport).await;
+    let mut c = Peer::new(&url, transport, parser).await;
     c.join("/", None).await;
     for (peer, room) in [(&mut a, "r1"), (&mut b, "r1"), (&mut c, "r2")] {
         peer.emit("/", "join", (room,), true).await;
@@ -366,7 +378,7 @@ async fn scenario(transport: &str) {
         ),
         "{reason:?}"
     );
-    server = Some(reference_server(addr.port()).0);
+    server = Some(reference_server_with(addr.port(), parser_args(parser)).0);
     a.expect("reconnected", |e| {
         matches!(e, ManagerEvent::Reconnected(_)).then_some(())
     })
@@ -382,10 +394,10 @@ async fn scenario(transport: &str) {
     drop(a);
 
     // Recovery: r is cut off, misses an event, comes back with the same id and gets it.
-    let mut r = Peer::new(&url, transport).await;
+    let mut r = Peer::new(&url, transport, parser).await;
     let sid = r.join("/", None).await;
     r.event("/", "auth").await; // carries an offset: now recoverable
-    let mut w = Peer::new(&url, transport).await;
+    let mut w = Peer::new(&url, transport, parser).await;
     w.join("/", None).await;
     r.client.cut_transport();
     r.expect("cut", |e| {
@@ -428,26 +440,83 @@ fn signal(pid: u32, name: &str) {
     assert!(status.success());
 }
 
-fn run(transport: &str) {
+fn run(transport: &str, parser: Parser) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !support::node_available() {
         return;
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(scenario(transport));
+    runtime.block_on(scenario(transport, parser));
 }
 
 #[test]
 fn against_socket_io_4_8_over_polling() {
-    run("polling");
+    run("polling", Parser::Text);
 }
 
 #[test]
 fn against_socket_io_4_8_over_websocket() {
-    run("websocket");
+    run("websocket", Parser::Text);
 }
 
 #[test]
 fn against_socket_io_4_8_with_upgrade() {
-    run("upgrade");
+    run("upgrade", Parser::Text);
+}
+
+#[test]
+fn against_socket_io_4_8_msgpack_over_polling() {
+    run("polling", Parser::Msgpack);
+}
+
+#[test]
+fn against_socket_io_4_8_msgpack_over_websocket() {
+    run("websocket", Parser::Msgpack);
+}
+
+#[test]
+fn against_socket_io_4_8_msgpack_with_upgrade() {
+    run("upgrade", Parser::Msgpack);
+}
+
+/// The `client` program with `--parser msgpack` (upgrade): it joins `/` and `/custom` on the
+/// msgpack reference server and gets its acks and binary echoes.
+#[test]
+fn the_client_program_with_msgpack_against_socket_io_4_8() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !support::node_available() {
+        return;
+    }
+    let (server, addr) = reference_server_with(0, parser_args(Parser::Msgpack));
+    let mut client = Process::spawn({
+        let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
+        command.args([
+            "--url",
+            &format!("http://{addr}"),
+            "--transport",
+            "upgrade",
+            "--rounds",
+            "0",
+            "--parser",
+            "msgpack",
+        ]);
+        command
+    });
+    client.wait_for_line("connected to / as ");
+    client.wait_for_line("connected to /custom as ");
+    // A binary echo: `message-back` with the attachment [1, 2, 3, round] (and an offset).
+    let echo = client.wait_for_line("/custom event message-back: ");
+    assert!(
+        echo.contains(r#"["message-back","binary",{"_placeholder":true,"num":0},""#),
+        "{echo}"
+    );
+    assert!(echo.contains("attachments [[1, 2, 3, "), "{echo}");
+    assert!(client.wait_for_line("ack ").starts_with(r#"["round","#));
+    client.wait_for_line("ack ");
+    assert!(
+        client.child.try_wait().unwrap().is_none(),
+        "the client stopped"
+    );
+    drop(client);
+    drop(server);
 }

@@ -49,11 +49,6 @@ pub(crate) fn bin(out: &mut Vec<u8>, data: &[u8]) -> Result<(), TooLong> {
     Ok(())
 }
 
-/// An array header: fixarray below 16 entries, then array 16/32.
-pub(crate) fn array_header(out: &mut Vec<u8>, length: usize) -> Result<(), TooLong> {
-    header(out, length, Some((0x90, 0x10)), [0, 0xdc, 0xdd])
-}
-
 /// A map header: fixmap below 16 entries, then map 16/32.
 pub(crate) fn map_header(out: &mut Vec<u8>, length: usize) -> Result<(), TooLong> {
     header(out, length, Some((0x80, 0x10)), [0, 0xde, 0xdf])
@@ -134,16 +129,24 @@ impl Transcode<'_> {
         }
     }
 
-    /// Rewrites the provisional one-byte header at `start` for `count` entries.
+    /// Rewrites the provisional one-byte header at `start` for `count` entries, moving the
+    /// entries to make room when the header is wider (no allocation beyond the buffer's).
     fn fix_header<E: de::Error>(&mut self, start: usize, count: usize, map: bool) -> Result<(), E> {
-        let mut header = Vec::new();
-        let written = if map {
-            map_header(&mut header, count)
-        } else {
-            array_header(&mut header, count)
+        let (header, len) = match (u16::try_from(count), u32::try_from(count)) {
+            (Ok(n), _) => {
+                let [hi, lo] = n.to_be_bytes();
+                ([if map { 0xde } else { 0xdc }, hi, lo, 0, 0], 3)
+            }
+            (_, Ok(n)) => {
+                let [a, b, c, d] = n.to_be_bytes();
+                ([if map { 0xdf } else { 0xdd }, a, b, c, d], 5)
+            }
+            _ => return Err(E::custom("more than 2^32 - 1 entries")),
         };
-        written.map_err(|TooLong| E::custom("more than 2^32 - 1 entries"))?;
-        self.out.splice(start..start + 1, header);
+        let end = self.out.len();
+        self.out.resize(end + len - 1, 0);
+        self.out.copy_within(start + 1..end, start + len);
+        self.out[start..start + len].copy_from_slice(&header[..len]);
         Ok(())
     }
 }

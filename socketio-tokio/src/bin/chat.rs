@@ -1,8 +1,9 @@
 //! The chat server: `cargo run -p socketio-tokio --bin chat`, then open
 //! <http://127.0.0.1:3000/> in two browser windows.
 //!
-//! Options: `--port N` (3000), `--host ADDR` (127.0.0.1). The page uses the official
-//! browser client: served from the npm package when it is installed
+//! Options: `--port N` (3000), `--host ADDR` (127.0.0.1), `--parser text|msgpack` (text; with
+//! msgpack the page gets the client bundle built with `socket.io-msgpack-parser`). The page
+//! uses the official browser client: served from the npm package when it is installed
 //! (`npm ci --prefix socketio-tokio/interop`, or `SOCKET_IO_CLIENT_JS=/path/socket.io.min.js`),
 //! otherwise loaded from the public CDN. The start-up message says which.
 
@@ -14,24 +15,27 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
+use socketio_proto::Parser;
 use socketio_tokio::apps::chat::Chat;
 use socketio_tokio::server::{self, Options};
 use socketio_tokio::socketio::{EndpointConfig, SocketIo};
 
-const CDN: &str = "https://cdn.socket.io/4.8.4/socket.io.min.js";
+const CDN: &str = "https://cdn.socket.io/4.8.4/";
 const INDEX: &str = include_str!("../../static/index.html");
 const SCRIPT: &str = include_str!("../../static/chat.js");
 const STYLE: &str = include_str!("../../static/chat.css");
 
-/// Where the official client bundle may be: the environment, then the interop npm folder.
-fn local_bundle() -> Option<(PathBuf, Bytes)> {
+/// Where the official client bundle `name` may be: the environment, then the interop npm
+/// folder.
+fn local_bundle(name: &str) -> Option<(PathBuf, Bytes)> {
     let candidates = std::env::var_os("SOCKET_IO_CLIENT_JS")
         .map(PathBuf::from)
         .into_iter()
         .chain([
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("interop/node_modules/socket.io-client/dist/socket.io.min.js"),
-            PathBuf::from("node_modules/socket.io-client/dist/socket.io.min.js"),
+                .join("interop/node_modules/socket.io-client/dist")
+                .join(name),
+            PathBuf::from("node_modules/socket.io-client/dist").join(name),
         ]);
     for path in candidates {
         if let Ok(bytes) = std::fs::read(&path) {
@@ -53,14 +57,19 @@ fn file(content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
 async fn main() -> std::io::Result<()> {
     let mut port = 3000u16;
     let mut host = String::from("127.0.0.1");
+    let mut config = EndpointConfig::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--port", Some(value)) => port = value.parse().map_err(std::io::Error::other)?,
             ("--host", Some(value)) => host = value,
+            ("--parser", Some(value)) if value == "text" => config.connection.parser = Parser::Text,
+            ("--parser", Some(value)) if value == "msgpack" => {
+                config.connection.parser = Parser::Msgpack
+            }
             _ => {
                 return Err(std::io::Error::other(
-                    "usage: chat [--port N] [--host ADDR]",
+                    "usage: chat [--port N] [--host ADDR] [--parser text|msgpack]",
                 ));
             }
         }
@@ -69,13 +78,17 @@ async fn main() -> std::io::Result<()> {
         .parse()
         .map_err(std::io::Error::other)?;
 
-    let bundle = local_bundle();
-    let src = if bundle.is_some() {
-        "/socket.io.min.js"
-    } else {
-        CDN
+    let bundle_name = match config.connection.parser {
+        Parser::Text => "socket.io.min.js",
+        Parser::Msgpack => "socket.io.msgpack.min.js",
     };
-    let index = Bytes::from(INDEX.replace("{{SOCKET_IO_CLIENT_SRC}}", src));
+    let bundle = local_bundle(bundle_name);
+    let src = if bundle.is_some() {
+        "/socket.io.min.js".to_owned()
+    } else {
+        format!("{CDN}{bundle_name}")
+    };
+    let index = Bytes::from(INDEX.replace("{{SOCKET_IO_CLIENT_SRC}}", &src));
     let bundle_bytes = bundle.as_ref().map(|(_, bytes)| bytes.clone());
     let fallback =
         Arc::new(
@@ -104,12 +117,7 @@ async fn main() -> std::io::Result<()> {
         fallback: Some(fallback),
         ..Options::new("/socket.io/")
     };
-    let server = server::serve(
-        addr,
-        options,
-        SocketIo::new(Chat::default(), EndpointConfig::default()),
-    )
-    .await?;
+    let server = server::serve(addr, options, SocketIo::new(Chat::default(), config)).await?;
     println!("chat server listening on http://{}/", server.local_addr());
     match &bundle {
         Some((path, _)) => println!(
@@ -117,7 +125,7 @@ async fn main() -> std::io::Result<()> {
             path.display()
         ),
         None => println!(
-            "socket.io-client: no local npm package found; the page loads it from the CDN {CDN} \
+            "socket.io-client: no local npm package found; the page loads it from the CDN {src} \
              (needs internet; `npm ci --prefix socketio-tokio/interop` makes it work offline)"
         ),
     }

@@ -3,7 +3,7 @@
 //! `socket.io` package).
 //!
 //! `cargo run -p socketio-tokio --bin client -- [--url http://127.0.0.1:3000]
-//! [--transport polling|websocket|upgrade] [--rounds N]`
+//! [--transport polling|websocket|upgrade] [--rounds N] [--parser text|msgpack]`
 //!
 //! It joins `/` and `/custom`, then every second emits `message-with-ack` (and prints the
 //! ack) and a `message` with a binary argument (and prints the binary `message-back`). It
@@ -15,6 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use engineio_proto::Transport;
 use serde::Serialize;
+use socketio_proto::Parser;
 use socketio_proto::session::client::{EmitOptions, ManagerConfig, ManagerEvent, SocketOptions};
 use socketio_tokio::client;
 
@@ -32,14 +33,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut url = String::from("http://127.0.0.1:3000");
     let mut transport = String::from("upgrade");
     let mut rounds = 0u64;
+    let mut parser = Parser::Text;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--url", Some(value)) => url = value,
             ("--transport", Some(value)) => transport = value,
             ("--rounds", Some(value)) => rounds = value.parse()?,
+            ("--parser", Some(value)) if value == "text" => parser = Parser::Text,
+            ("--parser", Some(value)) if value == "msgpack" => parser = Parser::Msgpack,
             _ => return Err(
-                "usage: client [--url URL] [--transport polling|websocket|upgrade] [--rounds N]"
+                "usage: client [--url URL] [--transport polling|websocket|upgrade] [--rounds N] \
+                 [--parser text|msgpack]"
                     .into(),
             ),
         }
@@ -47,6 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = ManagerConfig {
         reconnection_delay: Duration::from_millis(500),
         reconnection_delay_max: Duration::from_millis(2000),
+        parser,
         ..ManagerConfig::default()
     };
     match transport.as_str() {

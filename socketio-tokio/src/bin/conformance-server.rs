@@ -16,12 +16,14 @@
 //! `--max-connections N`, `--header-timeout-ms N`, `--body-timeout-ms N`,
 //! `--allowed-origin ORIGIN` (repeatable: other origins are refused), `--cors` (any origin) or
 //! `--cors-origin ORIGIN` (repeatable), `--cookie` (the `io` cookie). For the load benchmark:
-//! `--threads N` (1 by default), `--ping-interval-ms N`, `--ping-timeout-ms N`.
+//! `--threads N` (1 by default), `--ping-interval-ms N`, `--ping-timeout-ms N`. The Socket.IO
+//! modes take `--parser text|msgpack` (text by default; msgpack is `socket.io-msgpack-parser`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use engineio_proto::session::server::ServerConfig;
+use socketio_proto::Parser;
 use socketio_proto::session::recovery::RecoveryConfig;
 use socketio_tokio::apps::interop::Interop;
 use socketio_tokio::policy::{ConnectionLimits, Cookie, Cors, RequestPolicy};
@@ -54,6 +56,7 @@ fn main() -> std::io::Result<()> {
 async fn run() -> std::io::Result<()> {
     let mut port = 3000u16;
     let mut mode = String::from("sio");
+    let mut parser = Parser::Text;
     let mut limits = ConnectionLimits::default();
     let mut ping_interval = Duration::from_millis(300);
     let mut ping_timeout = Duration::from_millis(200);
@@ -90,6 +93,13 @@ async fn run() -> std::io::Result<()> {
             "--ping-interval-ms" => ping_interval = Duration::from_millis(number(args.next())?),
             "--ping-timeout-ms" => ping_timeout = Duration::from_millis(number(args.next())?),
             "--threads" => drop(args.next()),
+            "--parser" => {
+                parser = match args.next().as_deref() {
+                    Some("text") => Parser::Text,
+                    Some("msgpack") => Parser::Msgpack,
+                    _ => return Err(usage()),
+                }
+            }
             _ => return Err(usage()),
         }
     }
@@ -111,6 +121,7 @@ async fn run() -> std::io::Result<()> {
         ..EndpointConfig::default()
     };
     sio.connection.connect_timeout = Duration::from_millis(1000);
+    sio.connection.parser = parser;
     let server: ServerHandle = match mode.as_str() {
         "eio4" | "eio3" => server::serve(addr, options("/engine.io/"), Echo::new(config)).await?,
         "sio" => {
@@ -142,6 +153,6 @@ fn usage() -> std::io::Error {
         "usage: conformance-server [--mode eio4|eio3|sio|interop] [--port N] \
          [--max-connections N] [--header-timeout-ms N] [--body-timeout-ms N] \
          [--allowed-origin ORIGIN]… [--cors | --cors-origin ORIGIN…] [--cookie] \
-         [--threads N] [--ping-interval-ms N] [--ping-timeout-ms N]",
+         [--threads N] [--ping-interval-ms N] [--ping-timeout-ms N] [--parser text|msgpack]",
     )
 }

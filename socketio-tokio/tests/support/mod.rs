@@ -157,8 +157,15 @@ impl Process {
 
 /// Our conformance server in `mode` on `port` (0: any); returns it and its address.
 pub fn our_server(mode: &str, port: u16) -> (Process, SocketAddr) {
+    our_server_with(mode, port, &[])
+}
+
+/// [`our_server`] with more arguments (`--parser msgpack`, …).
+pub fn our_server_with(mode: &str, port: u16, extra: &[&str]) -> (Process, SocketAddr) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_conformance-server"));
-    command.args(["--mode", mode, "--port", &port.to_string()]);
+    command
+        .args(["--mode", mode, "--port", &port.to_string()])
+        .args(extra);
     let mut process = Process::spawn(command);
     let rest = process.wait_for_line("listening on http://");
     let addr = rest
@@ -172,11 +179,17 @@ pub fn our_server(mode: &str, port: u16) -> (Process, SocketAddr) {
 
 /// The official socket.io 4.8 server running the interop app (recovery on), on `port`.
 pub fn reference_server(port: u16) -> (Process, SocketAddr) {
+    reference_server_with(port, &[])
+}
+
+/// [`reference_server`] with more arguments (`--parser msgpack`, …).
+pub fn reference_server_with(port: u16, extra: &[&str]) -> (Process, SocketAddr) {
     npm_packages();
     let mut command = Command::new("node");
     command
         .arg(interop_dir().join("reference-server.mjs"))
-        .args(["--port", &port.to_string(), "--recovery"]);
+        .args(["--port", &port.to_string(), "--recovery"])
+        .args(extra);
     let mut process = Process::spawn(command);
     let port: u16 = process
         .wait_for_line("LISTENING ")
