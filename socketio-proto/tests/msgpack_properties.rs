@@ -6,8 +6,8 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use socketio_proto::msgpack::{RawMsgpackPacket, Side};
-use socketio_proto::{AckId, Limits, Namespace, Packet};
+use socketio_proto::msgpack::{MsgpackError, RawMsgpackPacket, Side};
+use socketio_proto::{AckId, DecodeError, Limits, Namespace, Packet};
 
 /// A payload value: JSON plus binaries.
 #[derive(Debug, Clone)]
@@ -89,6 +89,8 @@ proptest! {
                 prop_assert_eq!(raw.ack_id(), packet.ack_id());
             }
             (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            // The packet model's own refusals are the owned decoder's alone.
+            (Ok(_), Err(DecodeError::Msgpack(MsgpackError::UnsupportedKey | MsgpackError::PlaceholderKey))) => {}
             (raw, owned) => prop_assert!(false, "{:?} vs {:?}", raw, owned),
         }
     }

@@ -179,6 +179,10 @@ impl<'a> RawMsgpackPacket<'a> {
     /// DISCONNECT: absent; CONNECT_ERROR: a string or a map; EVENT/ACK: an array) and `id`
     /// absent or an integer. Unknown keys are skipped, the last of duplicate keys wins, and
     /// `undefined` counts as absent. Nesting is bounded by `limits.max_json_depth`.
+    ///
+    /// The payload's map keys are not looked at: the two refusals of the packet model
+    /// ([`MsgpackError::UnsupportedKey`], [`MsgpackError::PlaceholderKey`]) are made by
+    /// [`Packet::decode_msgpack`] only.
     pub fn parse(message: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
         let depth = limits.max_json_depth;
         let mut reader = Reader::new(message);
