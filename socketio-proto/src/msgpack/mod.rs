@@ -34,7 +34,9 @@
 //! extension into an array. Matching its verdicts byte for byte needs a cursor that moves as
 //! the JavaScript one does (`read.rs`, 200 lines, no dependency), and the writer must pick
 //! notepack's widths (which differ from rmp-serde's for floats and negative numbers). The
-//! JSON side reuses `serde_json`. The benchmarks compare this codec with `rmp-serde` into
+//! JSON side reuses `serde_json`. [`to_vec`], [`to_writer`] and [`from_slice`] are serde over
+//! the same reader and writer, for msgpack values outside packets (the Redis adapters'
+//! messages, for one). The benchmarks compare this codec with `rmp-serde` into
 //! `rmpv::Value` as the floor.
 //!
 //! # Where this codec is stricter than the reference
@@ -56,8 +58,11 @@
 //! `null`, and `NaN`/`Infinity` as `null`, all as `JSON.stringify` would write them.
 
 mod read;
+mod serde;
 mod to_json;
 mod write;
+
+pub use self::serde::{Error, from_slice, to_vec, to_writer};
 
 use std::borrow::Cow;
 use std::fmt;
@@ -247,10 +252,9 @@ struct Fields<'a> {
 }
 
 fn integer(token: Option<Token<'_>>) -> Option<f64> {
-    match token {
-        Some(Token::Number(n)) if n.is_finite() && n.fract() == 0.0 => Some(n),
-        _ => None,
-    }
+    token
+        .and_then(|token| token.number())
+        .filter(|n| n.is_finite() && n.fract() == 0.0)
 }
 
 impl<'a> Fields<'a> {
@@ -417,7 +421,7 @@ impl Packet {
                         _ => None,
                     };
                     let mut deserializer = serde_json::Deserializer::from_str(json.as_str());
-                    serde::de::DeserializeSeed::deserialize(
+                    ::serde::de::DeserializeSeed::deserialize(
                         write::Transcode {
                             out,
                             attachments: &self.attachments,

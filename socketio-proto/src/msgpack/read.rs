@@ -21,8 +21,13 @@ pub(crate) enum Token<'a> {
     Undefined,
     /// `c2`, `c3`.
     Bool(bool),
-    /// Every integer and float form, as the JavaScript `Number` the reference makes of it.
+    /// Every integer and float form but the 64-bit integers, as the JavaScript `Number` the
+    /// reference makes of it (exact).
     Number(f64),
+    /// `uint 64`, exact (JavaScript rounds it: [`Token::number`]).
+    U64(u64),
+    /// `int 64`, exact (JavaScript rounds it: [`Token::number`]).
+    I64(i64),
     /// A string's bytes (UTF-8 unless the peer lies; read lossily, as `Buffer.toString`).
     Str(&'a [u8]),
     /// `bin 8/16/32`: a Node.js `Buffer`.
@@ -37,6 +42,19 @@ pub(crate) enum Token<'a> {
     Array(u32),
     /// A map of this many key/value pairs.
     Map(u32),
+}
+
+impl Token<'_> {
+    /// The JavaScript `Number` of a numeric token: 64-bit integers rounded to a double, as
+    /// `hi * 2^32 + lo` rounds the exact value once.
+    pub(crate) fn number(&self) -> Option<f64> {
+        match *self {
+            Token::Number(n) => Some(n),
+            Token::U64(n) => Some(n as f64),
+            Token::I64(n) => Some(n as f64),
+            _ => None,
+        }
+    }
 }
 
 /// A cursor over one msgpack buffer.
@@ -177,13 +195,12 @@ impl<'a> Reader<'a> {
             0xcc => Token::Number(f64::from(self.u8()?)),
             0xcd => Token::Number(f64::from(self.u16()?)),
             0xce => Token::Number(f64::from(self.u32()?)),
-            // `hi * 2^32 + lo` in doubles: one rounding of the exact value, as `as` does. The
-            // reference reads the two words separately (which decides its error message).
-            0xcf => Token::Number(self.words()? as f64),
+            // The reference reads the two words separately (which decides its error message).
+            0xcf => Token::U64(self.words()?),
             0xd0 => Token::Number(f64::from(self.u8()? as i8)),
             0xd1 => Token::Number(f64::from(i16::from_be_bytes(self.fixed()?))),
             0xd2 => Token::Number(f64::from(i32::from_be_bytes(self.fixed()?))),
-            0xd3 => Token::Number(self.words()? as i64 as f64),
+            0xd3 => Token::I64(self.words()? as i64),
             0xd4 => {
                 let kind = self.u8()? as i8;
                 if kind == 0 {

@@ -30,7 +30,9 @@ impl JsonSink<'_> {
             Token::Bool(b) => self
                 .out
                 .extend_from_slice(if b { b"true" } else { b"false" }),
-            Token::Number(n) => write_number(self.out, n),
+            token @ (Token::Number(_) | Token::U64(_) | Token::I64(_)) => {
+                write_number(self.out, token.number().unwrap_or(f64::NAN))
+            }
             Token::Str(bytes) => write_string(self.out, bytes),
             Token::Bin(bytes) | Token::ArrayBuffer(bytes) => self.binary(bytes),
             Token::Ext(kind, bytes) => {
@@ -89,7 +91,8 @@ impl JsonSink<'_> {
                 write_string(self.out, bytes);
                 Ok(bytes == b"__proto__")
             }
-            Token::Number(n) => {
+            token @ (Token::Number(_) | Token::U64(_) | Token::I64(_)) => {
+                let n = token.number().unwrap_or(f64::NAN);
                 self.out.push(b'"');
                 if n.is_nan() {
                     self.out.extend_from_slice(b"NaN");

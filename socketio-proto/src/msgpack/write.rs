@@ -49,6 +49,11 @@ pub(crate) fn bin(out: &mut Vec<u8>, data: &[u8]) -> Result<(), TooLong> {
     Ok(())
 }
 
+/// An array header: fixarray below 16 entries, then array 16/32.
+pub(crate) fn array_header(out: &mut Vec<u8>, length: usize) -> Result<(), TooLong> {
+    header(out, length, Some((0x90, 0x10)), [0, 0xdc, 0xdd])
+}
+
 /// A map header: fixmap below 16 entries, then map 16/32.
 pub(crate) fn map_header(out: &mut Vec<u8>, length: usize) -> Result<(), TooLong> {
     header(out, length, Some((0x80, 0x10)), [0, 0xde, 0xdf])
