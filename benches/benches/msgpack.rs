@@ -4,6 +4,7 @@
 //! * `validate`: [`RawMsgpackPacket::parse`], the borrowed check (no allocation);
 //! * `decode`: [`Packet::decode_msgpack`], the owned packet;
 //! * `rmpv_floor`: `rmp-serde` into `rmpv::Value`, a generic msgpack tree (the Rust floor);
+//! * `rmp_validate_floor`: `rmp-serde` into `IgnoredAny`, its validation-only pass;
 //! * `text_decode`: our text decoder on the same packet in the text format (text + binary
 //!   frames);
 //! * `encode` / `text_encode`: into a reused buffer.
@@ -110,6 +111,9 @@ fn msgpack(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("rmpv_floor", name), |b| {
             b.iter(|| rmp_serde::from_slice::<rmpv::Value>(black_box(&wire)).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("rmp_validate_floor", name), |b| {
+            b.iter(|| rmp_serde::from_slice::<serde::de::IgnoredAny>(black_box(&wire)).unwrap())
         });
         let mut decoder = Decoder::new(ProtocolVersion::V5, limits);
         group.bench_function(BenchmarkId::new("text_decode", name), |b| {

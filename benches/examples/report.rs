@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 struct Run {
     criterion: PathBuf,
     allocs: HashMap<String, u64>,
+    /// Nanoseconds per operation measured by a JavaScript script (`js <id> <ns>` lines).
+    js: HashMap<String, f64>,
     /// (scenario, server) ⇒ the values of every round.
     load: BTreeMap<(String, String), Vec<f64>>,
     /// The servers of the load benchmark, in the order they ran.
@@ -28,6 +30,9 @@ struct Run {
 impl Run {
     /// The median in nanoseconds of `group/function/case`.
     fn median(&self, id: &str) -> Option<f64> {
+        if let Some(&ns) = self.js.get(id) {
+            return Some(ns);
+        }
         let path = self.criterion.join(id).join("new/estimates.json");
         let text = std::fs::read_to_string(path).ok()?;
         let json: serde_json::Value = serde_json::from_str(&text).ok()?;
@@ -249,6 +254,73 @@ fn socketio(run: &Run, out: &mut String) {
     table(out, &ENCODE_HEAD, rows);
 }
 
+/// The msgpack parser beside its Rust floor, our text parser and the JavaScript parsers.
+fn msgpack(run: &Run, out: &mut String) {
+    const CASES: [(&str, &str); 4] = [
+        ("event_small", "EVENT `[\"message\",\"hello\",42]`"),
+        ("event_14kb", "EVENT, 14 KB (100 objects)"),
+        ("binary_1x64kb", "EVENT, one 64 KB binary"),
+        ("binary_10x1kb", "EVENT, ten 1 KB binaries"),
+    ];
+    out.push_str("msgpack parser decode (`sio_msgpack`):\n\n");
+    let rows = CASES
+        .iter()
+        .map(|(case, label)| {
+            let id = |f: &str| format!("sio_msgpack/{f}/{case}");
+            vec![
+                (*label).to_owned(),
+                run.cell(&id("validate")),
+                run.cell(&id("rmp_validate_floor")),
+                run.ratio(&id("validate"), &id("rmp_validate_floor")),
+                run.cell(&id("decode")),
+                run.cell(&id("rmpv_floor")),
+                run.cell(&id("text_decode")),
+                run.ratio(&id("text_decode"), &id("decode")),
+                run.cell(&id("js_decode")),
+                run.cell(&id("js_text_decode")),
+            ]
+        })
+        .collect();
+    let head = [
+        "case",
+        "ours, borrowed check",
+        "rmp-serde, `IgnoredAny`",
+        "ours / floor (target ≤ 1.30×)",
+        "ours, owned `Packet`",
+        "rmp-serde → `rmpv::Value`",
+        "our text parser",
+        "text / ours (target > 1× from 1 KB of binary)",
+        "JS msgpack parser",
+        "JS text parser",
+    ];
+    table(out, &head, rows);
+
+    out.push_str("msgpack parser encode, into a reused buffer (`sio_msgpack`):\n\n");
+    let rows = CASES
+        .iter()
+        .map(|(case, label)| {
+            let id = |f: &str| format!("sio_msgpack/{f}/{case}");
+            vec![
+                (*label).to_owned(),
+                run.cell(&id("encode")),
+                run.cell(&id("text_encode")),
+                run.cell(&id("js_encode")),
+                run.cell(&id("js_text_encode")),
+                run.ratio(&id("js_encode"), &id("encode")),
+            ]
+        })
+        .collect();
+    let head = [
+        "case",
+        "ours msgpack",
+        "our text parser",
+        "JS msgpack parser",
+        "JS text parser",
+        "JS / ours (msgpack)",
+    ];
+    table(out, &head, rows);
+}
+
 fn sweeps(run: &Run, out: &mut String) {
     out.push_str("Payload size sweep (`sio_sweep_payload`), per byte in brackets:\n\n");
     let mut rows = Vec::new();
@@ -358,6 +430,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), PathBuf::from);
     let mut allocs = HashMap::new();
+    let mut js = HashMap::new();
     let mut load = BTreeMap::new();
     let mut load_servers: Vec<String> = Vec::new();
     for file in std::env::args().skip(1) {
@@ -368,6 +441,11 @@ fn main() {
                 (Some("allocs"), Some(id), Some(n), None) => {
                     if let Ok(n) = n.parse() {
                         allocs.insert(id.to_owned(), n);
+                    }
+                }
+                (Some("js"), Some(id), Some(ns), None) => {
+                    if let Ok(ns) = ns.parse() {
+                        js.insert(id.to_owned(), ns);
                     }
                 }
                 (Some("load"), Some(scenario), Some(server), Some(value)) => {
@@ -387,12 +465,14 @@ fn main() {
     let run = Run {
         criterion: target.join("criterion"),
         allocs,
+        js,
         load,
         load_servers,
     };
     let mut out = String::new();
     engineio(&run, &mut out);
     socketio(&run, &mut out);
+    msgpack(&run, &mut out);
     sweeps(&run, &mut out);
     broadcast_and_session(&run, &mut out);
     load_table(&run, &mut out);

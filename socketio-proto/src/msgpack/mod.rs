@@ -175,6 +175,9 @@ pub struct RawMsgpackPacket<'a> {
     namespace: Cow<'a, str>,
     ack_id: Option<AckId>,
     data: Option<&'a [u8]>,
+    /// Binary values in the message and their bytes, to size the owned packet's buffers.
+    binaries: usize,
+    binary_bytes: usize,
 }
 
 impl<'a> RawMsgpackPacket<'a> {
@@ -195,9 +198,9 @@ impl<'a> RawMsgpackPacket<'a> {
         let top = reader.next()?;
         if let Token::Map(entries) = top {
             for _ in 0..entries {
-                let key = reader.skip(depth)?;
+                let key = reader.skip_small(depth)?;
                 let start = reader.offset();
-                let value = reader.skip(depth)?;
+                let value = reader.skip_small(depth)?;
                 let slot = match key {
                     Token::Str(b"type") => &mut fields.packet_type,
                     Token::Str(b"nsp") => &mut fields.namespace,
@@ -218,7 +221,9 @@ impl<'a> RawMsgpackPacket<'a> {
             Token::Undefined => return Err(MsgpackError::NotAnObject { null: false }.into()),
             _ => {}
         }
-        fields.check()
+        let mut raw = fields.check()?;
+        (raw.binaries, raw.binary_bytes) = (reader.binaries, reader.binary_bytes);
+        Ok(raw)
     }
 
     /// The packet type (0 to 4).
@@ -301,6 +306,8 @@ impl<'a> Fields<'a> {
             namespace: String::from_utf8_lossy(namespace_raw),
             ack_id,
             data: data.map(|(_, bytes)| bytes),
+            binaries: 0,
+            binary_bytes: 0,
         })
     }
 }
@@ -324,18 +331,17 @@ impl Packet {
         let data = match raw.data {
             None => None,
             Some(value) => {
-                let mut ranges = Vec::new();
-                let mut json = Vec::with_capacity(value.len() + value.len() / 4 + 8);
+                // The JSON holds the payload less its binaries, plus a placeholder for each.
+                let placeholders = raw.binaries * 32;
+                let capacity = value.len().saturating_sub(raw.binary_bytes) + placeholders + 8;
+                let mut json = Vec::with_capacity(capacity);
+                attachments.reserve_exact(raw.binaries);
                 let mut sink = to_json::JsonSink {
                     out: &mut json,
-                    binaries: &mut ranges,
-                    base: message.as_ptr() as usize,
+                    attachments: &mut attachments,
+                    frame: &message,
                 };
                 sink.value(&mut Reader::new(value), limits.max_json_depth)?;
-                attachments = ranges
-                    .into_iter()
-                    .map(|range| message.slice(range))
-                    .collect();
                 // The sink writes JSON from UTF-8 strings and ASCII only.
                 Some(
                     Utf8Bytes::try_from_bytes(Bytes::from(json))

@@ -63,11 +63,20 @@ pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     /// The JavaScript decoder's offset: may lie past the end.
     at: usize,
+    /// How many binary values (bin, ext) were read, and their bytes: what the JSON form of
+    /// the payload will not hold.
+    pub(crate) binaries: usize,
+    pub(crate) binary_bytes: usize,
 }
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Self { buf, at: 0 }
+        Self {
+            buf,
+            at: 0,
+            binaries: 0,
+            binary_bytes: 0,
+        }
     }
 
     /// The offset of the next token (possibly past the end).
@@ -92,6 +101,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn prefix(&mut self) -> Result<u8, MsgpackError> {
         let byte = self.buf.get(self.at).copied();
         self.at = self.at.saturating_add(1);
@@ -124,6 +134,14 @@ impl<'a> Reader<'a> {
         self.fixed().map(u32::from_be_bytes)
     }
 
+    /// [`take`](Self::take) for a binary value, counted.
+    fn binary(&mut self, length: usize) -> &'a [u8] {
+        let data = self.take(length);
+        self.binaries += 1;
+        self.binary_bytes += data.len();
+        data
+    }
+
     /// Two big-endian 32-bit words, read one after the other.
     fn words(&mut self) -> Result<u64, MsgpackError> {
         let hi = self.u32()?;
@@ -133,6 +151,7 @@ impl<'a> Reader<'a> {
 
     /// `length` bytes from the offset, clamped to the input; the offset moves by `length`
     /// whatever remains, as a JavaScript `slice` and `offset += length` do.
+    #[inline]
     fn take(&mut self, length: usize) -> &'a [u8] {
         let end = self.at.saturating_add(length);
         let slice = self
@@ -146,7 +165,7 @@ impl<'a> Reader<'a> {
     /// An `ext` body: its type byte and data.
     fn ext(&mut self, length: usize) -> Result<Token<'a>, MsgpackError> {
         let kind = self.u8()? as i8;
-        let data = self.take(length);
+        let data = self.binary(length);
         Ok(if kind == 0 {
             Token::ArrayBuffer(data)
         } else {
@@ -155,6 +174,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next token.
+    #[inline]
     pub(crate) fn next(&mut self) -> Result<Token<'a>, MsgpackError> {
         let prefix = self.prefix()?;
         Ok(match prefix {
@@ -168,15 +188,15 @@ impl<'a> Reader<'a> {
             0xc3 => Token::Bool(true),
             0xc4 => {
                 let length = self.u8()?;
-                Token::Bin(self.take(usize::from(length)))
+                Token::Bin(self.binary(usize::from(length)))
             }
             0xc5 => {
                 let length = self.u16()?;
-                Token::Bin(self.take(usize::from(length)))
+                Token::Bin(self.binary(usize::from(length)))
             }
             0xc6 => {
                 let length = self.u32()?;
-                Token::Bin(self.take(length as usize))
+                Token::Bin(self.binary(length as usize))
             }
             0xc7 => {
                 let length = self.u8()?;
@@ -208,28 +228,28 @@ impl<'a> Reader<'a> {
                     self.at = self.at.saturating_add(1);
                     Token::Undefined
                 } else {
-                    Token::Ext(kind, self.take(1))
+                    Token::Ext(kind, self.binary(1))
                 }
             }
             0xd5 => {
                 let kind = self.u8()? as i8;
-                Token::Ext(kind, self.take(2))
+                Token::Ext(kind, self.binary(2))
             }
             0xd6 => {
                 let kind = self.u8()? as i8;
-                Token::Ext(kind, self.take(4))
+                Token::Ext(kind, self.binary(4))
             }
             0xd7 => {
                 let kind = self.u8()? as i8;
                 if kind == 0 {
                     Token::Date(self.words()? as i64 as f64)
                 } else {
-                    Token::Ext(kind, self.take(8))
+                    Token::Ext(kind, self.binary(8))
                 }
             }
             0xd8 => {
                 let kind = self.u8()? as i8;
-                Token::Ext(kind, self.take(16))
+                Token::Ext(kind, self.binary(16))
             }
             0xd9 => {
                 let length = self.u8()?;
@@ -252,7 +272,25 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// Skips one whole value, nested at most `depth` containers deep.
+    /// [`skip`](Self::skip) with the packet map's usual keys and values (positive fixint,
+    /// fixstr) read in place.
+    #[inline]
+    pub(crate) fn skip_small(&mut self, depth: usize) -> Result<Token<'a>, MsgpackError> {
+        match self.buf.get(self.at) {
+            Some(&prefix @ 0x00..=0x7f) => {
+                self.at += 1;
+                Ok(Token::Number(f64::from(prefix)))
+            }
+            Some(&prefix @ 0xa0..=0xbf) => {
+                self.at += 1;
+                Ok(Token::Str(self.take(usize::from(prefix & 0x1f))))
+            }
+            _ => self.skip(depth),
+        }
+    }
+
+    /// Skips one whole value, nested at most `depth` containers deep, and returns its first
+    /// token.
     pub(crate) fn skip(&mut self, depth: usize) -> Result<Token<'a>, MsgpackError> {
         let token = self.next()?;
         let entries = match token {
@@ -260,12 +298,50 @@ impl<'a> Reader<'a> {
             Token::Map(n) => 2 * u64::from(n),
             _ => return Ok(token),
         };
-        let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
-        // Every entry consumes at least one byte or fails, so this loop is bounded by the
-        // input length, whatever count was announced.
-        for _ in 0..entries {
-            self.skip(depth)?;
-        }
+        self.skip_entries(entries, depth)?;
         Ok(token)
+    }
+
+    /// The width of the length field of bin 8/16 and str 8/16.
+    fn width(prefix: u8) -> usize {
+        if matches!(prefix, 0xc4 | 0xd9) { 1 } else { 2 }
+    }
+
+    /// Skips the entries of a container. Every entry consumes at least one byte or fails, so
+    /// this is bounded by the input length, whatever count was announced.
+    fn skip_entries(&mut self, entries: u64, depth: usize) -> Result<(), MsgpackError> {
+        let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
+        for _ in 0..entries {
+            // The common one-byte headers are skipped here without building a token.
+            match self.buf.get(self.at) {
+                Some(0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3) => self.at += 1,
+                Some(&prefix @ 0xa0..=0xbf) => {
+                    self.at += 1;
+                    self.take(usize::from(prefix & 0x1f));
+                }
+                Some(&prefix @ 0x80..=0x9f) => {
+                    self.at += 1;
+                    let n = u64::from(prefix & 0x0f);
+                    self.skip_entries(if prefix < 0x90 { 2 * n } else { n }, depth)?;
+                }
+                // bin 8/16 and str 8/16 whose length field is there.
+                Some(&prefix @ (0xc4 | 0xc5 | 0xd9 | 0xda))
+                    if self.at + 1 + Self::width(prefix) <= self.buf.len() =>
+                {
+                    let field = &self.buf[self.at + 1..self.at + 1 + Self::width(prefix)];
+                    let length = field.iter().fold(0, |n, &b| n << 8 | usize::from(b));
+                    self.at += 1 + field.len();
+                    if prefix < 0xd0 {
+                        self.binary(length);
+                    } else {
+                        self.take(length);
+                    }
+                }
+                _ => {
+                    self.skip(depth)?;
+                }
+            }
+        }
+        Ok(())
     }
 }

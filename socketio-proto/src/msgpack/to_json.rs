@@ -2,7 +2,8 @@
 //! JavaScript decoder builds, with binaries as placeholders and attachments.
 
 use std::io::Write;
-use std::ops::Range;
+
+use bytes::Bytes;
 
 use super::MsgpackError;
 use super::read::{Reader, Token};
@@ -10,10 +11,10 @@ use super::read::{Reader, Token};
 /// Where the transcoded JSON and the binaries' positions go.
 pub(crate) struct JsonSink<'o> {
     pub(crate) out: &'o mut Vec<u8>,
-    /// Ranges of the input holding each binary, in placeholder order.
-    pub(crate) binaries: &'o mut Vec<Range<usize>>,
-    /// Start address of the input, to turn binary slices into ranges.
-    pub(crate) base: usize,
+    /// Each binary, in placeholder order: a slice of the frame.
+    pub(crate) attachments: &'o mut Vec<Bytes>,
+    /// The received frame the reader walks (or a part of).
+    pub(crate) frame: &'o Bytes,
 }
 
 impl JsonSink<'_> {
@@ -37,7 +38,12 @@ impl JsonSink<'_> {
             Token::Bin(bytes) | Token::ArrayBuffer(bytes) => self.binary(bytes),
             Token::Ext(kind, bytes) => {
                 // JavaScript: `[type, Buffer]`.
-                write!(self.out, "[{kind},").ok();
+                self.out.push(b'[');
+                if kind < 0 {
+                    self.out.push(b'-');
+                }
+                push_decimal(self.out, usize::from(kind.unsigned_abs()));
+                self.out.push(b',');
                 self.binary(bytes);
                 self.out.push(b']');
             }
@@ -60,7 +66,7 @@ impl JsonSink<'_> {
                 self.out.push(b'{');
                 let mut first = true;
                 for _ in 0..n {
-                    let (entry, binaries) = (self.out.len(), self.binaries.len());
+                    let (entry, binaries) = (self.out.len(), self.attachments.len());
                     if !first {
                         self.out.push(b',');
                     }
@@ -71,7 +77,7 @@ impl JsonSink<'_> {
                     } else {
                         // `undefined` values and `__proto__` are no own properties.
                         self.out.truncate(entry);
-                        self.binaries.truncate(binaries);
+                        self.attachments.truncate(binaries);
                     }
                 }
                 self.out.push(b'}');
@@ -118,11 +124,28 @@ impl JsonSink<'_> {
     }
 
     fn binary(&mut self, bytes: &[u8]) {
-        let start = bytes.as_ptr() as usize - self.base;
-        let num = self.binaries.len();
-        self.binaries.push(start..start + bytes.len());
-        write!(self.out, r#"{{"_placeholder":true,"num":{num}}}"#).ok();
+        let num = self.attachments.len();
+        self.attachments.push(self.frame.slice_ref(bytes));
+        self.out
+            .extend_from_slice(br#"{"_placeholder":true,"num":"#);
+        push_decimal(self.out, num);
+        self.out.push(b'}');
     }
+}
+
+/// A non-negative integer in decimal, without the formatting machinery.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// A number as `JSON.stringify` writes it: `null` unless finite.
