@@ -131,6 +131,8 @@ pub enum EncodeError {
     AttachmentMismatch,
     /// The value's `Serialize` implementation failed.
     Serialize(serde_json::Error),
+    /// A string, binary or container exceeds what msgpack can announce (2^32−1).
+    TooLarge,
 }
 
 impl fmt::Display for EncodeError {
@@ -147,6 +149,7 @@ impl fmt::Display for EncodeError {
                 f.write_str("packet type, payload and attachments do not fit together")
             }
             Self::Serialize(err) => write!(f, "serialization failed: {err}"),
+            Self::TooLarge => f.write_str("longer than msgpack's 2^32 - 1"),
         }
     }
 }

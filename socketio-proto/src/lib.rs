@@ -152,6 +152,7 @@
 mod arbitrary;
 mod args;
 mod attachment;
+pub mod cluster;
 mod decoder;
 mod encode;
 mod error;

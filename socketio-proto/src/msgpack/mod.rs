@@ -57,10 +57,10 @@
 //! keys keep their order (JavaScript moves them first), `undefined` array elements read as
 //! `null`, and `NaN`/`Infinity` as `null`, all as `JSON.stringify` would write them.
 
-mod read;
+pub(crate) mod read;
 mod serde;
-mod to_json;
-mod write;
+pub(crate) mod to_json;
+pub(crate) mod write;
 
 pub use self::serde::{Error, from_slice, to_vec, to_writer};
 
@@ -192,6 +192,16 @@ impl<'a> RawMsgpackPacket<'a> {
     /// ([`MsgpackError::UnsupportedKey`], [`MsgpackError::PlaceholderKey`]) are made by
     /// [`Packet::decode_msgpack`] only.
     pub fn parse(message: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+        Self::parse_with(message, limits, None)
+    }
+
+    /// [`parse`](Self::parse), reading a missing `nsp` as `default_namespace` when given (the
+    /// packets inside the Redis adapters' messages may omit it).
+    pub(crate) fn parse_with(
+        message: &'a [u8],
+        limits: &Limits,
+        default_namespace: Option<&'static str>,
+    ) -> Result<Self, DecodeError> {
         let depth = limits.max_json_depth;
         let mut reader = Reader::new(message);
         let mut fields = Fields::default();
@@ -220,6 +230,11 @@ impl<'a> RawMsgpackPacket<'a> {
             Token::Nil => return Err(MsgpackError::NotAnObject { null: true }.into()),
             Token::Undefined => return Err(MsgpackError::NotAnObject { null: false }.into()),
             _ => {}
+        }
+        if fields.namespace.is_none() {
+            if let Some(default) = default_namespace {
+                fields.namespace = Some((Token::Str(default.as_bytes()), &[]));
+            }
         }
         let mut raw = fields.check()?;
         (raw.binaries, raw.binary_bytes) = (reader.binaries, reader.binary_bytes);
@@ -319,6 +334,15 @@ impl Packet {
     /// is built once. See the [module docs](crate::msgpack) for the rules.
     pub fn decode_msgpack(message: Bytes, limits: &Limits) -> Result<Packet, DecodeError> {
         let raw = RawMsgpackPacket::parse(&message, limits)?;
+        Self::from_raw_msgpack(&message, raw, limits)
+    }
+
+    /// The owned packet of a checked msgpack packet whose bytes lie in `message`.
+    pub(crate) fn from_raw_msgpack(
+        message: &Bytes,
+        raw: RawMsgpackPacket<'_>,
+        limits: &Limits,
+    ) -> Result<Packet, DecodeError> {
         let namespace = match &raw.namespace {
             Cow::Borrowed("/") => Namespace::main(),
             Cow::Borrowed(name) => Namespace::from_msgpack(
@@ -339,7 +363,7 @@ impl Packet {
                 let mut sink = to_json::JsonSink {
                     out: &mut json,
                     attachments: &mut attachments,
-                    frame: &message,
+                    frame: message,
                 };
                 sink.value(&mut Reader::new(value), limits.max_json_depth)?;
                 // The sink writes JSON from UTF-8 strings and ASCII only.

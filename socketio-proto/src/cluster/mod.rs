@@ -1,0 +1,91 @@
+//! The messages Socket.IO nodes exchange through Redis, byte-exact with the official adapters,
+//! so a node built on this crate can join a cluster of Node.js servers.
+//!
+//! This module is the codec: it turns what arrives on a Redis channel into typed messages and
+//! builds what to publish, for the classic Pub/Sub adapter (`@socket.io/redis-adapter` 8.3
+//! `createAdapter`, [`classic`]). It does no I/O and holds no Redis connection: a driver
+//! subscribes to [`classic::Channels`], decodes broadcasts with
+//! [`classic::Broadcast::decode`] and requests and responses with
+//! [`classic::Request::decode`] / [`classic::Response::decode`], and publishes the bytes of
+//! [`classic::broadcast`], [`classic::Request::encode`] and [`classic::Response::encode`].
+//!
+//! Not yet here: the node state machine (request timeouts, server counts, answering
+//! requests from the local rooms), broadcasts with acknowledgements (types 7–9, msgpack), the
+//! sharded and Redis-streams adapters, and notepack 3's timestamp extension (Node `Date`
+//! values arrive as `[-1, bytes]` rather than as ISO strings).
+//!
+//! Every decoder takes the peer's bytes as they come: it never panics, never allocates from
+//! an announced length, and bounds nesting by [`Limits::max_json_depth`](crate::Limits).
+
+pub mod classic;
+
+use std::fmt;
+
+use crate::DecodeError;
+use crate::msgpack::MsgpackError;
+
+/// The options of a broadcast, as the adapters carry them (`opts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BroadcastOptions {
+    /// The rooms to reach; empty for the whole namespace. A socket id is a room too.
+    pub rooms: Vec<String>,
+    /// The rooms whose sockets are skipped.
+    pub except: Vec<String>,
+    /// The flags.
+    pub flags: Flags,
+}
+
+/// Broadcast flags. Unknown flags are ignored when decoding, as the reference does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// `volatile`: may be dropped for a client that cannot take it now.
+    pub volatile: bool,
+    /// `compress`, when set.
+    pub compress: Option<bool>,
+    /// `timeout` in milliseconds (broadcasts with acknowledgements).
+    pub timeout: Option<u64>,
+    /// `expectSingleResponse` (operations on one remote socket).
+    pub expect_single_response: bool,
+}
+
+/// A message from another node that does not decode.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// The msgpack is malformed.
+    Msgpack(MsgpackError),
+    /// The embedded Socket.IO packet is not one.
+    Packet(DecodeError),
+    /// The JSON is malformed or has the wrong shape.
+    Json(String),
+    /// The message has the wrong shape (a missing or mistyped field).
+    Shape(&'static str),
+}
+
+impl fmt::Display for ClusterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Msgpack(err) => write!(f, "msgpack: {err}"),
+            Self::Packet(err) => write!(f, "packet: {err}"),
+            Self::Json(err) => write!(f, "JSON: {err}"),
+            Self::Shape(what) => write!(f, "unexpected message shape: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for ClusterError {}
+
+impl From<MsgpackError> for ClusterError {
+    fn from(err: MsgpackError) -> Self {
+        Self::Msgpack(err)
+    }
+}
+
+impl From<DecodeError> for ClusterError {
+    fn from(err: DecodeError) -> Self {
+        match err {
+            DecodeError::Msgpack(err) => Self::Msgpack(err),
+            err => Self::Packet(err),
+        }
+    }
+}

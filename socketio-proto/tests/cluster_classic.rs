@@ -1,0 +1,210 @@
+//! The classic Redis adapter's messages against the captures of ADAPTERS.md §2.5 (node A uid
+//! `JATxCS`, socket.io 4.8.4, @socket.io/redis-adapter 8.3.0): broadcasts byte for byte both
+//! ways, requests and responses as the JSON lines Node.js published.
+#![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
+
+use bytes::Bytes;
+use socketio_proto::cluster::classic::{self, Broadcast, Channels, Request, Response};
+use socketio_proto::cluster::{BroadcastOptions, Flags};
+use socketio_proto::{Limits, Namespace, Packet};
+
+fn bytes(hex: &str) -> Vec<u8> {
+    let hex: String = hex.split_whitespace().collect();
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn to(rooms: &[&str]) -> BroadcastOptions {
+    BroadcastOptions {
+        rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
+        ..Default::default()
+    }
+}
+
+fn published(packet: &Packet, opts: &BroadcastOptions) -> Vec<u8> {
+    let mut out = Vec::new();
+    classic::broadcast(&mut out, "JATxCS", packet, opts).unwrap();
+    out
+}
+
+#[test]
+fn c1_a_room_broadcast() {
+    let hex = "93 a6 4a 41 54 78 43 53 83 a4 74 79 70 65 02 a4 64 61 74 61 92 a2 65 32
+               a2 72 31 a3 6e 73 70 a1 2f 83 a5 72 6f 6f 6d 73 91 a5 72 6f 6f 6d 31 a6
+               65 78 63 65 70 74 90 a5 66 6c 61 67 73 80";
+    let packet = Packet::event(Namespace::main(), "e2", &("r1",), None).unwrap();
+    let opts = to(&["room1"]);
+    assert_eq!(published(&packet, &opts), bytes(hex));
+    let channels = Channels::new("socket.io", "/", "JATxCS");
+    assert_eq!(channels.broadcast_channel(&opts), "socket.io#/#room1#");
+
+    let received = Broadcast::decode(Bytes::from(bytes(hex)), &Limits::default()).unwrap();
+    assert_eq!(received.uid, "JATxCS");
+    assert_eq!(received.opts, opts);
+    assert_eq!(received.packet, packet);
+}
+
+#[test]
+fn c2_binary_values_travel_as_bin() {
+    let hex = "93 a6 4a 41 54 78 43 53 83 a4 74 79 70 65 02 a4 64 61 74 61 93 a2 65 38
+               c4 03 01 02 03 81 a1 62 c4 01 ff a3 6e 73 70 a1 2f 83 a5 72 6f 6f 6d 73
+               90 a6 65 78 63 65 70 74 90 a5 66 6c 61 67 73 80";
+    #[derive(serde::Serialize)]
+    struct B {
+        b: Bytes,
+    }
+    let args = (
+        Bytes::from_static(&[1, 2, 3]),
+        B {
+            b: Bytes::from_static(&[0xff]),
+        },
+    );
+    let packet = Packet::event(Namespace::main(), "e8", &args, None).unwrap();
+    assert_eq!(published(&packet, &BroadcastOptions::default()), bytes(hex));
+
+    let received = Broadcast::decode(Bytes::from(bytes(hex)), &Limits::default()).unwrap();
+    assert_eq!(received.packet.attachments(), packet.attachments());
+    assert_eq!(received.packet.raw_json(), packet.raw_json());
+}
+
+#[test]
+fn c6_flags_as_node_writes_them() {
+    let packet = Packet::event(Namespace::main(), "e15", &("to-remote",), None).unwrap();
+    for (flags, hex) in [
+        (
+            Flags {
+                expect_single_response: true,
+                ..Flags::default()
+            },
+            "81 b4 65 78 70 65 63 74 53 69 6e 67 6c 65 52 65 73 70 6f 6e 73 65 c3",
+        ),
+        (
+            Flags {
+                volatile: true,
+                ..Flags::default()
+            },
+            "81 a8 76 6f 6c 61 74 69 6c 65 c3",
+        ),
+        (
+            Flags {
+                compress: Some(false),
+                ..Flags::default()
+            },
+            "81 a8 63 6f 6d 70 72 65 73 73 c2",
+        ),
+    ] {
+        let opts = BroadcastOptions {
+            rooms: vec!["TLX3mAEo6ntZJP2dAAAC".into()],
+            flags,
+            ..Default::default()
+        };
+        let message = published(&packet, &opts);
+        assert!(message.ends_with(&bytes(hex)), "{flags:?}");
+        let received = Broadcast::decode(Bytes::from(message), &Limits::default()).unwrap();
+        assert_eq!(received.opts, opts);
+    }
+}
+
+#[test]
+fn emitter_broadcasts_decode_whatever_the_key_order() {
+    // The emitter writes opts as {rooms, flags, except} and legacy rooms may be numbers.
+    let mut message = bytes(
+        "93 a7 65 6d 69 74 74 65 72 83 a4 74 79 70 65 02 a4 64 61 74 61 91 a1 78 a3 6e 73 70 a1 2f",
+    );
+    message.extend(bytes(
+        "83 a5 72 6f 6f 6d 73 92 a1 61 2a a5 66 6c 61 67 73 81 a8 76 6f 6c 61 74 69 6c 65 c3 a6 65 78 63 65 70 74 90",
+    ));
+    let received = Broadcast::decode(Bytes::from(message), &Limits::default()).unwrap();
+    assert_eq!(received.uid, "emitter");
+    assert_eq!(received.opts.rooms, ["a", "42"]);
+    assert!(received.opts.flags.volatile);
+}
+
+#[test]
+fn a_packet_without_nsp_is_for_the_main_namespace() {
+    let message = bytes("93 a1 58 82 a4 74 79 70 65 02 a4 64 61 74 61 91 a1 78 80");
+    let received = Broadcast::decode(Bytes::from(message), &Limits::default()).unwrap();
+    assert_eq!(received.packet.namespace(), "/");
+    assert_eq!(received.opts, BroadcastOptions::default());
+}
+
+#[test]
+fn malformed_broadcasts_fail_typed() {
+    for hex in [
+        "",
+        "c0",
+        "92 a1 58 80",
+        "93 a1 58 80 80",
+        "93 a1 58 83 a4 74 79 70 65 09 a4 64 61 74 61 90 a3 6e 73 70 a1 2f 80",
+        "93 a1 58 82 a4 74 79 70 65 02 a4 64 61 74 61 90 80 00",
+    ] {
+        assert!(
+            Broadcast::decode(Bytes::from(bytes(hex)), &Limits::default()).is_err(),
+            "{hex}"
+        );
+    }
+}
+
+/// Each captured JSON line decodes and is written back byte for byte.
+#[test]
+fn requests_and_responses_round_trip_byte_for_byte() {
+    for line in [
+        r#"{"uid":"JATxCS","requestId":"Llq5Ne","type":5,"opts":{"rooms":["room1"],"except":[]}}"#,
+        r#"{"uid":"JATxCS","requestId":"KfQ9a0","type":1}"#,
+        r#"{"uid":"JATxCS","type":2,"opts":{"rooms":["room1"],"except":[]},"rooms":["room3"]}"#,
+        r#"{"uid":"JATxCS","type":3,"opts":{"rooms":["room1"],"except":[]},"rooms":["room3"]}"#,
+        r#"{"uid":"JATxCS","type":4,"opts":{"rooms":["room1"],"except":[]},"close":true}"#,
+        r#"{"uid":"JATxCS","type":6,"data":["s1","x",1]}"#,
+        r#"{"uid":"JATxCS","requestId":"KaSVnH","type":6,"data":["s2","y"]}"#,
+    ] {
+        let request = Request::decode(line.as_bytes()).unwrap().unwrap();
+        assert_eq!(String::from_utf8(request.encode().unwrap()).unwrap(), line);
+    }
+    for line in [
+        r#"{"requestId":"KfQ9a0","rooms":["TLX3mAEo6ntZJP2dAAAC","room1","LFUV7OZJ-a1oPX_TAAAD","room2"]}"#,
+        r#"{"type":6,"requestId":"KaSVnH","data":{"from":"B","bin":{"type":"Buffer","data":[9,8]}}}"#,
+        r#"{"type":8,"requestId":"NHdlC0","clientCount":2}"#,
+        r#"{"requestId":"Llq5Ne","sockets":[{"id":"TLX3mAEo6ntZJP2dAAAC","rooms":["TLX3mAEo6ntZJP2dAAAC","room1"],"data":{"name":"cB1","n":1}}]}"#,
+    ] {
+        let response = Response::decode(line.as_bytes()).unwrap().unwrap();
+        assert_eq!(String::from_utf8(response.encode().unwrap()).unwrap(), line);
+    }
+}
+
+#[test]
+fn emitter_requests_have_no_uid() {
+    let line = r#"{"type":4,"opts":{"rooms":["r"],"except":[]},"close":false}"#;
+    let request = Request::decode(line.as_bytes()).unwrap().unwrap();
+    assert!(matches!(
+        request,
+        Request::Disconnect {
+            uid: None,
+            close: false,
+            ..
+        }
+    ));
+    assert_eq!(String::from_utf8(request.encode().unwrap()).unwrap(), line);
+}
+
+#[test]
+fn msgpack_requests_and_unknown_types_are_not_taken_for_others() {
+    // C3: a broadcast with acks (type 7, msgpack) is not decoded by this version.
+    assert_eq!(Request::decode(&bytes("85 a3 75 69 64")).unwrap(), None);
+    assert_eq!(
+        Request::decode(br#"{"uid":"x","type":0,"requestId":"r"}"#).unwrap(),
+        None
+    );
+    assert!(Request::decode(b"{").is_err());
+    assert!(
+        Request::decode(br#"{"type":1}"#).is_err(),
+        "an all-rooms request needs uid and requestId"
+    );
+    let bad = Request::ServerSideEmit {
+        uid: "x".into(),
+        request_id: None,
+        data: "not json".into(),
+    };
+    assert!(bad.encode().is_err());
+}
