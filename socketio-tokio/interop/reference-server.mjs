@@ -6,11 +6,13 @@
 // validated against this file, which proves the scripts themselves are right.
 //
 // Usage: node reference-server.mjs --port N [--recovery] [--ping-interval MS] [--ping-timeout MS]
-//        [--parser text|msgpack]
+//        [--parser text|msgpack] [--redis redis://HOST:PORT]
 //   --port 0     lets the OS pick a free port.
 //   --recovery   enables connection state recovery.
 //   --parser     the wire format: socket.io's default parser (text, the default) or
 //                socket.io-msgpack-parser 3.0.2 (msgpack; Engine.IO v3 clients cannot use it).
+//   --redis      joins a cluster through Redis with @socket.io/redis-adapter 8.3.0
+//                (createAdapter, the classic Pub/Sub adapter; node-redis 5.10.0 clients).
 // Once listening, exactly one line `LISTENING <port>` is written to stdout.
 // SIGTERM (or SIGINT) closes the server and exits with code 0.
 //
@@ -41,6 +43,8 @@
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import msgpackParser from "socket.io-msgpack-parser";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { createClient } from "redis";
 
 // ---------------------------------------------------------------------------
 // Command line
@@ -48,7 +52,7 @@ import msgpackParser from "socket.io-msgpack-parser";
 
 /** Minimal argument parser: `--port N`, `--parser P`, the `--recovery` flag, the heartbeat. */
 function parseArgs(argv) {
-  const opts = { port: 0, recovery: false, pingInterval: 300, pingTimeout: 200, parser: "text" };
+  const opts = { port: 0, recovery: false, pingInterval: 300, pingTimeout: 200, parser: "text", redis: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--port") {
@@ -62,6 +66,8 @@ function parseArgs(argv) {
       if (opts.parser !== "text" && opts.parser !== "msgpack") {
         throw new Error(`invalid --parser value: ${opts.parser}`);
       }
+    } else if (arg === "--redis") {
+      opts.redis = argv[++i];
     } else if (arg === "--recovery") {
       opts.recovery = true;
     } else if (arg === "--ping-interval" || arg === "--ping-timeout") {
@@ -85,6 +91,17 @@ const args = parseArgs(process.argv.slice(2));
 
 const httpServer = createServer();
 
+// The classic Redis adapter: a publishing and a subscribing connection.
+let adapter = {};
+if (args.redis) {
+  const pubClient = createClient({ url: args.redis });
+  const subClient = pubClient.duplicate();
+  pubClient.on("error", () => {});
+  subClient.on("error", () => {});
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+  adapter = { adapter: createAdapter(pubClient, subClient) };
+}
+
 const io = new Server(httpServer, {
   pingInterval: args.pingInterval,
   pingTimeout: args.pingTimeout,
@@ -93,6 +110,7 @@ const io = new Server(httpServer, {
   allowEIO3: true, // accept socket.io-client 2.x (Engine.IO protocol v3)
   cors: { origin: "*" },
   ...(args.parser === "msgpack" ? { parser: msgpackParser } : {}),
+  ...adapter,
   ...(args.recovery
     ? {
         connectionStateRecovery: {
@@ -162,6 +180,27 @@ function attachHandlers(nsp, socket) {
   // "io server disconnect", server reason "server namespace disconnect").
   socket.on("disconnect-me", () => {
     socket.disconnect();
+  });
+
+  // Cluster operations (meaningful with --redis): they reach the other nodes' sockets.
+  socket.on("cluster-all-rooms", async (ack) => {
+    ack([...(await nsp.adapter.allRooms())].sort());
+  });
+  socket.on("cluster-fetch", async (room, ack) => {
+    const sockets = await nsp.in(room).fetchSockets();
+    ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort() })));
+  });
+  socket.on("cluster-sockets-join", (room, newRoom, ack) => {
+    nsp.in(room).socketsJoin(newRoom);
+    ack();
+  });
+  socket.on("cluster-sockets-leave", (room, oldRoom, ack) => {
+    nsp.in(room).socketsLeave(oldRoom);
+    ack();
+  });
+  socket.on("cluster-disconnect", (room, ack) => {
+    nsp.in(room).disconnectSockets();
+    ack();
   });
 
   socket.on("last-disconnect-reason", (ack) => {

@@ -36,6 +36,7 @@
 
 pub mod apps;
 pub mod client;
+pub mod cluster;
 pub mod policy;
 pub mod server;
 pub mod socketio;

@@ -72,6 +72,19 @@ pub trait Service: Send + 'static {
     fn max_payload(&self) -> usize;
     /// How many Engine.IO sessions are open.
     fn session_count(&self) -> usize;
+    /// A message from outside the HTTP server, such as a cluster adapter's Redis channel
+    /// ([`serve_with_external`]). Ignored by default.
+    fn handle_external(&mut self, _now: Instant, _message: External) {}
+}
+
+/// A message published on a channel the server listens to from outside HTTP (a Redis
+/// channel of a cluster adapter).
+#[derive(Debug, Clone)]
+pub struct External {
+    /// The channel it was published on.
+    pub channel: String,
+    /// Its bytes.
+    pub payload: Bytes,
 }
 
 /// An Engine.IO echo server: every message goes back to its sender (the server of the
@@ -168,6 +181,18 @@ pub async fn serve<S: Service>(
     options: Options,
     service: S,
 ) -> std::io::Result<ServerHandle> {
+    serve_with_external(addr, options, service, None).await
+}
+
+/// [`serve`], with messages from outside HTTP (a cluster adapter's subscriber) handed to
+/// [`Service::handle_external`] in arrival order. The channel is bounded: a subscriber that
+/// outpaces the server waits, and Redis holds the rest.
+pub async fn serve_with_external<S: Service>(
+    addr: SocketAddr,
+    options: Options,
+    service: S,
+    external: Option<mpsc::Receiver<External>>,
+) -> std::io::Result<ServerHandle> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (inputs, rx) = mpsc::unbounded_channel();
@@ -179,7 +204,7 @@ pub async fn serve<S: Service>(
         sockets: FxHashMap::default(),
         written: Vec::new(),
     };
-    tokio::spawn(core.run(rx));
+    tokio::spawn(core.run(rx, external));
     let shared = Arc::new(Shared {
         options,
         inputs: inputs.clone(),
@@ -583,6 +608,14 @@ async fn run_websocket(
     let _ = inputs.send(Msg::SocketClosed(socket));
 }
 
+/// The next external message; pending forever when there is no external channel.
+async fn recv_external(external: &mut Option<mpsc::Receiver<External>>) -> Option<External> {
+    match external {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The task that owns the service.
 struct Core<S> {
     service: S,
@@ -596,7 +629,11 @@ struct Core<S> {
 }
 
 impl<S: Service> Core<S> {
-    async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<(Instant, Msg)>) {
+    async fn run(
+        mut self,
+        mut inputs: mpsc::UnboundedReceiver<(Instant, Msg)>,
+        mut external: Option<mpsc::Receiver<External>>,
+    ) {
         let mut now = Instant::now();
         loop {
             let deadline = self.service.poll_timeout();
@@ -618,6 +655,14 @@ impl<S: Service> Core<S> {
                         }
                     }
                     None => return,
+                },
+                message = recv_external(&mut external) => match message {
+                    Some(message) => {
+                        now = now.max(Instant::now());
+                        self.service.handle_external(now, message);
+                    }
+                    // The subscriber is gone: nothing more will come from outside.
+                    None => external = None,
                 },
                 () = sleep_until(deadline) => {
                     now = now.max(Instant::now());

@@ -16,7 +16,8 @@ use socketio_proto::session::rooms::{Adapter, BroadcastTarget};
 use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{AckId, Namespace, Packet};
 
-use crate::server::{Ids, Service};
+use crate::cluster::Cluster;
+use crate::server::{External, Ids, Service};
 
 /// The answer to a CONNECT.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,11 +57,12 @@ pub trait App: Send + 'static {
     fn on_disconnect(&mut self, _io: &mut Io<'_>, _socket: &SocketRef, _reason: DisconnectReason) {}
 }
 
-/// A Socket.IO server: the endpoint and the app.
+/// A Socket.IO server: the endpoint and the app (and the cluster, when it has one).
 #[derive(Debug)]
 pub struct SocketIo<A> {
     app: A,
     endpoint: Endpoint,
+    cluster: Option<Cluster>,
 }
 
 impl<A: App> SocketIo<A> {
@@ -69,7 +71,17 @@ impl<A: App> SocketIo<A> {
         SocketIo {
             app,
             endpoint: Endpoint::new(config, Box::new(Ids::default())),
+            cluster: None,
         }
+    }
+
+    /// Joins a Redis cluster ([`cluster::start`](crate::cluster::start)): broadcasts are also
+    /// published, and what other nodes send is applied here. Serve it with
+    /// [`serve_with_external`](crate::server::serve_with_external) and the message stream
+    /// `start` returned.
+    pub fn with_cluster(mut self, cluster: Cluster) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 
     fn connect(&mut self, now: Instant, request: ConnectRequest) {
@@ -103,6 +115,7 @@ impl<A: App> Service for SocketIo<A> {
             let mut io = Io {
                 now,
                 endpoint: &mut self.endpoint,
+                cluster: self.cluster.as_mut(),
             };
             match event {
                 ServerEvent::ConnectRequest(request) => self.connect(now, request),
@@ -140,6 +153,12 @@ impl<A: App> Service for SocketIo<A> {
     fn session_count(&self) -> usize {
         self.endpoint.engine().len()
     }
+
+    fn handle_external(&mut self, now: Instant, message: External) {
+        if let Some(cluster) = &mut self.cluster {
+            cluster.handle(now, &mut self.endpoint, message);
+        }
+    }
 }
 
 /// What the app can do from a callback: the endpoint's commands at the callback's time.
@@ -148,6 +167,7 @@ impl<A: App> Service for SocketIo<A> {
 pub struct Io<'a> {
     now: Instant,
     endpoint: &'a mut Endpoint,
+    cluster: Option<&'a mut Cluster>,
 }
 
 impl Io<'_> {
@@ -182,13 +202,16 @@ impl Io<'_> {
         let _ = self.endpoint.ack(socket, packet);
     }
 
-    /// Sends `packet` to the sockets of its namespace selected by `target`, encoded once.
-    /// Fails as [`emit`](Self::emit) does.
+    /// Sends `packet` to the sockets of its namespace selected by `target`, encoded once; in
+    /// a cluster, to the other nodes' sockets too. Fails as [`emit`](Self::emit) does.
     pub fn broadcast(
         &mut self,
         packet: Packet,
         target: &BroadcastTarget,
     ) -> Result<(), SessionError> {
+        if let Some(cluster) = self.cluster.as_deref_mut() {
+            cluster.broadcast(&packet, target);
+        }
         self.endpoint.broadcast(self.now, packet, target)
     }
 

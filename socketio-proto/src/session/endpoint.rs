@@ -462,6 +462,23 @@ impl Endpoint {
         Ok(())
     }
 
+    /// The local sockets of `namespace` that `target` selects (its rooms and exceptions; the
+    /// flags do not matter here), sorted by id: what a cluster adapter's `socketsJoin`,
+    /// `socketsLeave`, `disconnectSockets` and `fetchSockets` act on.
+    pub fn sockets(&self, namespace: &Namespace, target: &BroadcastTarget) -> Vec<SocketRef> {
+        self.rooms
+            .recipients(namespace.as_str(), target)
+            .into_iter()
+            .filter_map(|id| {
+                self.owners.get(id).map(|&session| SocketRef {
+                    session,
+                    namespace: namespace.clone(),
+                    id: id.to_owned(),
+                })
+            })
+            .collect()
+    }
+
     /// Puts a socket in `room`.
     pub fn join(&mut self, socket: &SocketRef, room: &str) {
         self.rooms.join(socket.namespace.as_str(), &socket.id, room);

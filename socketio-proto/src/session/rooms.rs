@@ -136,6 +136,31 @@ pub struct Rooms {
     namespaces: HashMap<String, NamespaceRooms>,
 }
 
+impl Rooms {
+    /// Every room of `namespace` that has a socket here: the sockets' own rooms (their ids)
+    /// and the rooms they joined, each once, sorted. What a node answers to a cluster's
+    /// `allRooms` request.
+    pub fn all_rooms(&self, namespace: &str) -> Vec<&str> {
+        let Some(ns) = self.namespaces.get(namespace) else {
+            return Vec::new();
+        };
+        let own = ns
+            .sockets
+            .iter()
+            .filter(|(_, member)| member.own)
+            .map(|(sid, _)| sid.as_str());
+        let rooms: BTreeSet<&str> = own.chain(ns.rooms.keys().map(String::as_str)).collect();
+        rooms.into_iter().collect()
+    }
+
+    /// Whether `room` of `namespace` has a socket here (a socket id counts as its own room).
+    pub fn has_room(&self, namespace: &str, room: &str) -> bool {
+        self.namespaces.get(namespace).is_some_and(|ns| {
+            ns.rooms.contains_key(room) || ns.sockets.get(room).is_some_and(|m| m.own)
+        })
+    }
+}
+
 impl Adapter for Rooms {
     fn add_socket(&mut self, namespace: &str, sid: &str) {
         let ns = self.namespaces.entry(namespace.to_owned()).or_default();

@@ -2,7 +2,9 @@
 //! <http://127.0.0.1:3000/> in two browser windows.
 //!
 //! Options: `--port N` (3000), `--host ADDR` (127.0.0.1), `--parser text|msgpack` (text; with
-//! msgpack the page gets the client bundle built with `socket.io-msgpack-parser`). The page
+//! msgpack the page gets the client bundle built with `socket.io-msgpack-parser`),
+//! `--redis redis://HOST:PORT` (join other chat servers, Rust or Node.js, through Redis with
+//! the classic adapter: run two with different ports on one Redis and their users meet). The page
 //! uses the official browser client: served from the npm package when it is installed
 //! (`npm ci --prefix socketio-tokio/interop`, or `SOCKET_IO_CLIENT_JS=/path/socket.io.min.js`),
 //! otherwise loaded from the public CDN. The start-up message says which.
@@ -17,6 +19,7 @@ use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use socketio_proto::Parser;
 use socketio_tokio::apps::chat::Chat;
+use socketio_tokio::cluster::{self, RedisOptions};
 use socketio_tokio::server::{self, Options};
 use socketio_tokio::socketio::{EndpointConfig, SocketIo};
 
@@ -58,18 +61,21 @@ async fn main() -> std::io::Result<()> {
     let mut port = 3000u16;
     let mut host = String::from("127.0.0.1");
     let mut config = EndpointConfig::default();
+    let mut redis = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--port", Some(value)) => port = value.parse().map_err(std::io::Error::other)?,
             ("--host", Some(value)) => host = value,
+            ("--redis", Some(url)) => redis = Some(RedisOptions::new(&url)),
             ("--parser", Some(value)) if value == "text" => config.connection.parser = Parser::Text,
             ("--parser", Some(value)) if value == "msgpack" => {
                 config.connection.parser = Parser::Msgpack
             }
             _ => {
                 return Err(std::io::Error::other(
-                    "usage: chat [--port N] [--host ADDR] [--parser text|msgpack]",
+                    "usage: chat [--port N] [--host ADDR] [--parser text|msgpack] \
+                     [--redis redis://HOST:PORT]",
                 ));
             }
         }
@@ -117,7 +123,15 @@ async fn main() -> std::io::Result<()> {
         fallback: Some(fallback),
         ..Options::new("/socket.io/")
     };
-    let server = server::serve(addr, options, SocketIo::new(Chat::default(), config)).await?;
+    let app = SocketIo::new(Chat::default(), config);
+    let server = match &redis {
+        Some(redis) => {
+            let (cluster, messages) = cluster::start(redis).map_err(std::io::Error::other)?;
+            server::serve_with_external(addr, options, app.with_cluster(cluster), Some(messages))
+                .await?
+        }
+        None => server::serve(addr, options, app).await?,
+    };
     println!("chat server listening on http://{}/", server.local_addr());
     match &bundle {
         Some((path, _)) => println!(

@@ -17,7 +17,9 @@
 //! `--allowed-origin ORIGIN` (repeatable: other origins are refused), `--cors` (any origin) or
 //! `--cors-origin ORIGIN` (repeatable), `--cookie` (the `io` cookie). For the load benchmark:
 //! `--threads N` (1 by default), `--ping-interval-ms N`, `--ping-timeout-ms N`. The Socket.IO
-//! modes take `--parser text|msgpack` (text by default; msgpack is `socket.io-msgpack-parser`).
+//! modes take `--parser text|msgpack` (text by default; msgpack is `socket.io-msgpack-parser`)
+//! and `--redis redis://HOST:PORT [--adapter classic] [--redis-key KEY]` to join a cluster of
+//! servers through Redis (namespaces `/` and `/custom`; see `socketio_tokio::cluster`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -26,6 +28,7 @@ use engineio_proto::session::server::ServerConfig;
 use socketio_proto::Parser;
 use socketio_proto::session::recovery::RecoveryConfig;
 use socketio_tokio::apps::interop::Interop;
+use socketio_tokio::cluster::RedisOptions;
 use socketio_tokio::policy::{ConnectionLimits, Cookie, Cors, RequestPolicy};
 use socketio_tokio::server::{self, Echo, Options, ServerHandle};
 use socketio_tokio::socketio::{EndpointConfig, SocketIo};
@@ -57,6 +60,8 @@ async fn run() -> std::io::Result<()> {
     let mut port = 3000u16;
     let mut mode = String::from("sio");
     let mut parser = Parser::Text;
+    let mut redis: Option<RedisOptions> = None;
+    let mut redis_key = None;
     let mut limits = ConnectionLimits::default();
     let mut ping_interval = Duration::from_millis(300);
     let mut ping_timeout = Duration::from_millis(200);
@@ -93,6 +98,15 @@ async fn run() -> std::io::Result<()> {
             "--ping-interval-ms" => ping_interval = Duration::from_millis(number(args.next())?),
             "--ping-timeout-ms" => ping_timeout = Duration::from_millis(number(args.next())?),
             "--threads" => drop(args.next()),
+            "--redis" => redis = Some(RedisOptions::new(&args.next().ok_or_else(usage)?)),
+            "--redis-key" => redis_key = Some(args.next().ok_or_else(usage)?),
+            "--adapter" => {
+                if args.next().as_deref() != Some("classic") {
+                    return Err(std::io::Error::other(
+                        "only --adapter classic is implemented (sharded and streams are not yet)",
+                    ));
+                }
+            }
             "--parser" => {
                 parser = match args.next().as_deref() {
                     Some("text") => Parser::Text,
@@ -122,24 +136,27 @@ async fn run() -> std::io::Result<()> {
     };
     sio.connection.connect_timeout = Duration::from_millis(1000);
     sio.connection.parser = parser;
+    if let (Some(redis), Some(key)) = (redis.as_mut(), redis_key) {
+        redis.key = key;
+    }
     let server: ServerHandle = match mode.as_str() {
         "eio4" | "eio3" => server::serve(addr, options("/engine.io/"), Echo::new(config)).await?,
-        "sio" => {
-            server::serve(
-                addr,
-                options("/socket.io/"),
-                SocketIo::new(Interop::default(), sio),
-            )
-            .await?
-        }
-        "interop" => {
-            sio.recovery = Some(RecoveryConfig::default());
-            server::serve(
-                addr,
-                options("/socket.io/"),
-                SocketIo::new(Interop::default(), sio),
-            )
-            .await?
+        "sio" | "interop" => {
+            if mode == "interop" {
+                sio.recovery = Some(RecoveryConfig::default());
+            }
+            let app = SocketIo::new(Interop::default(), sio);
+            match redis {
+                Some(mut redis) => {
+                    redis.namespaces = vec!["/".into(), "/custom".into()];
+                    let (cluster, messages) =
+                        socketio_tokio::cluster::start(&redis).map_err(std::io::Error::other)?;
+                    let app = app.with_cluster(cluster);
+                    server::serve_with_external(addr, options("/socket.io/"), app, Some(messages))
+                        .await?
+                }
+                None => server::serve(addr, options("/socket.io/"), app).await?,
+            }
         }
         _ => return Err(usage()),
     };
@@ -153,6 +170,7 @@ fn usage() -> std::io::Error {
         "usage: conformance-server [--mode eio4|eio3|sio|interop] [--port N] \
          [--max-connections N] [--header-timeout-ms N] [--body-timeout-ms N] \
          [--allowed-origin ORIGIN]… [--cors | --cors-origin ORIGIN…] [--cookie] \
-         [--threads N] [--ping-interval-ms N] [--ping-timeout-ms N] [--parser text|msgpack]",
+         [--threads N] [--ping-interval-ms N] [--ping-timeout-ms N] [--parser text|msgpack] \
+         [--redis redis://HOST:PORT [--adapter classic] [--redis-key KEY]]",
     )
 }

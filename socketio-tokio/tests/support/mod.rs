@@ -65,6 +65,40 @@ pub fn chromium_available() -> bool {
     missing("Chromium not found (Debian's `chromium` package, or CHROMIUM=path)")
 }
 
+/// Whether Debian's `redis-server` is on PATH; otherwise prints `skipped: …` (or fails, see
+/// [`interop_required`]).
+pub fn redis_available() -> bool {
+    runs("redis-server") || missing("redis-server not found")
+}
+
+/// A `redis-server` of our own on a free loopback port, without persistence; stopped when
+/// dropped. Returns it with its `redis://` URL.
+pub fn redis_server() -> (Process, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    redis_server_on(port)
+}
+
+/// [`redis_server`] on a given port (to restart one where it was).
+pub fn redis_server_on(port: u16) -> (Process, String) {
+    let mut command = Command::new("redis-server");
+    command.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]);
+    let mut process = Process::spawn(command);
+    process.wait_for_text("Ready to accept connections");
+    (process, format!("redis://127.0.0.1:{port}"))
+}
+
 /// Installs the pinned npm packages (`npm ci`) once per test binary, when missing.
 pub fn npm_packages() {
     static READY: OnceLock<()> = OnceLock::new();
@@ -137,6 +171,21 @@ impl Process {
         }
     }
 
+    /// Waits for a line containing `needle` (log lines with a prefix of their own).
+    pub fn wait_for_text(&mut self, needle: &str) {
+        let deadline = Instant::now() + LINE_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(line) = self.next_line(left) else {
+                let status = self.child.wait();
+                panic!("process ended ({status:?}) before printing {needle:?}");
+            };
+            if line.contains(needle) {
+                return;
+            }
+        }
+    }
+
     /// Reads lines until one starts with `prefix`; returns the rest of it. The lines skipped
     /// go to stderr, for the test log.
     pub fn wait_for_line(&mut self, prefix: &str) -> String {
@@ -175,6 +224,23 @@ pub fn our_server_with(mode: &str, port: u16, extra: &[&str]) -> (Process, Socke
         .parse()
         .expect("socket address");
     (process, addr)
+}
+
+/// The official socket.io 4.8 server running the interop app without recovery, on a free
+/// port, in the Redis cluster at `redis` (the classic adapter).
+pub fn reference_cluster_node(redis: &str) -> (Process, SocketAddr) {
+    npm_packages();
+    let mut command = Command::new("node");
+    command
+        .arg(interop_dir().join("reference-server.mjs"))
+        .args(["--port", "0", "--redis", redis]);
+    let mut process = Process::spawn(command);
+    let port: u16 = process
+        .wait_for_line("LISTENING ")
+        .trim()
+        .parse()
+        .expect("port");
+    (process, SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 /// The official socket.io 4.8 server running the interop app (recovery on), on `port`.

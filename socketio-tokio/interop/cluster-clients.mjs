@@ -1,0 +1,130 @@
+// Two socket.io-client 4.8.4 clients on two nodes of one Redis cluster (the classic adapter):
+// `cA` on node A, `cB` on node B. Node A must be the official server (reference-server.mjs
+// --redis): its cluster-* events drive the adapter's requests (allRooms, fetchSockets,
+// socketsJoin/Leave, disconnectSockets) towards node B. Run it with A and B swapped too, to
+// check broadcasts both ways; the request cases need the official server as A.
+//
+// Usage: node cluster-clients.mjs --a URL --b URL [--requests]
+// One JSON line per case on stdout; exit code 0 only if every case passed.
+
+import { io } from "socket.io-client";
+import { runCases, assert, assertDeepEqual, EventQueue } from "./common.mjs";
+
+const args = process.argv.slice(2);
+const option = (name) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+};
+const A = option("--a");
+const B = option("--b");
+const REQUESTS = args.includes("--requests");
+
+async function connect(ctx, url) {
+  const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false });
+  ctx.track(socket);
+  const queues = {};
+  for (const event of ["all-message", "room-message", "auth"]) queues[event] = new EventQueue(socket, event);
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("connect_error", reject);
+  });
+  return { socket, queues };
+}
+const bin = (...bytes) => Buffer.from(bytes);
+
+async function pair(ctx) {
+  return [await connect(ctx, A), await connect(ctx, B)];
+}
+
+const cases = [
+  {
+    name: "broadcast-a-to-b",
+    timeout: 5000,
+    run: async (ctx) => {
+      const [a, b] = await pair(ctx);
+      a.socket.emit("to-all", "from-a", bin(1, 2, 3), { nested: bin(255) });
+      assertDeepEqual(await b.queues["all-message"].next(), ["from-a", bin(1, 2, 3), { nested: bin(255) }], "B's client");
+      assertDeepEqual(await a.queues["all-message"].next(), ["from-a", bin(1, 2, 3), { nested: bin(255) }], "A's client");
+    },
+  },
+  {
+    name: "broadcast-b-to-a",
+    timeout: 5000,
+    run: async (ctx) => {
+      const [a, b] = await pair(ctx);
+      b.socket.emit("to-all", "from-b", bin(9), 1.5, null, "é");
+      assertDeepEqual(await a.queues["all-message"].next(), ["from-b", bin(9), 1.5, null, "é"], "A's client");
+    },
+  },
+  {
+    name: "rooms-both-ways",
+    timeout: 5000,
+    run: async (ctx) => {
+      const [a, b] = await pair(ctx);
+      assert((await b.socket.emitWithAck("join", "room-b")) === "room-b", "join ack");
+      assert((await a.socket.emitWithAck("join", "room-a")) === "room-a", "join ack");
+      a.socket.emit("to-room", "room-b", "a-to-room-b");
+      assertDeepEqual(await b.queues["room-message"].next(), ["a-to-room-b"], "room message on B");
+      b.socket.emit("to-room", "room-a", "b-to-room-a");
+      assertDeepEqual(await a.queues["room-message"].next(), ["b-to-room-a"], "room message on A");
+      // A room nobody joined reaches nobody; the next message proves nothing came before.
+      a.socket.emit("to-room", "room-nobody", "lost");
+      a.socket.emit("to-room", "room-b", "second");
+      assertDeepEqual(await b.queues["room-message"].next(), ["second"], "only the room's message");
+    },
+  },
+];
+
+if (REQUESTS) {
+  cases.push(
+    {
+      name: "all-rooms",
+      timeout: 8000,
+      run: async (ctx) => {
+        const [a, b] = await pair(ctx);
+        await b.socket.emitWithAck("join", "remote-room");
+        const rooms = await a.socket.emitWithAck("cluster-all-rooms");
+        assert(rooms.includes(b.socket.id), `B's socket room missing from ${JSON.stringify(rooms)}`);
+        assert(rooms.includes("remote-room"), `remote-room missing from ${JSON.stringify(rooms)}`);
+      },
+    },
+    {
+      name: "fetch-sockets",
+      timeout: 8000,
+      run: async (ctx) => {
+        const [a, b] = await pair(ctx);
+        await b.socket.emitWithAck("join", "fetch-room");
+        const sockets = await a.socket.emitWithAck("cluster-fetch", "fetch-room");
+        assertDeepEqual(sockets, [{ id: b.socket.id, rooms: [b.socket.id, "fetch-room"].sort() }], "fetched");
+      },
+    },
+    {
+      name: "sockets-join-and-leave",
+      timeout: 8000,
+      run: async (ctx) => {
+        const [a, b] = await pair(ctx);
+        await a.socket.emitWithAck("cluster-sockets-join", b.socket.id, "joined-remotely");
+        // The join travels through Redis; the fetch after it does too, in order.
+        const fetched = await a.socket.emitWithAck("cluster-fetch", "joined-remotely");
+        assertDeepEqual(fetched.map((s) => s.id), [b.socket.id], "B's socket joined");
+        a.socket.emit("to-room", "joined-remotely", "hello");
+        assertDeepEqual(await b.queues["room-message"].next(), ["hello"], "room message");
+        await a.socket.emitWithAck("cluster-sockets-leave", b.socket.id, "joined-remotely");
+        const after = await a.socket.emitWithAck("cluster-fetch", "joined-remotely");
+        assertDeepEqual(after, [], "B's socket left");
+      },
+    },
+    {
+      name: "disconnect-sockets",
+      timeout: 8000,
+      run: async (ctx) => {
+        const [a, b] = await pair(ctx);
+        const reason = new Promise((resolve) => b.socket.once("disconnect", resolve));
+        await a.socket.emitWithAck("cluster-disconnect", b.socket.id);
+        assert((await reason) === "io server disconnect", "B's client disconnected by the server");
+      },
+    },
+  );
+}
+
+await runCases(cases, { closeClient: (socket) => socket.close() });

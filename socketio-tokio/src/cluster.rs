@@ -1,0 +1,371 @@
+//! Multi-node through Redis with the classic adapter of `@socket.io/redis-adapter` 8.3: this
+//! server joins a cluster of Node.js (or Rust) Socket.IO servers that share a Redis server.
+//!
+//! [`start`] connects to Redis and spawns two tasks: a subscriber (one connection,
+//! `PSUBSCRIBE ‹key›#‹nsp›#*` and `SUBSCRIBE` on the request and response channels of every
+//! namespace, as the reference does) that hands each message to the server core in order,
+//! and a publisher. Both reconnect with a backoff from 100 ms to 5 s when Redis goes away, and
+//! the subscriber subscribes again. [`SocketIo::with_cluster`](crate::socketio::SocketIo::with_cluster)
+//! plugs the returned [`Cluster`] into the server, and
+//! [`serve_with_external`](crate::server::serve_with_external) takes the message stream.
+//!
+//! What the node does:
+//!
+//! * every [`Io::broadcast`](crate::socketio::Io::broadcast) is delivered locally and
+//!   published once (`[uid, packet, opts]`, msgpack) on the room's or the namespace's channel;
+//! * broadcasts from other nodes (and from the Redis emitter) are delivered to the local
+//!   sockets they select, rooms, exceptions and `volatile` included; a room broadcast for a
+//!   room with no socket here is dropped unread;
+//! * `socketsJoin`, `socketsLeave` and `disconnectSockets` requests are applied to the local
+//!   sockets; `allRooms` and `fetchSockets` requests are answered (a fetched socket's
+//!   `handshake` has the reference's shape but empty values: this server does not keep the
+//!   handshake), so Node.js peers never wait for this node.
+//!
+//! Not yet: broadcasts with acknowledgements and `serverSideEmit` across nodes (a Node.js
+//! peer waiting for this node's answer times out after `requestsTimeout`), requests from this
+//! node, the sharded and Redis-streams adapters.
+//!
+//! **Backpressure:** published messages wait in a queue of [`PUBLISH_QUEUE`] messages while
+//! Redis is slow or away; beyond that a broadcast still reaches the local sockets but not the
+//! other nodes, and the drop is counted and logged on stderr (never silent).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use socketio_proto::cluster::classic::{self, Broadcast, Channels, Request, Response};
+use socketio_proto::cluster::{BroadcastOptions, Flags};
+use socketio_proto::session::endpoint::Endpoint;
+use socketio_proto::session::rooms::{Adapter, BroadcastTarget};
+use socketio_proto::{Limits, Namespace, Packet};
+use tokio::sync::mpsc;
+
+use crate::server::External;
+
+/// Messages waiting to be published, at most.
+pub const PUBLISH_QUEUE: usize = 4096;
+
+/// Messages from Redis waiting for the server core, at most (the subscriber waits beyond).
+const SUBSCRIBE_QUEUE: usize = 1024;
+
+/// How to join the cluster.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// `redis://HOST:PORT`.
+    pub url: String,
+    /// The channel prefix (the adapter's `key`), `socket.io` by default.
+    pub key: String,
+    /// The namespaces this server serves: each gets its uid and its channels.
+    pub namespaces: Vec<String>,
+}
+
+impl RedisOptions {
+    /// The defaults for `url`: key `socket.io`, namespace `/`.
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            key: "socket.io".to_owned(),
+            namespaces: vec!["/".to_owned()],
+        }
+    }
+}
+
+/// One namespace's identity in the cluster.
+#[derive(Debug)]
+struct Node {
+    namespace: Namespace,
+    uid: String,
+    channels: Channels,
+}
+
+/// This server's side of the cluster: what [`SocketIo`](crate::socketio::SocketIo) calls to
+/// publish, and to apply what other nodes sent.
+#[derive(Debug)]
+pub struct Cluster {
+    nodes: Vec<Node>,
+    publish: mpsc::Sender<(String, Vec<u8>)>,
+    limits: Limits,
+    dropped: u64,
+}
+
+/// Connects to Redis and starts the subscriber and the publisher. Returns the cluster for
+/// the server and the stream of messages for
+/// [`serve_with_external`](crate::server::serve_with_external).
+pub fn start(options: &RedisOptions) -> Result<(Cluster, mpsc::Receiver<External>), String> {
+    let client = redis::Client::open(options.url.as_str()).map_err(|e| e.to_string())?;
+    let mut nodes = Vec::new();
+    for name in &options.namespaces {
+        let namespace = Namespace::new(name).map_err(|e| format!("{name}: {e}"))?;
+        let uid = uid();
+        let channels = Channels::new(&options.key, name, &uid);
+        nodes.push(Node {
+            namespace,
+            uid,
+            channels,
+        });
+    }
+    let patterns: Vec<String> = nodes.iter().map(|n| n.channels.pattern()).collect();
+    let channels: Vec<String> = nodes
+        .iter()
+        .flat_map(|n| n.channels.subscriptions().map(str::to_owned))
+        .collect();
+    let (external, messages) = mpsc::channel(SUBSCRIBE_QUEUE);
+    let (publish, queue) = mpsc::channel(PUBLISH_QUEUE);
+    tokio::spawn(subscriber(client.clone(), patterns, channels, external));
+    tokio::spawn(publisher(client, queue));
+    let cluster = Cluster {
+        nodes,
+        publish,
+        limits: Limits::default(),
+        dropped: 0,
+    };
+    Ok((cluster, messages))
+}
+
+/// A uid as the reference draws it: 6 characters of `[A-Za-z0-9_-]`.
+fn uid() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bytes = [0u8; 6];
+    // Without randomness, a fixed uid still works until two such nodes meet.
+    let _ = getrandom::fill(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(b & 63)]))
+        .collect()
+}
+
+async fn backoff(delay: &mut Duration) {
+    tokio::time::sleep(*delay).await;
+    *delay = (*delay * 2).min(Duration::from_secs(5));
+}
+
+/// Subscribes, forwards every message in order, and starts over when the connection drops.
+async fn subscriber(
+    client: redis::Client,
+    patterns: Vec<String>,
+    channels: Vec<String>,
+    external: mpsc::Sender<External>,
+) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        if let Ok(mut pubsub) = client.get_async_pubsub().await {
+            if pubsub.psubscribe(&patterns).await.is_ok()
+                && pubsub.subscribe(&channels).await.is_ok()
+            {
+                delay = Duration::from_millis(100);
+                let mut messages = pubsub.on_message();
+                while let Some(message) = messages.next().await {
+                    let message = External {
+                        channel: message.get_channel_name().to_owned(),
+                        payload: Bytes::copy_from_slice(message.get_payload_bytes()),
+                    };
+                    if external.send(message).await.is_err() {
+                        return; // The server stopped.
+                    }
+                }
+            }
+        }
+        if external.is_closed() {
+            return;
+        }
+        eprintln!("redis subscriber: connection lost, subscribing again in {delay:?}");
+        backoff(&mut delay).await;
+    }
+}
+
+/// Publishes queued messages in order; a message is retried until Redis takes it.
+async fn publisher(client: redis::Client, mut queue: mpsc::Receiver<(String, Vec<u8>)>) {
+    let mut connection = None;
+    let mut delay = Duration::from_millis(100);
+    while let Some((channel, payload)) = queue.recv().await {
+        loop {
+            if connection.is_none() {
+                connection = client.get_multiplexed_async_connection().await.ok();
+            }
+            if let Some(conn) = connection.as_mut() {
+                let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(&payload)
+                    .query_async(conn)
+                    .await;
+                if sent.is_ok() {
+                    delay = Duration::from_millis(100);
+                    break;
+                }
+                connection = None;
+            }
+            eprintln!("redis publisher: Redis unavailable, retrying in {delay:?}");
+            backoff(&mut delay).await;
+        }
+    }
+}
+
+fn target_of(opts: &BroadcastOptions) -> BroadcastTarget {
+    let target = BroadcastTarget::to(opts.rooms.iter().map(String::as_str))
+        .except(opts.except.iter().map(String::as_str));
+    if opts.flags.volatile {
+        target.volatile()
+    } else {
+        target
+    }
+}
+
+/// A fetched socket as the reference describes it, with the handshake's shape but no values
+/// (this server does not keep them).
+#[derive(serde::Serialize)]
+struct SocketDescriptor<'a> {
+    id: &'a str,
+    handshake: Handshake,
+    rooms: Vec<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct Handshake {
+    headers: serde_json::Map<String, serde_json::Value>,
+    time: &'static str,
+    address: &'static str,
+    xdomain: bool,
+    secure: bool,
+    issued: u64,
+    url: &'static str,
+    query: serde_json::Map<String, serde_json::Value>,
+    auth: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Cluster {
+    /// Publishes a broadcast this server just delivered locally.
+    pub(crate) fn broadcast(&mut self, packet: &Packet, target: &BroadcastTarget) {
+        let Some(node) = self
+            .nodes
+            .iter()
+            .find(|n| n.namespace.as_str() == packet.namespace())
+        else {
+            return;
+        };
+        let opts = BroadcastOptions {
+            rooms: target.rooms.clone(),
+            except: target.except.clone(),
+            flags: Flags {
+                volatile: target.volatile,
+                ..Flags::default()
+            },
+        };
+        let mut message = Vec::new();
+        if classic::broadcast(&mut message, &node.uid, packet, &opts).is_err() {
+            return; // Only a payload too deep to encode, which the local delivery refused too.
+        }
+        let channel = node.channels.broadcast_channel(&opts);
+        self.send(channel, message);
+    }
+
+    fn send(&mut self, channel: String, message: Vec<u8>) {
+        if self.publish.try_send((channel, message)).is_err() {
+            self.dropped += 1;
+            if self.dropped.is_power_of_two() {
+                eprintln!(
+                    "redis publisher: queue full ({PUBLISH_QUEUE} messages), {} messages not \
+                     published to the other nodes so far",
+                    self.dropped
+                );
+            }
+        }
+    }
+
+    /// Applies a message from another node.
+    pub(crate) fn handle(&mut self, now: Instant, endpoint: &mut Endpoint, message: External) {
+        let Some(at) = self.nodes.iter().position(|n| {
+            n.channels.broadcast_room(&message.channel).is_some()
+                || n.channels.request() == message.channel
+        }) else {
+            return; // A response: this node sends no requests yet.
+        };
+        let node = &self.nodes[at];
+        if let Some(room) = node.channels.broadcast_room(&message.channel) {
+            if room.is_some_and(|room| !endpoint.rooms().has_room(node.namespace.as_str(), room)) {
+                return;
+            }
+            let Ok(broadcast) = Broadcast::decode(message.payload, &self.limits) else {
+                return; // Not a broadcast; nothing to deliver.
+            };
+            if broadcast.uid == node.uid || broadcast.packet.namespace() != node.namespace.as_str()
+            {
+                return;
+            }
+            let _ = endpoint.broadcast(now, broadcast.packet, &target_of(&broadcast.opts));
+            return;
+        }
+        let Ok(Some(request)) = Request::decode(&message.payload) else {
+            return;
+        };
+        let namespace = node.namespace.clone();
+        let response = match request {
+            Request::AllRooms { uid, request_id } if uid != node.uid => {
+                let rooms = endpoint.rooms().all_rooms(namespace.as_str());
+                Response::Rooms {
+                    request_id,
+                    rooms: rooms.into_iter().map(str::to_owned).collect(),
+                }
+            }
+            Request::Fetch {
+                uid,
+                request_id,
+                opts,
+            } if uid != node.uid => {
+                let sockets = endpoint.sockets(&namespace, &target_of(&opts));
+                let descriptors: Vec<SocketDescriptor<'_>> = sockets
+                    .iter()
+                    .map(|s| SocketDescriptor {
+                        id: &s.id,
+                        handshake: Handshake {
+                            headers: serde_json::Map::new(),
+                            time: "",
+                            address: "",
+                            xdomain: false,
+                            secure: false,
+                            issued: 0,
+                            url: "",
+                            query: serde_json::Map::new(),
+                            auth: serde_json::Map::new(),
+                        },
+                        rooms: endpoint.rooms().rooms_of(namespace.as_str(), &s.id),
+                    })
+                    .collect();
+                Response::Sockets {
+                    request_id,
+                    sockets: serde_json::to_string(&descriptors).unwrap_or_else(|_| "[]".into()),
+                }
+            }
+            Request::Join { opts, rooms, .. } => {
+                for socket in endpoint.sockets(&namespace, &target_of(&opts)) {
+                    for room in &rooms {
+                        endpoint.join(&socket, room);
+                    }
+                }
+                return;
+            }
+            Request::Leave { opts, rooms, .. } => {
+                for socket in endpoint.sockets(&namespace, &target_of(&opts)) {
+                    for room in &rooms {
+                        endpoint.leave(&socket, room);
+                    }
+                }
+                return;
+            }
+            Request::Disconnect { opts, close, .. } => {
+                for socket in endpoint.sockets(&namespace, &target_of(&opts)) {
+                    if close {
+                        endpoint.close(socket.session);
+                    } else {
+                        let _ = endpoint.disconnect(&socket);
+                    }
+                }
+                return;
+            }
+            _ => return,
+        };
+        if let Ok(bytes) = response.encode() {
+            let channel = node.channels.response().to_owned();
+            self.send(channel, bytes);
+        }
+    }
+}

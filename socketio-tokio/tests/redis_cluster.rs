@@ -1,0 +1,95 @@
+//! Multi-node through Redis, over real sockets: the official socket.io 4.8.4 server with
+//! `@socket.io/redis-adapter` 8.3.0 (`createAdapter`, the classic adapter) as node A, our
+//! `conformance-server --redis` as node B, a `redis-server` of the test's own, and
+//! socket.io-client 4.8.4 clients on both nodes (`interop/cluster-clients.mjs`):
+//!
+//! * broadcasts to the namespace and to rooms, with binary arguments, both ways;
+//! * the adapter's requests from the Node.js node to ours: `allRooms`, `fetchSockets`,
+//!   `socketsJoin`/`socketsLeave` and `disconnectSockets`;
+//! * a Redis restart: our node subscribes again and broadcasts flow as before.
+#![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
+
+mod support;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use support::{assert_all_passed, our_server_with, reference_cluster_node, run_script};
+
+/// One cluster at a time: they share two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const BROADCASTS: [&str; 3] = ["broadcast-a-to-b", "broadcast-b-to-a", "rooms-both-ways"];
+
+fn available() -> bool {
+    support::node_available() && support::redis_available()
+}
+
+fn clients(a: &str, b: &str, requests: bool) -> (Vec<support::Report>, std::process::ExitStatus) {
+    let mut args = vec!["--a", a, "--b", b];
+    if requests {
+        args.push("--requests");
+    }
+    run_script("cluster-clients.mjs", &args, Duration::from_secs(90), || {})
+}
+
+#[test]
+fn a_node_js_node_and_ours_exchange_broadcasts_and_answer_requests() {
+    if !available() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_redis, url) = support::redis_server();
+    let (_node, node) = reference_cluster_node(&url);
+    let (_ours, ours) = our_server_with("sio", 0, &["--redis", &url]);
+    let (node, ours) = (format!("http://{node}"), format!("http://{ours}"));
+
+    let (reports, status) = clients(&node, &ours, true);
+    let mut expected = BROADCASTS.to_vec();
+    expected.extend([
+        "all-rooms",
+        "fetch-sockets",
+        "sockets-join-and-leave",
+        "disconnect-sockets",
+    ]);
+    assert_all_passed("Node.js node A, our node B", &reports, &expected);
+    assert!(status.success());
+
+    // The same broadcasts with our node as A.
+    let (reports, status) = clients(&ours, &node, false);
+    assert_all_passed("our node A, Node.js node B", &reports, &BROADCASTS);
+    assert!(status.success());
+}
+
+#[test]
+fn our_node_subscribes_again_after_a_redis_restart() {
+    if !available() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (redis, url) = support::redis_server();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let (_node, node) = reference_cluster_node(&url);
+    let (_ours, ours) = our_server_with("sio", 0, &["--redis", &url]);
+    let (node, ours) = (format!("http://{node}"), format!("http://{ours}"));
+    let (reports, _) = clients(&node, &ours, false);
+    assert_all_passed("before the restart", &reports, &BROADCASTS);
+
+    // Redis goes away (SIGKILL) and comes back on the same port, empty.
+    drop(redis);
+    let _redis = support::redis_server_on(port);
+    // Both nodes reconnect with backoffs (ours: at most 5 s between attempts).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (reports, status) = clients(&node, &ours, false);
+        if status.success() {
+            assert_all_passed("after the restart", &reports, &BROADCASTS);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "broadcasts did not flow again within 30 s of the restart: {reports:?}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
