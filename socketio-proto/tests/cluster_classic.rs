@@ -208,3 +208,65 @@ fn msgpack_requests_and_unknown_types_are_not_taken_for_others() {
     };
     assert!(bad.encode().is_err());
 }
+
+/// ADAPTERS.md §5, E1–E4: what `@socket.io/redis-emitter` 5.1 publishes.
+#[test]
+fn emitter_broadcasts_byte_for_byte() {
+    let emitted = |packet: Packet, opts: BroadcastOptions| {
+        let mut out = Vec::new();
+        classic::emitter_broadcast(&mut out, &packet, &opts).unwrap();
+        out
+    };
+    let main = Namespace::main;
+    let e1 = "93 a7 65 6d 69 74 74 65 72 83 a4 74 79 70 65 02 a4 64 61 74 61 93 a3 65
+              6d 31 a2 68 69 01 a3 6e 73 70 a1 2f 83 a5 72 6f 6f 6d 73 90 a5 66 6c 61
+              67 73 80 a6 65 78 63 65 70 74 90";
+    let packet = Packet::event(main(), "em1", &("hi", 1), None).unwrap();
+    assert_eq!(emitted(packet, BroadcastOptions::default()), bytes(e1));
+
+    let e2 = "93 a7 65 6d 69 74 74 65 72 83 a4 74 79 70 65 02 a4 64 61 74 61 92 a3 65
+              6d 32 81 a1 61 01 a3 6e 73 70 a1 2f 83 a5 72 6f 6f 6d 73 91 a5 72 6f 6f
+              6d 31 a5 66 6c 61 67 73 80 a6 65 78 63 65 70 74 90";
+    let packet = Packet::event(main(), "em2", &(serde_json::json!({"a": 1}),), None).unwrap();
+    assert_eq!(emitted(packet, to(&["room1"])), bytes(e2));
+
+    let e3 = "93 a7 65 6d 69 74 74 65 72 83 a4 74 79 70 65 02 a4 64 61 74 61 92 a3 65
+              6d 34 c4 02 de ad a3 6e 73 70 a1 2f 83 a5 72 6f 6f 6d 73 90 a5 66 6c 61
+              67 73 80 a6 65 78 63 65 70 74 90";
+    let packet = Packet::event(main(), "em4", &(Bytes::from_static(&[0xde, 0xad]),), None).unwrap();
+    assert_eq!(emitted(packet, BroadcastOptions::default()), bytes(e3));
+
+    let e4 = "93 a7 65 6d 69 74 74 65 72 83 a4 74 79 70 65 02 a4 64 61 74 61 91 a3 65
+              6d 33 a3 6e 73 70 a1 2f 83 a5 72 6f 6f 6d 73 92 a5 72 6f 6f 6d 31 a5 72
+              6f 6f 6d 32 a5 66 6c 61 67 73 81 a8 76 6f 6c 61 74 69 6c 65 c3 a6 65 78
+              63 65 70 74 91 a5 72 6f 6f 6d 32";
+    let opts = BroadcastOptions {
+        rooms: vec!["room1".into(), "room2".into()],
+        except: vec!["room2".into()],
+        flags: Flags {
+            volatile: true,
+            ..Flags::default()
+        },
+    };
+    let packet = Packet::event(main(), "em3", &(), None).unwrap();
+    let message = emitted(packet, opts.clone());
+    assert_eq!(message, bytes(e4));
+    assert_eq!(
+        Broadcast::decode(Bytes::from(message), &Limits::default())
+            .unwrap()
+            .opts,
+        opts
+    );
+}
+
+#[test]
+fn emitter_requests_as_captured() {
+    for line in [
+        r#"{"type":2,"opts":{"rooms":["room1"],"except":[]},"rooms":["room9"]}"#,
+        r#"{"uid":"emitter","type":6,"data":["hello-servers","x",2]}"#,
+        r#"{"type":4,"opts":{"rooms":[],"except":["room1"]},"close":true}"#,
+    ] {
+        let request = Request::decode(line.as_bytes()).unwrap().unwrap();
+        assert_eq!(String::from_utf8(request.encode().unwrap()).unwrap(), line);
+    }
+}

@@ -6,7 +6,10 @@
 //! * broadcasts to the namespace and to rooms, with binary arguments, both ways;
 //! * the adapter's requests from the Node.js node to ours: `allRooms`, `fetchSockets`,
 //!   `socketsJoin`/`socketsLeave` and `disconnectSockets`;
-//! * a Redis restart: our node subscribes again and broadcasts flow as before.
+//! * a Redis restart: our node subscribes again and broadcasts flow as before;
+//! * emitters: the official `@socket.io/redis-emitter` 5.1.0 and our `emit` program drive
+//!   both nodes (broadcasts, rooms, `socketsJoin`, `disconnectSockets`)
+//!   (`interop/emitter-clients.mjs`).
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
 mod support;
@@ -92,4 +95,30 @@ fn our_node_subscribes_again_after_a_redis_restart() {
         );
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+#[test]
+fn the_official_emitter_and_ours_drive_both_nodes() {
+    if !available() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_redis, url) = support::redis_server();
+    let (_node, node) = reference_cluster_node(&url);
+    let (_ours, ours) = our_server_with("sio", 0, &["--redis", &url]);
+    let (node, ours) = (format!("http://{node}"), format!("http://{ours}"));
+    let args = [
+        "--a",
+        &node,
+        "--b",
+        &ours,
+        "--redis",
+        &url,
+        "--emit-bin",
+        env!("CARGO_BIN_EXE_emit"),
+    ];
+    let (reports, status) =
+        run_script("emitter-clients.mjs", &args, Duration::from_secs(60), || {});
+    assert_all_passed("emitters", &reports, &["official-emitter", "our-emitter"]);
+    assert!(status.success());
 }

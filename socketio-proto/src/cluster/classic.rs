@@ -122,6 +122,31 @@ pub fn broadcast(
     write_options(out, opts, true)
 }
 
+/// Appends a broadcast as `@socket.io/redis-emitter` 5.1 publishes it: uid `emitter` and
+/// `opts` in the emitter's key order `{rooms, flags, except}`. Publish it on
+/// [`Channels::broadcast_channel`]; every classic node delivers it to its sockets.
+pub fn emitter_broadcast(
+    out: &mut Vec<u8>,
+    packet: &Packet,
+    opts: &BroadcastOptions,
+) -> Result<(), EncodeError> {
+    out.extend_from_slice(b"\x93\xa7emitter");
+    packet.write_msgpack(Side::Server, out)?;
+    out.push(0x83);
+    write_rooms(out, "rooms", &opts.rooms)?;
+    write_flags(out, &opts.flags);
+    write_rooms(out, "except", &opts.except)
+}
+
+fn write_rooms(out: &mut Vec<u8>, key: &str, rooms: &[String]) -> Result<(), EncodeError> {
+    write::str(out, key).map_err(|_| EncodeError::TooLarge)?;
+    write::array_header(out, rooms.len()).map_err(|_| EncodeError::TooLarge)?;
+    for room in rooms {
+        write::str(out, room).map_err(|_| EncodeError::TooLarge)?;
+    }
+    Ok(())
+}
+
 /// `{rooms, except, flags}` (or `{rooms, except}` for requests, which carry no flags).
 fn write_options(
     out: &mut Vec<u8>,
@@ -129,37 +154,36 @@ fn write_options(
     flags: bool,
 ) -> Result<(), EncodeError> {
     out.push(if flags { 0x83 } else { 0x82 });
-    for (key, rooms) in [("rooms", &opts.rooms), ("except", &opts.except)] {
-        write::str(out, key).map_err(|_| EncodeError::TooLarge)?;
-        write::array_header(out, rooms.len()).map_err(|_| EncodeError::TooLarge)?;
-        for room in rooms {
-            write::str(out, room).map_err(|_| EncodeError::TooLarge)?;
-        }
-    }
+    write_rooms(out, "rooms", &opts.rooms)?;
+    write_rooms(out, "except", &opts.except)?;
     if flags {
-        let f = &opts.flags;
-        out.extend_from_slice(b"\xa5flags");
-        let count = usize::from(f.volatile)
-            + usize::from(f.compress.is_some())
-            + usize::from(f.timeout.is_some())
-            + usize::from(f.expect_single_response);
-        out.push(0x80 | count as u8);
-        if f.volatile {
-            out.extend_from_slice(b"\xa8volatile\xc3");
-        }
-        if let Some(compress) = f.compress {
-            out.extend_from_slice(b"\xa8compress");
-            out.push(if compress { 0xc3 } else { 0xc2 });
-        }
-        if let Some(timeout) = f.timeout {
-            out.extend_from_slice(b"\xa7timeout");
-            write::number(out, timeout as f64);
-        }
-        if f.expect_single_response {
-            out.extend_from_slice(b"\xb4expectSingleResponse\xc3");
-        }
+        write_flags(out, &opts.flags);
     }
     Ok(())
+}
+
+/// `flags: {…}`, the set flags in a fixed order (receivers read them in any order).
+fn write_flags(out: &mut Vec<u8>, f: &Flags) {
+    out.extend_from_slice(b"\xa5flags");
+    let count = usize::from(f.volatile)
+        + usize::from(f.compress.is_some())
+        + usize::from(f.timeout.is_some())
+        + usize::from(f.expect_single_response);
+    out.push(0x80 | count as u8);
+    if f.volatile {
+        out.extend_from_slice(b"\xa8volatile\xc3");
+    }
+    if let Some(compress) = f.compress {
+        out.extend_from_slice(b"\xa8compress");
+        out.push(if compress { 0xc3 } else { 0xc2 });
+    }
+    if let Some(timeout) = f.timeout {
+        out.extend_from_slice(b"\xa7timeout");
+        write::number(out, timeout as f64);
+    }
+    if f.expect_single_response {
+        out.extend_from_slice(b"\xb4expectSingleResponse\xc3");
+    }
 }
 
 /// A broadcast from another node.
