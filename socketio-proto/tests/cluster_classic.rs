@@ -270,3 +270,52 @@ fn emitter_requests_as_captured() {
         assert_eq!(String::from_utf8(request.encode().unwrap()).unwrap(), line);
     }
 }
+
+/// C3 and C4: a broadcast with acknowledgements, and a client's binary ack to it.
+#[test]
+fn c3_c4_broadcast_with_acks() {
+    use socketio_proto::cluster::classic::BroadcastWithAck;
+    let c3 = "85 a3 75 69 64 a6 4a 41 54 78 43 53 a9 72 65 71 75 65 73 74 49 64 a6 65
+              7a 69 37 56 31 a4 74 79 70 65 07 a6 70 61 63 6b 65 74 83 a4 74 79 70 65
+              02 a4 64 61 74 61 91 a3 65 31 31 a3 6e 73 70 a1 2f a4 6f 70 74 73 83 a5
+              72 6f 6f 6d 73 91 a5 72 6f 6f 6d 31 a6 65 78 63 65 70 74 90 a5 66 6c 61
+              67 73 81 a7 74 69 6d 65 6f 75 74 cd 03 e8";
+    let request = BroadcastWithAck::decode(Bytes::from(bytes(c3)), &Limits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (request.uid.as_str(), request.request_id.as_str()),
+        ("JATxCS", "ezi7V1")
+    );
+    assert_eq!(request.packet.raw_json().unwrap().as_str(), r#"["e11"]"#);
+    assert_eq!(request.opts.rooms, ["room1"]);
+    assert_eq!(request.opts.flags.timeout, Some(1000));
+    // JSON requests and other msgpack are not type 7.
+    assert_eq!(
+        BroadcastWithAck::decode(Bytes::from_static(b"{}"), &Limits::default()).unwrap(),
+        None
+    );
+    assert_eq!(
+        BroadcastWithAck::decode(
+            Bytes::from(bytes("81 a4 74 79 70 65 06")),
+            &Limits::default()
+        )
+        .unwrap(),
+        None
+    );
+
+    let c4 = "83 a4 74 79 70 65 09 a9 72 65 71 75 65 73 74 49 64 a6 65 7a 69 37 56 31
+              a6 70 61 63 6b 65 74 c4 02 ca fe";
+    let ack = Packet::ack(
+        Namespace::main(),
+        socketio_proto::AckId::new(3).unwrap(),
+        &(
+            Bytes::from_static(&[0xca, 0xfe]),
+            "ignored: only the first argument travels",
+        ),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    classic::broadcast_ack(&mut out, "ezi7V1", &ack).unwrap();
+    assert_eq!(out, bytes(c4));
+}

@@ -115,6 +115,38 @@ if (REQUESTS) {
       },
     },
     {
+      name: "broadcast-with-ack",
+      timeout: 8000,
+      run: async (ctx) => {
+        const [a, b] = await pair(ctx);
+        a.socket.on("question-all", (q, cb) => cb("from-A"));
+        b.socket.on("question-all", (q, cb) => cb(bin(0xca, 0xfe)));
+        await a.socket.emitWithAck("join", "qa");
+        await b.socket.emitWithAck("join", "qa");
+        const { error, answers } = await a.socket.emitWithAck("cluster-broadcast-with-ack", "qa");
+        assert(error === null, `broadcast with ack failed: ${error}`);
+        const sorted = answers.map((x) => (Buffer.isBuffer(x) ? x.toString("hex") : x)).sort();
+        assertDeepEqual(sorted, ["cafe", "from-A"], "the answers of both nodes' clients");
+      },
+    },
+    {
+      name: "server-side-emit",
+      timeout: 8000,
+      run: async (ctx) => {
+        const [a, b] = await pair(ctx);
+        const { error, answers } = await a.socket.emitWithAck("cluster-server-side-emit");
+        assert(error === null, `serverSideEmitWithAck failed: ${error}`);
+        assertDeepEqual(answers, ["rust"], "our node's answer");
+        await a.socket.emitWithAck("cluster-server-side-note", "x", 1);
+        let last = null;
+        for (let i = 0; i < 40 && last === null; i++) {
+          last = await b.socket.emitWithAck("last-server-side-emit");
+          if (last === null) await new Promise((r) => setTimeout(r, 50));
+        }
+        assertDeepEqual(last, ["note", "x", 1], "the note reached our node's app");
+      },
+    },
+    {
       name: "disconnect-sockets",
       timeout: 8000,
       run: async (ctx) => {

@@ -198,6 +198,23 @@ function attachHandlers(nsp, socket) {
     nsp.in(room).socketsLeave(oldRoom);
     ack();
   });
+  socket.on("cluster-broadcast-with-ack", (room, ack) => {
+    nsp.to(room).timeout(3000).emit("question-all", "q", (err, answers) => {
+      ack({ error: err ? err.message : null, answers });
+    });
+  });
+  socket.on("cluster-server-side-emit", async (ack) => {
+    try {
+      ack({ error: null, answers: await nsp.serverSideEmitWithAck("who") });
+    } catch (err) {
+      ack({ error: err.message, answers: null });
+    }
+  });
+  socket.on("cluster-server-side-note", (...noteArgs) => {
+    const ack = noteArgs.pop();
+    nsp.serverSideEmit("note", ...noteArgs);
+    ack();
+  });
   socket.on("cluster-disconnect", (room, ack) => {
     nsp.in(room).disconnectSockets();
     ack();

@@ -21,21 +21,32 @@
 //!   `handshake` has the reference's shape but empty values: this server does not keep the
 //!   handshake), so Node.js peers never wait for this node.
 //!
-//! Not yet: broadcasts with acknowledgements and `serverSideEmit` across nodes (a Node.js
-//! peer waiting for this node's answer times out after `requestsTimeout`), requests from this
-//! node, the sharded and Redis-streams adapters.
+//! * broadcasts with acknowledgements from other nodes reach the local sockets, each with an
+//!   ack id of its own; this node answers the client count at once (zero included) and sends
+//!   every client's acknowledgement back;
+//! * `serverSideEmit` from other nodes goes to
+//!   [`App::on_server_side_emit`](crate::socketio::App::on_server_side_emit), whose answer is
+//!   sent back when the sender waits for acknowledgements.
+//!
+//! Not yet: requests from this node (its own `fetchSockets`, `serverSideEmit`, broadcasts
+//! with acks), the sharded and Redis-streams adapters.
 //!
 //! **Backpressure:** published messages wait in a queue of [`PUBLISH_QUEUE`] messages while
 //! Redis is slow or away; beyond that a broadcast still reaches the local sockets but not the
 //! other nodes, and the drop is counted and logged on stderr (never silent).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use socketio_proto::cluster::classic::{self, Broadcast, Channels, Request, Response};
+use socketio_proto::AckId;
+use socketio_proto::cluster::classic::{
+    self, Broadcast, BroadcastWithAck, Channels, Request, Response,
+};
 use socketio_proto::cluster::{BroadcastOptions, Flags};
 use socketio_proto::session::endpoint::Endpoint;
+use socketio_proto::session::endpoint::SocketRef;
 use socketio_proto::session::rooms::{Adapter, BroadcastTarget};
 use socketio_proto::{Limits, Namespace, Packet};
 use tokio::sync::mpsc;
@@ -86,6 +97,19 @@ pub struct Cluster {
     publish: mpsc::Sender<(String, Vec<u8>)>,
     limits: Limits,
     dropped: u64,
+    /// Local deliveries of other nodes' broadcasts with acks: (socket id, ack id) ⇒ the
+    /// request id and the response channel. Bounded by the sockets' own ack tables: each
+    /// entry leaves on its ack or its timeout.
+    pending_acks: HashMap<(String, AckId), (String, String)>,
+}
+
+/// A `serverSideEmit` from another node, for the app.
+#[derive(Debug)]
+pub(crate) struct ServerSideEmit {
+    pub(crate) namespace: Namespace,
+    pub(crate) data: String,
+    pub(crate) request_id: Option<String>,
+    response_channel: String,
 }
 
 /// Connects to Redis and starts the subscriber and the publisher. Returns the cluster for
@@ -118,6 +142,7 @@ pub fn start(options: &RedisOptions) -> Result<(Cluster, mpsc::Receiver<External
         publish,
         limits: Limits::default(),
         dropped: 0,
+        pending_acks: HashMap::new(),
     };
     Ok((cluster, messages))
 }
@@ -271,31 +296,116 @@ impl Cluster {
         }
     }
 
-    /// Applies a message from another node.
-    pub(crate) fn handle(&mut self, now: Instant, endpoint: &mut Endpoint, message: External) {
+    /// Sends a client's ack of another node's broadcast back to it; `false` when the ack is
+    /// not one of those.
+    pub(crate) fn acknowledged(&mut self, socket: &SocketRef, ack: &Packet) -> bool {
+        let Some(id) = ack.ack_id() else {
+            return false;
+        };
+        let Some((request_id, channel)) = self.pending_acks.remove(&(socket.id.clone(), id)) else {
+            return false;
+        };
+        let mut message = Vec::new();
+        if classic::broadcast_ack(&mut message, &request_id, ack).is_ok() {
+            self.send(channel, message);
+        }
+        true
+    }
+
+    /// Forgets a delivery whose ack did not come in time; `false` when it is not one of ours.
+    pub(crate) fn forget(&mut self, socket: &SocketRef, ack_id: AckId) -> bool {
+        self.pending_acks
+            .remove(&(socket.id.clone(), ack_id))
+            .is_some()
+    }
+
+    /// Forgets the deliveries to a socket that left (its acks can no longer come).
+    pub(crate) fn forget_socket(&mut self, socket: &SocketRef) {
+        if !self.pending_acks.is_empty() {
+            self.pending_acks.retain(|(id, _), _| *id != socket.id);
+        }
+    }
+
+    /// Publishes this server's answer to a `serverSideEmit` with acks.
+    pub(crate) fn answer(&mut self, emit: &ServerSideEmit, answer: &str) {
+        let Some(request_id) = &emit.request_id else {
+            return;
+        };
+        let response = Response::ServerSideEmit {
+            request_id: request_id.clone(),
+            data: answer.to_owned(),
+        };
+        if let Ok(bytes) = response.encode() {
+            self.send(emit.response_channel.clone(), bytes);
+        }
+    }
+
+    /// Delivers another node's broadcast with acks to the local sockets it selects, each with
+    /// an ack id of its own, and answers with their count.
+    fn broadcast_with_ack(
+        &mut self,
+        now: Instant,
+        endpoint: &mut Endpoint,
+        at: usize,
+        request: BroadcastWithAck,
+    ) {
+        let node = &self.nodes[at];
+        if request.uid == node.uid || request.packet.namespace() != node.namespace.as_str() {
+            return;
+        }
+        let timeout = Duration::from_millis(request.opts.flags.timeout.unwrap_or(5000));
+        let channel = node.channels.response().to_owned();
+        let mut count = 0;
+        for socket in endpoint.sockets(&node.namespace, &target_of(&request.opts)) {
+            if let Ok(id) = endpoint.emit_with_ack(now, &socket, request.packet.clone(), timeout) {
+                count += 1;
+                let pending = (request.request_id.clone(), channel.clone());
+                self.pending_acks.insert((socket.id, id), pending);
+            }
+        }
+        let response = Response::ClientCount {
+            request_id: request.request_id,
+            client_count: count,
+        };
+        if let Ok(bytes) = response.encode() {
+            self.send(channel, bytes);
+        }
+    }
+
+    /// Applies a message from another node; a `serverSideEmit` comes back for the app.
+    pub(crate) fn handle(
+        &mut self,
+        now: Instant,
+        endpoint: &mut Endpoint,
+        message: External,
+    ) -> Option<ServerSideEmit> {
         let Some(at) = self.nodes.iter().position(|n| {
             n.channels.broadcast_room(&message.channel).is_some()
                 || n.channels.request() == message.channel
         }) else {
-            return; // A response: this node sends no requests yet.
+            return None; // A response: this node sends no requests yet.
         };
         let node = &self.nodes[at];
         if let Some(room) = node.channels.broadcast_room(&message.channel) {
             if room.is_some_and(|room| !endpoint.rooms().has_room(node.namespace.as_str(), room)) {
-                return;
+                return None;
             }
             let Ok(broadcast) = Broadcast::decode(message.payload, &self.limits) else {
-                return; // Not a broadcast; nothing to deliver.
+                return None; // Not a broadcast; nothing to deliver.
             };
             if broadcast.uid == node.uid || broadcast.packet.namespace() != node.namespace.as_str()
             {
-                return;
+                return None;
             }
             let _ = endpoint.broadcast(now, broadcast.packet, &target_of(&broadcast.opts));
-            return;
+            return None;
+        }
+        if let Ok(Some(request)) = BroadcastWithAck::decode(message.payload.clone(), &self.limits) {
+            self.broadcast_with_ack(now, endpoint, at, request);
+            return None;
         }
         let Ok(Some(request)) = Request::decode(&message.payload) else {
-            return;
+            return None;
         };
         let namespace = node.namespace.clone();
         let response = match request {
@@ -341,7 +451,7 @@ impl Cluster {
                         endpoint.join(&socket, room);
                     }
                 }
-                return;
+                return None;
             }
             Request::Leave { opts, rooms, .. } => {
                 for socket in endpoint.sockets(&namespace, &target_of(&opts)) {
@@ -349,7 +459,7 @@ impl Cluster {
                         endpoint.leave(&socket, room);
                     }
                 }
-                return;
+                return None;
             }
             Request::Disconnect { opts, close, .. } => {
                 for socket in endpoint.sockets(&namespace, &target_of(&opts)) {
@@ -359,14 +469,28 @@ impl Cluster {
                         let _ = endpoint.disconnect(&socket);
                     }
                 }
-                return;
+                return None;
             }
-            _ => return,
+            Request::ServerSideEmit {
+                uid,
+                request_id,
+                data,
+            } if uid != node.uid => {
+                // Answers always go to the shared response channel (ADAPTERS.md §2.3).
+                return Some(ServerSideEmit {
+                    namespace,
+                    data,
+                    request_id,
+                    response_channel: node.channels.response().to_owned(),
+                });
+            }
+            _ => return None,
         };
         if let Ok(bytes) = response.encode() {
             let channel = node.channels.response().to_owned();
             self.send(channel, bytes);
         }
+        None
     }
 }
 

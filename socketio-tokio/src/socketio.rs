@@ -55,6 +55,19 @@ pub trait App: Send + 'static {
     fn on_ack_timeout(&mut self, _io: &mut Io<'_>, _socket: &SocketRef, _ack_id: AckId) {}
     /// A socket left; its rooms are already gone.
     fn on_disconnect(&mut self, _io: &mut Io<'_>, _socket: &SocketRef, _reason: DisconnectReason) {}
+    /// Another node of the cluster called `serverSideEmit`: `data` is the JSON array
+    /// `[event, ...args]`. When the sender waits for acknowledgements (`with_ack`), return the
+    /// JSON of this server's answer (the reference sends each node's first ack argument);
+    /// `None` sends none, and the sender then times out waiting for this node.
+    fn on_server_side_emit(
+        &mut self,
+        _io: &mut Io<'_>,
+        _namespace: &Namespace,
+        _data: &str,
+        _with_ack: bool,
+    ) -> Option<String> {
+        None
+    }
 }
 
 /// A Socket.IO server: the endpoint and the app (and the cluster, when it has one).
@@ -130,11 +143,29 @@ impl<A: App> Service for SocketIo<A> {
                 ServerEvent::Event { socket, packet } => {
                     self.app.on_event(&mut io, &socket, packet)
                 }
-                ServerEvent::Ack { socket, packet } => self.app.on_ack(&mut io, &socket, packet),
+                ServerEvent::Ack { socket, packet } => {
+                    // Acks to a cluster's broadcast go back to the node that asked.
+                    let ours = io
+                        .cluster
+                        .as_deref_mut()
+                        .is_none_or(|c| !c.acknowledged(&socket, &packet));
+                    if ours {
+                        self.app.on_ack(&mut io, &socket, packet)
+                    }
+                }
                 ServerEvent::AckTimeout { socket, ack_id } => {
-                    self.app.on_ack_timeout(&mut io, &socket, ack_id)
+                    let ours = io
+                        .cluster
+                        .as_deref_mut()
+                        .is_none_or(|c| !c.forget(&socket, ack_id));
+                    if ours {
+                        self.app.on_ack_timeout(&mut io, &socket, ack_id)
+                    }
                 }
                 ServerEvent::Disconnected { socket, reason } => {
+                    if let Some(cluster) = io.cluster.as_deref_mut() {
+                        cluster.forget_socket(&socket);
+                    }
                     self.app.on_disconnect(&mut io, &socket, reason)
                 }
                 _ => {}
@@ -155,8 +186,23 @@ impl<A: App> Service for SocketIo<A> {
     }
 
     fn handle_external(&mut self, now: Instant, message: External) {
-        if let Some(cluster) = &mut self.cluster {
-            cluster.handle(now, &mut self.endpoint, message);
+        let Some(cluster) = &mut self.cluster else {
+            return;
+        };
+        let Some(emit) = cluster.handle(now, &mut self.endpoint, message) else {
+            return;
+        };
+        let mut io = Io {
+            now,
+            endpoint: &mut self.endpoint,
+            cluster: None,
+        };
+        let with_ack = emit.request_id.is_some();
+        let answer = self
+            .app
+            .on_server_side_emit(&mut io, &emit.namespace, &emit.data, with_ack);
+        if let (Some(answer), Some(cluster)) = (answer, &mut self.cluster) {
+            cluster.answer(&emit, &answer);
         }
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! * broadcasts to the namespace and to rooms, with binary arguments, both ways;
 //! * the adapter's requests from the Node.js node to ours: `allRooms`, `fetchSockets`,
-//!   `socketsJoin`/`socketsLeave` and `disconnectSockets`;
+//!   `socketsJoin`/`socketsLeave`, broadcasts with acks (a binary ack included),
+//!   `serverSideEmit` with and without acks, and `disconnectSockets`;
 //! * a Redis restart: our node subscribes again and broadcasts flow as before;
 //! * emitters: the official `@socket.io/redis-emitter` 5.1.0 and our `emit` program drive
 //!   both nodes (broadcasts, rooms, `socketsJoin`, `disconnectSockets`)
@@ -53,6 +54,8 @@ fn a_node_js_node_and_ours_exchange_broadcasts_and_answer_requests() {
         "all-rooms",
         "fetch-sockets",
         "sockets-join-and-leave",
+        "broadcast-with-ack",
+        "server-side-emit",
         "disconnect-sockets",
     ]);
     assert_all_passed("Node.js node A, our node B", &reports, &expected);

@@ -217,6 +217,91 @@ impl Broadcast {
     }
 }
 
+/// A broadcast with acknowledgements from another node: request type 7, the only msgpack
+/// request. Answer it with [`Response::ClientCount`] at once (also when no local socket
+/// matches: the requester counts on every node's answer), then one [`broadcast_ack`] per
+/// client acknowledgement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BroadcastWithAck {
+    /// The requesting node.
+    pub uid: String,
+    /// The request id to answer with.
+    pub request_id: String,
+    /// The packet to deliver, each local recipient with an ack id of its own.
+    pub packet: Packet,
+    /// Rooms, exceptions and flags (`timeout`, in milliseconds, bounds the wait).
+    pub opts: BroadcastOptions,
+}
+
+impl BroadcastWithAck {
+    /// Decodes a message from the request channel; `Ok(None)` when it is JSON (see
+    /// [`Request::decode`]) or not a type-7 map.
+    pub fn decode(message: Bytes, limits: &Limits) -> Result<Option<Self>, ClusterError> {
+        if message.first() == Some(&b'{') {
+            return Ok(None);
+        }
+        let mut reader = Reader::new(&message);
+        let Token::Map(n) = reader.next()? else {
+            return Ok(None);
+        };
+        let (mut uid, mut request_id, mut kind, mut packet, mut opts) =
+            (None, None, None, None, None);
+        for _ in 0..n {
+            let key = reader.skip(limits.max_json_depth)?;
+            match key {
+                Token::Str(b"uid") => uid = string(reader.next()?),
+                Token::Str(b"requestId") => request_id = string(reader.next()?),
+                Token::Str(b"type") => kind = reader.next()?.number(),
+                Token::Str(b"packet") => {
+                    let start = reader.offset();
+                    reader.skip(limits.max_json_depth)?;
+                    packet = Some(reader.since(start));
+                }
+                Token::Str(b"opts") => opts = Some(read_options(&mut reader, limits)?),
+                _ => {
+                    reader.skip(limits.max_json_depth)?;
+                }
+            }
+        }
+        reader.finish()?;
+        if kind != Some(7.0) {
+            return Ok(None);
+        }
+        let packet = packet.ok_or(ClusterError::Shape("packet"))?;
+        let raw = RawMsgpackPacket::parse_with(packet, limits, Some("/"))?;
+        Ok(Some(BroadcastWithAck {
+            uid: uid.ok_or(ClusterError::Shape("uid"))?,
+            request_id: request_id.ok_or(ClusterError::Shape("requestId"))?,
+            packet: Packet::from_raw_msgpack(&message, raw, limits)?,
+            opts: opts.unwrap_or_default(),
+        }))
+    }
+}
+
+/// Appends a client's acknowledgement of a [`BroadcastWithAck`] as a classic node publishes
+/// it (msgpack `{type: 9, requestId, packet}`): only the ack's first argument travels, binary
+/// as `bin`; an ack without arguments has no `packet` key (notepack drops `undefined`).
+pub fn broadcast_ack(out: &mut Vec<u8>, request_id: &str, ack: &Packet) -> Result<(), EncodeError> {
+    let args = ack.raw_args();
+    out.push(if args.is_empty() { 0x82 } else { 0x83 });
+    out.extend_from_slice(b"\xa4type\x09\xa9requestId");
+    write::str(out, request_id).map_err(|_| EncodeError::TooLarge)?;
+    if let Some(first) = args.first() {
+        out.extend_from_slice(b"\xa6packet");
+        let mut deserializer = serde_json::Deserializer::from_str(first.get());
+        ::serde::de::DeserializeSeed::deserialize(
+            write::Transcode {
+                out,
+                attachments: ack.attachments(),
+                undefined_key: None,
+            },
+            &mut deserializer,
+        )
+        .map_err(EncodeError::Serialize)?;
+    }
+    Ok(())
+}
+
 /// A string token as an owned `String` (lossy, as JavaScript reads it).
 fn string(token: Token<'_>) -> Option<String> {
     match token {

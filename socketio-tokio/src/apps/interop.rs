@@ -14,6 +14,8 @@
 //!   as `answer`(…answer), a timeout as `answer-timeout`.
 //! * `disconnect-me` ⇒ server-side disconnect of the socket.
 //! * `last-disconnect-reason` ⇒ ack(reason of the latest server-side disconnect, or null).
+//! * In a cluster: another node's `serverSideEmit("who")` with an ack is answered `"rust"`;
+//!   `last-server-side-emit` ⇒ ack(the latest `serverSideEmit` data, or null).
 
 use std::time::Duration;
 
@@ -29,9 +31,23 @@ use crate::socketio::{Admission, App, Io, SocketRef};
 #[derive(Debug, Default)]
 pub struct Interop {
     last_disconnect: Option<&'static str>,
+    /// The latest `serverSideEmit` from another node, JSON.
+    last_server_side_emit: Option<Box<RawValue>>,
 }
 
 impl App for Interop {
+    fn on_server_side_emit(
+        &mut self,
+        _io: &mut Io<'_>,
+        _namespace: &Namespace,
+        data: &str,
+        with_ack: bool,
+    ) -> Option<String> {
+        self.last_server_side_emit = RawValue::from_string(data.to_owned()).ok();
+        let who = serde_json::from_str::<(String,)>(data).is_ok_and(|(event,)| event == "who");
+        (with_ack && who).then(|| "\"rust\"".to_owned())
+    }
+
     fn admit(&mut self, namespace: &Namespace, auth: Option<&str>) -> Admission {
         match namespace.as_str() {
             "/" | "/custom" => Admission::Accept,
@@ -121,6 +137,12 @@ impl App for Interop {
                 }
             }
             "disconnect-me" => io.disconnect(socket),
+            "last-server-side-emit" => {
+                let last = &self.last_server_side_emit;
+                if let Some(ack) = ack_id.and_then(|id| Packet::ack(ns, id, &(last,)).ok()) {
+                    io.ack(socket, ack);
+                }
+            }
             "last-disconnect-reason" => {
                 if let Some(ack) =
                     ack_id.and_then(|id| Packet::ack(ns, id, &(self.last_disconnect,)).ok())
