@@ -35,20 +35,16 @@
 //! Redis is slow or away; beyond that a broadcast still reaches the local sockets but not the
 //! other nodes, and the drop is counted and logged on stderr (never silent).
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use socketio_proto::AckId;
-use socketio_proto::cluster::classic::{
-    self, Broadcast, BroadcastWithAck, Channels, Request, Response,
-};
-use socketio_proto::cluster::{BroadcastOptions, Flags};
-use socketio_proto::session::endpoint::Endpoint;
-use socketio_proto::session::endpoint::SocketRef;
-use socketio_proto::session::rooms::{Adapter, BroadcastTarget};
-use socketio_proto::{Limits, Namespace, Packet};
+use socketio_proto::cluster::classic::{self, Channels, Request};
+use socketio_proto::cluster::{BroadcastOptions, ClassicNode, ServerSideEmit};
+use socketio_proto::session::endpoint::{Endpoint, SocketRef};
+use socketio_proto::session::rooms::BroadcastTarget;
+use socketio_proto::{Namespace, Packet};
 use tokio::sync::mpsc;
 
 use crate::server::External;
@@ -81,35 +77,12 @@ impl RedisOptions {
     }
 }
 
-/// One namespace's identity in the cluster.
-#[derive(Debug)]
-struct Node {
-    namespace: Namespace,
-    uid: String,
-    channels: Channels,
-}
-
-/// This server's side of the cluster: what [`SocketIo`](crate::socketio::SocketIo) calls to
-/// publish, and to apply what other nodes sent.
+/// This server's side of the cluster: the sans-IO [`ClassicNode`] and the publisher's queue.
 #[derive(Debug)]
 pub struct Cluster {
-    nodes: Vec<Node>,
+    node: ClassicNode,
     publish: mpsc::Sender<(String, Vec<u8>)>,
-    limits: Limits,
     dropped: u64,
-    /// Local deliveries of other nodes' broadcasts with acks: (socket id, ack id) ⇒ the
-    /// request id and the response channel. Bounded by the sockets' own ack tables: each
-    /// entry leaves on its ack or its timeout.
-    pending_acks: HashMap<(String, AckId), (String, String)>,
-}
-
-/// A `serverSideEmit` from another node, for the app.
-#[derive(Debug)]
-pub(crate) struct ServerSideEmit {
-    pub(crate) namespace: Namespace,
-    pub(crate) data: String,
-    pub(crate) request_id: Option<String>,
-    response_channel: String,
 }
 
 /// Connects to Redis and starts the subscriber and the publisher. Returns the cluster for
@@ -117,32 +90,21 @@ pub(crate) struct ServerSideEmit {
 /// [`serve_with_external`](crate::server::serve_with_external).
 pub fn start(options: &RedisOptions) -> Result<(Cluster, mpsc::Receiver<External>), String> {
     let client = redis::Client::open(options.url.as_str()).map_err(|e| e.to_string())?;
-    let mut nodes = Vec::new();
+    let mut namespaces = Vec::new();
     for name in &options.namespaces {
         let namespace = Namespace::new(name).map_err(|e| format!("{name}: {e}"))?;
-        let uid = uid();
-        let channels = Channels::new(&options.key, name, &uid);
-        nodes.push(Node {
-            namespace,
-            uid,
-            channels,
-        });
+        namespaces.push((namespace, uid()));
     }
-    let patterns: Vec<String> = nodes.iter().map(|n| n.channels.pattern()).collect();
-    let channels: Vec<String> = nodes
-        .iter()
-        .flat_map(|n| n.channels.subscriptions().map(str::to_owned))
-        .collect();
+    let node = ClassicNode::new(&options.key, &namespaces);
+    let (patterns, channels) = node.subscriptions();
     let (external, messages) = mpsc::channel(SUBSCRIBE_QUEUE);
     let (publish, queue) = mpsc::channel(PUBLISH_QUEUE);
     tokio::spawn(subscriber(client.clone(), patterns, channels, external));
     tokio::spawn(publisher(client, queue));
     let cluster = Cluster {
-        nodes,
+        node,
         publish,
-        limits: Limits::default(),
         dropped: 0,
-        pending_acks: HashMap::new(),
     };
     Ok((cluster, messages))
 }
@@ -225,151 +187,35 @@ async fn publisher(client: redis::Client, mut queue: mpsc::Receiver<(String, Vec
     }
 }
 
-fn target_of(opts: &BroadcastOptions) -> BroadcastTarget {
-    let target = BroadcastTarget::to(opts.rooms.iter().map(String::as_str))
-        .except(opts.except.iter().map(String::as_str));
-    if opts.flags.volatile {
-        target.volatile()
-    } else {
-        target
-    }
-}
-
-/// A fetched socket as the reference describes it, with the handshake's shape but no values
-/// (this server does not keep them).
-#[derive(serde::Serialize)]
-struct SocketDescriptor<'a> {
-    id: &'a str,
-    handshake: Handshake,
-    rooms: Vec<&'a str>,
-}
-
-#[derive(serde::Serialize)]
-struct Handshake {
-    headers: serde_json::Map<String, serde_json::Value>,
-    time: &'static str,
-    address: &'static str,
-    xdomain: bool,
-    secure: bool,
-    issued: u64,
-    url: &'static str,
-    query: serde_json::Map<String, serde_json::Value>,
-    auth: serde_json::Map<String, serde_json::Value>,
-}
-
 impl Cluster {
     /// Publishes a broadcast this server just delivered locally.
     pub(crate) fn broadcast(&mut self, packet: &Packet, target: &BroadcastTarget) {
-        let Some(node) = self
-            .nodes
-            .iter()
-            .find(|n| n.namespace.as_str() == packet.namespace())
-        else {
-            return;
-        };
-        let opts = BroadcastOptions {
-            rooms: target.rooms.clone(),
-            except: target.except.clone(),
-            flags: Flags {
-                volatile: target.volatile,
-                ..Flags::default()
-            },
-        };
-        let mut message = Vec::new();
-        if classic::broadcast(&mut message, &node.uid, packet, &opts).is_err() {
-            return; // Only a payload too deep to encode, which the local delivery refused too.
-        }
-        let channel = node.channels.broadcast_channel(&opts);
-        self.send(channel, message);
-    }
-
-    fn send(&mut self, channel: String, message: Vec<u8>) {
-        if self.publish.try_send((channel, message)).is_err() {
-            self.dropped += 1;
-            if self.dropped.is_power_of_two() {
-                eprintln!(
-                    "redis publisher: queue full ({PUBLISH_QUEUE} messages), {} messages not \
-                     published to the other nodes so far",
-                    self.dropped
-                );
-            }
-        }
+        self.node.broadcast(packet, target);
+        self.flush();
     }
 
     /// Sends a client's ack of another node's broadcast back to it; `false` when the ack is
     /// not one of those.
     pub(crate) fn acknowledged(&mut self, socket: &SocketRef, ack: &Packet) -> bool {
-        let Some(id) = ack.ack_id() else {
-            return false;
-        };
-        let Some((request_id, channel)) = self.pending_acks.remove(&(socket.id.clone(), id)) else {
-            return false;
-        };
-        let mut message = Vec::new();
-        if classic::broadcast_ack(&mut message, &request_id, ack).is_ok() {
-            self.send(channel, message);
-        }
-        true
+        let ours = self.node.acknowledged(socket, ack);
+        self.flush();
+        ours
     }
 
     /// Forgets a delivery whose ack did not come in time; `false` when it is not one of ours.
     pub(crate) fn forget(&mut self, socket: &SocketRef, ack_id: AckId) -> bool {
-        self.pending_acks
-            .remove(&(socket.id.clone(), ack_id))
-            .is_some()
+        self.node.forget(socket, ack_id)
     }
 
-    /// Forgets the deliveries to a socket that left (its acks can no longer come).
+    /// Forgets the deliveries to a socket that left.
     pub(crate) fn forget_socket(&mut self, socket: &SocketRef) {
-        if !self.pending_acks.is_empty() {
-            self.pending_acks.retain(|(id, _), _| *id != socket.id);
-        }
+        self.node.forget_socket(socket);
     }
 
     /// Publishes this server's answer to a `serverSideEmit` with acks.
     pub(crate) fn answer(&mut self, emit: &ServerSideEmit, answer: &str) {
-        let Some(request_id) = &emit.request_id else {
-            return;
-        };
-        let response = Response::ServerSideEmit {
-            request_id: request_id.clone(),
-            data: answer.to_owned(),
-        };
-        if let Ok(bytes) = response.encode() {
-            self.send(emit.response_channel.clone(), bytes);
-        }
-    }
-
-    /// Delivers another node's broadcast with acks to the local sockets it selects, each with
-    /// an ack id of its own, and answers with their count.
-    fn broadcast_with_ack(
-        &mut self,
-        now: Instant,
-        endpoint: &mut Endpoint,
-        at: usize,
-        request: BroadcastWithAck,
-    ) {
-        let node = &self.nodes[at];
-        if request.uid == node.uid || request.packet.namespace() != node.namespace.as_str() {
-            return;
-        }
-        let timeout = Duration::from_millis(request.opts.flags.timeout.unwrap_or(5000));
-        let channel = node.channels.response().to_owned();
-        let mut count = 0;
-        for socket in endpoint.sockets(&node.namespace, &target_of(&request.opts)) {
-            if let Ok(id) = endpoint.emit_with_ack(now, &socket, request.packet.clone(), timeout) {
-                count += 1;
-                let pending = (request.request_id.clone(), channel.clone());
-                self.pending_acks.insert((socket.id, id), pending);
-            }
-        }
-        let response = Response::ClientCount {
-            request_id: request.request_id,
-            client_count: count,
-        };
-        if let Ok(bytes) = response.encode() {
-            self.send(channel, bytes);
-        }
+        self.node.answer(emit, answer);
+        self.flush();
     }
 
     /// Applies a message from another node; a `serverSideEmit` comes back for the app.
@@ -379,118 +225,27 @@ impl Cluster {
         endpoint: &mut Endpoint,
         message: External,
     ) -> Option<ServerSideEmit> {
-        let Some(at) = self.nodes.iter().position(|n| {
-            n.channels.broadcast_room(&message.channel).is_some()
-                || n.channels.request() == message.channel
-        }) else {
-            return None; // A response: this node sends no requests yet.
-        };
-        let node = &self.nodes[at];
-        if let Some(room) = node.channels.broadcast_room(&message.channel) {
-            if room.is_some_and(|room| !endpoint.rooms().has_room(node.namespace.as_str(), room)) {
-                return None;
+        let emit = self
+            .node
+            .handle(now, endpoint, &message.channel, message.payload);
+        self.flush();
+        emit
+    }
+
+    /// Hands what the node wants published to the publisher task.
+    fn flush(&mut self) {
+        while let Some(message) = self.node.poll_publish() {
+            if self.publish.try_send(message).is_err() {
+                self.dropped += 1;
+                if self.dropped.is_power_of_two() {
+                    eprintln!(
+                        "redis publisher: queue full ({PUBLISH_QUEUE} messages), {} messages \
+                         not published to the other nodes so far",
+                        self.dropped
+                    );
+                }
             }
-            let Ok(broadcast) = Broadcast::decode(message.payload, &self.limits) else {
-                return None; // Not a broadcast; nothing to deliver.
-            };
-            if broadcast.uid == node.uid || broadcast.packet.namespace() != node.namespace.as_str()
-            {
-                return None;
-            }
-            let _ = endpoint.broadcast(now, broadcast.packet, &target_of(&broadcast.opts));
-            return None;
         }
-        if let Ok(Some(request)) = BroadcastWithAck::decode(message.payload.clone(), &self.limits) {
-            self.broadcast_with_ack(now, endpoint, at, request);
-            return None;
-        }
-        let Ok(Some(request)) = Request::decode(&message.payload) else {
-            return None;
-        };
-        let namespace = node.namespace.clone();
-        let response = match request {
-            Request::AllRooms { uid, request_id } if uid != node.uid => {
-                let rooms = endpoint.rooms().all_rooms(namespace.as_str());
-                Response::Rooms {
-                    request_id,
-                    rooms: rooms.into_iter().map(str::to_owned).collect(),
-                }
-            }
-            Request::Fetch {
-                uid,
-                request_id,
-                opts,
-            } if uid != node.uid => {
-                let sockets = endpoint.sockets(&namespace, &target_of(&opts));
-                let descriptors: Vec<SocketDescriptor<'_>> = sockets
-                    .iter()
-                    .map(|s| SocketDescriptor {
-                        id: &s.id,
-                        handshake: Handshake {
-                            headers: serde_json::Map::new(),
-                            time: "",
-                            address: "",
-                            xdomain: false,
-                            secure: false,
-                            issued: 0,
-                            url: "",
-                            query: serde_json::Map::new(),
-                            auth: serde_json::Map::new(),
-                        },
-                        rooms: endpoint.rooms().rooms_of(namespace.as_str(), &s.id),
-                    })
-                    .collect();
-                Response::Sockets {
-                    request_id,
-                    sockets: serde_json::to_string(&descriptors).unwrap_or_else(|_| "[]".into()),
-                }
-            }
-            Request::Join { opts, rooms, .. } => {
-                for socket in endpoint.sockets(&namespace, &target_of(&opts)) {
-                    for room in &rooms {
-                        endpoint.join(&socket, room);
-                    }
-                }
-                return None;
-            }
-            Request::Leave { opts, rooms, .. } => {
-                for socket in endpoint.sockets(&namespace, &target_of(&opts)) {
-                    for room in &rooms {
-                        endpoint.leave(&socket, room);
-                    }
-                }
-                return None;
-            }
-            Request::Disconnect { opts, close, .. } => {
-                for socket in endpoint.sockets(&namespace, &target_of(&opts)) {
-                    if close {
-                        endpoint.close(socket.session);
-                    } else {
-                        let _ = endpoint.disconnect(&socket);
-                    }
-                }
-                return None;
-            }
-            Request::ServerSideEmit {
-                uid,
-                request_id,
-                data,
-            } if uid != node.uid => {
-                // Answers always go to the shared response channel (ADAPTERS.md §2.3).
-                return Some(ServerSideEmit {
-                    namespace,
-                    data,
-                    request_id,
-                    response_channel: node.channels.response().to_owned(),
-                });
-            }
-            _ => return None,
-        };
-        if let Ok(bytes) = response.encode() {
-            let channel = node.channels.response().to_owned();
-            self.send(channel, bytes);
-        }
-        None
     }
 }
 

@@ -9,8 +9,11 @@
 //! [`classic::Request::decode`] / [`classic::Response::decode`], and publishes the bytes of
 //! [`classic::broadcast`], [`classic::Request::encode`] and [`classic::Response::encode`].
 //!
-//! Not yet here: the node state machine (request timeouts, server counts, answering
-//! requests from the local rooms), broadcasts with acknowledgements (types 7–9, msgpack), the
+//! Above the codec, [`ClassicNode`] is what one server does in a classic cluster, sans-IO:
+//! it applies other nodes' messages to an [`Endpoint`](crate::session::endpoint::Endpoint)
+//! and hands back what to publish.
+//!
+//! Not yet here: requests from this node (with their timeouts and server counts), the
 //! sharded and Redis-streams adapters, and notepack 3's timestamp extension (Node `Date`
 //! values arrive as `[-1, bytes]` rather than as ISO strings).
 //!
@@ -18,6 +21,9 @@
 //! an announced length, and bounds nesting by [`Limits::max_json_depth`](crate::Limits).
 
 pub mod classic;
+mod node;
+
+pub use node::{ClassicNode, ServerSideEmit};
 
 use std::fmt;
 
