@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use socketio_proto::Limits;
-use socketio_proto::cluster::classic::{self, Broadcast, Request, Response};
+use socketio_proto::cluster::classic::{self, Broadcast, BroadcastWithAck, Request, Response};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default();
@@ -22,6 +22,17 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again.packet.namespace(), broadcast.packet.namespace());
             assert_eq!(again.packet.attachments(), broadcast.packet.attachments());
         }
+    }
+    if let Ok(Some(request)) = BroadcastWithAck::decode(Bytes::copy_from_slice(data), &limits) {
+        // The ack of a client to it encodes whatever the packet held.
+        let ack = socketio_proto::Packet::ack(
+            request.packet.full_namespace().clone(),
+            socketio_proto::AckId::MAX,
+            &(),
+        )
+        .expect("an empty ack builds");
+        let mut out = Vec::new();
+        classic::broadcast_ack(&mut out, &request.request_id, &ack).expect("an ack encodes");
     }
     if let Ok(Some(request)) = Request::decode(data) {
         let out = request.encode().expect("a decoded request encodes");
