@@ -565,6 +565,43 @@ fn endpoint_with_clients(n: usize, now: Instant) -> Endpoint {
     server
 }
 
+/// A broadcast from another node of a Redis cluster (classic adapter) as our node handles it:
+/// decoding `[uid, packet, opts]`, then the local broadcast down to the WebSocket frames, for
+/// 1 and 500 local clients (the load benchmark's cluster nodes).
+fn cluster_broadcast(c: &mut Criterion) {
+    use socketio_proto::cluster::classic;
+    use socketio_proto::cluster::{BroadcastOptions, ClassicNode};
+    let now = Instant::now();
+    let mut group = c.benchmark_group("sio_cluster_broadcast");
+    let packet = Packet::event(Namespace::main(), "news", &("x".repeat(70),), None).unwrap();
+    let mut message = Vec::new();
+    classic::broadcast(
+        &mut message,
+        "OTHERN",
+        &packet,
+        &BroadcastOptions::default(),
+    )
+    .unwrap();
+    let message = bytes::Bytes::from(message);
+    for n in [1, 500] {
+        let mut server = endpoint_with_clients(n, now);
+        let mut node = ClassicNode::new("socket.io", &[(Namespace::main(), "OURUID".into())]);
+        let mut receive = || {
+            let emit = node.handle(now, &mut server, "socket.io#/#", message.clone());
+            assert!(emit.is_none());
+            let mut frames = 0;
+            while let Some(transmit) = server.poll_transmit() {
+                frames += usize::from(matches!(transmit, Transmit::Frame { .. }));
+            }
+            assert_eq!(frames, n);
+        };
+        common::report(&format!("sio_cluster_broadcast/receive/{n}"), &mut receive);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(BenchmarkId::new("receive", n), |b| b.iter(&mut receive));
+    }
+    group.finish();
+}
+
 /// The whole server path of a broadcast: rooms, the Socket.IO connections, the Engine.IO
 /// sessions, down to the WebSocket frames the driver writes.
 fn broadcast_to_frames(c: &mut Criterion) {
@@ -621,6 +658,7 @@ criterion_group!(
     encode,
     sweeps,
     broadcast,
-    broadcast_to_frames
+    broadcast_to_frames,
+    cluster_broadcast
 );
 criterion_main!(benches);

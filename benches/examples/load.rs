@@ -28,11 +28,17 @@
 //!   server process.
 //! * **connections per second**: 50 workers that each open a WebSocket, join `/` and close,
 //!   again and again.
+//! * **cluster** (ours and node only; needs `redis-server`): two nodes of the same server on one
+//!   Redis (the classic adapter), 500 clients on each. Latency: a client of node A sends 200
+//!   `to-all` broadcasts one at a time, each when the last reached a client of node B (p50/p99
+//!   of send to arrival there). Throughput: it then sends 1 000, at most 10 in flight;
+//!   deliveries per second over both nodes, and node B's CPU per broadcast it received from
+//!   Redis.
 //!
 //! Rounds are interleaved (server A, B, C, then again) and the median is reported. Options:
 //! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,socketioxide,node`
 //! (`ours-1` is our server on one worker thread, for the scaling row), `--only
-//! idle,echo,fanout,burst,heartbeat,connect` (a subset of the scenarios), `--ours PATH` (the
+//! idle,echo,fanout,burst,heartbeat,connect,cluster` (a subset of the scenarios), `--ours PATH` (the
 //! `conformance-server` binary, `target/release/conformance-server`), `--idle N` (2 000; with a
 //! raised file-descriptor limit, 100 000 works: the benchmark raises its own soft limit to the
 //! hard one and spreads clients over several loopback source addresses).
@@ -58,6 +64,8 @@ type Ws = WebSocketStream<TcpStream>;
 
 const PING_INTERVAL_MS: &str = "25000";
 const PING_TIMEOUT_MS: &str = "20000";
+/// Broadcasts timed one at a time in the cluster scenario.
+const LATENCY_SAMPLES: usize = 200;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -155,7 +163,7 @@ impl Drop for Server {
 }
 
 async fn start(name: &str, config: &Config) -> Result<Server, String> {
-    start_with(name, config, (PING_INTERVAL_MS, PING_TIMEOUT_MS)).await
+    start_with(name, config, (PING_INTERVAL_MS, PING_TIMEOUT_MS), None).await
 }
 
 /// Starts a server with this heartbeat (interval, timeout in ms).
@@ -163,6 +171,7 @@ async fn start_with(
     name: &str,
     config: &Config,
     (interval, timeout): (&str, &str),
+    redis: Option<&str>,
 ) -> Result<Server, String> {
     let mut command = match name {
         "ours" | "ours-1" => {
@@ -186,6 +195,9 @@ async fn start_with(
         }
         other => return Err(format!("unknown server {other}")),
     };
+    if let Some(url) = redis {
+        command.args(["--redis", url]);
+    }
     command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -262,13 +274,25 @@ async fn run_server(name: &str, config: &Config) -> Result<Vec<(String, f64)>, S
         ));
     }
     if config.runs("heartbeat") {
-        let server = start_with(name, config, ("300", "200")).await?;
+        let server = start_with(name, config, ("300", "200"), None).await?;
         let burst = burst(&server, 1000, 100).await?;
         out.push(("heartbeat_burst_dropped".into(), burst.dropped as f64));
     }
     if config.runs("connect") {
         let cps = connections_per_second(&server, config.seconds).await?;
         out.push(("connections_per_s".into(), cps));
+    }
+    if config.runs("cluster") && matches!(name, "ours" | "node") {
+        let cluster = cluster(name, config, 500, 1000, 10).await?;
+        out.extend([
+            ("cluster_p50_us".into(), cluster.p50_us),
+            ("cluster_p99_us".into(), cluster.p99_us),
+            ("cluster_deliveries_per_s".into(), cluster.per_second),
+            (
+                "cluster_cpu_us_per_broadcast".into(),
+                cluster.cpu_per_broadcast_us,
+            ),
+        ]);
     }
     out.push(("rss_end_mib".into(), rss_kib(server.pid) as f64 / 1024.0));
     Ok(out)
@@ -478,6 +502,166 @@ async fn fan_out(
     Ok(FanOut {
         per_second: delivered as f64 / elapsed.as_secs_f64(),
         cpu_per_delivery_us: cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64,
+    })
+}
+
+struct Cluster {
+    p50_us: f64,
+    p99_us: f64,
+    per_second: f64,
+    cpu_per_broadcast_us: f64,
+}
+
+/// A `redis-server` on a free loopback port, stopped when dropped.
+async fn redis() -> Result<(Child, String), String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let mut child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("redis-server: {e}"))?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("Ready to accept connections") {
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Ok((child, format!("redis://127.0.0.1:{port}")));
+        }
+    }
+    Err("redis-server did not start".into())
+}
+
+/// Two nodes of `name` on one Redis, `per_node` clients each; a client of node A sends
+/// `broadcasts` `to-all` events numbered from 0, `window` in flight.
+async fn cluster(
+    name: &str,
+    config: &Config,
+    per_node: usize,
+    broadcasts: usize,
+    window: usize,
+) -> Result<Cluster, String> {
+    let (_redis, url) = redis().await?;
+    let heartbeat = (PING_INTERVAL_MS, PING_TIMEOUT_MS);
+    let a = start_with(name, config, heartbeat, Some(&url)).await?;
+    let b = start_with(name, config, heartbeat, Some(&url)).await?;
+    let (on_a, received) = receivers(&a, per_node).await?;
+    let mut on_b = Vec::with_capacity(per_node);
+    for i in 0..per_node {
+        on_b.push(join(b.addr, 1 + (i % 4) as u8).await?);
+    }
+    settle().await;
+    let mut on_a = on_a.into_iter();
+    let mut sender = on_a.next().ok_or("no client")?;
+    let mut on_b = on_b.into_iter();
+    // One client of B timestamps every arrival; the others count.
+    let mut probe = on_b.next().ok_or("no client")?;
+    let counters: Vec<_> = on_a
+        .chain(on_b)
+        .map(|ws| count_deliveries(ws, received.clone(), None))
+        .collect();
+    // Latency, one broadcast at a time: the next goes when the probe on B has the last.
+    let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
+    for i in 0..LATENCY_SAMPLES {
+        let sent = Instant::now();
+        sender
+            .send(Message::text(format!("42[\"to-all\",\"probe{i}\"]")))
+            .await
+            .map_err(|e| e.to_string())?;
+        let expected = format!("42[\"all-message\",\"probe{i}\"]");
+        loop {
+            let text = tokio::time::timeout(Duration::from_secs(10), next_text(&mut probe))
+                .await
+                .map_err(|_| "a broadcast never reached node B")??;
+            if text == expected {
+                break;
+            }
+        }
+        latencies.push(sent.elapsed().as_secs_f64() * 1e6);
+    }
+    let probe_task = tokio::spawn(async move {
+        let mut got = 0usize;
+        while got < broadcasts {
+            let Ok(text) = next_text(&mut probe).await else {
+                break;
+            };
+            if text.starts_with("42[\"all-message\",") && !text.contains("probe") {
+                got += 1;
+            }
+        }
+        got
+    });
+    // The latency phase's copies, and the sender's own, are not part of the throughput phase.
+    let own_probes = LATENCY_SAMPLES;
+    let mut skipped = 0;
+    while skipped < own_probes {
+        if next_text(&mut sender)
+            .await?
+            .starts_with("42[\"all-message\"")
+        {
+            skipped += 1;
+        }
+    }
+    wait_for(
+        &received,
+        ((2 * per_node - 2) * LATENCY_SAMPLES) as u64,
+        Duration::from_secs(30),
+    )
+    .await;
+    received.store(0, Ordering::Relaxed);
+    let cpu0 = cpu_time(b.pid);
+    let start = Instant::now();
+    let mut own = 0usize;
+    for i in 0..broadcasts {
+        sender
+            .send(Message::text(format!("42[\"to-all\",{i}]")))
+            .await
+            .map_err(|e| e.to_string())?;
+        while i + 1 - own > window {
+            if next_text(&mut sender)
+                .await?
+                .starts_with("42[\"all-message\"")
+            {
+                own += 1;
+            }
+        }
+    }
+    while own < broadcasts {
+        if next_text(&mut sender)
+            .await?
+            .starts_with("42[\"all-message\"")
+        {
+            own += 1;
+        }
+    }
+    let probed = tokio::time::timeout(Duration::from_secs(30), probe_task)
+        .await
+        .map_err(|_| "the probe client missed broadcasts")?
+        .map_err(|e| e.to_string())?;
+    // The probe is one of B's clients; the counters hold the others.
+    let expected = ((2 * per_node - 2) * broadcasts) as u64;
+    wait_for(&received, expected, Duration::from_secs(30)).await;
+    let elapsed = start.elapsed();
+    let cpu = cpu_time(b.pid).saturating_sub(cpu0);
+    let delivered = received.load(Ordering::Relaxed) + (own + probed) as u64;
+    for task in counters {
+        task.abort();
+    }
+    latencies.sort_by(f64::total_cmp);
+    let percentile = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Ok(Cluster {
+        p50_us: percentile(0.5),
+        p99_us: percentile(0.99),
+        per_second: delivered as f64 / elapsed.as_secs_f64(),
+        cpu_per_broadcast_us: cpu.as_secs_f64() * 1e6 / broadcasts as f64,
     })
 }
 

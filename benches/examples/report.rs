@@ -537,6 +537,22 @@ fn load_table(run: &Run, out: &mut String) {
         ),
         ("connections_per_s", "connections opened per second", 0),
         ("rss_end_mib", "server RSS at the end (MiB)", 1),
+        (
+            "cluster_p50_us",
+            "cluster via Redis, 2 × 500 clients: cross-node latency p50 (µs)",
+            0,
+        ),
+        ("cluster_p99_us", "cluster: cross-node latency p99 (µs)", 0),
+        (
+            "cluster_deliveries_per_s",
+            "cluster: deliveries/s over both nodes",
+            0,
+        ),
+        (
+            "cluster_cpu_us_per_broadcast",
+            "cluster: node B's CPU per broadcast from Redis (µs)",
+            1,
+        ),
     ];
     for (scenario, label, digits) in rows {
         let cells: Vec<String> = run
