@@ -31,6 +31,14 @@
 //! Not yet: requests from this node (its own `fetchSockets`, `serverSideEmit`, broadcasts
 //! with acks), the sharded and Redis-streams adapters.
 //!
+//! **Why the `redis` crate:** it is the Redis organisation's own client for Rust, the most
+//! used one, with async Pub/Sub (patterns included) on tokio and nothing else pulled in with
+//! the features chosen here (`tokio-comp` only: no TLS, no cluster, no connection pools). Its
+//! connection manager does not cover a Pub/Sub connection, so reconnection and resubscription
+//! are ours, in the subscriber loop below, where a restart test holds them. `fred` has
+//! reconnection built in but brings a much larger dependency tree and its own runtime
+//! abstractions; the driver only needs PUBLISH, PSUBSCRIBE and SUBSCRIBE.
+//!
 //! **Backpressure:** published messages wait in a queue of [`PUBLISH_QUEUE`] messages while
 //! Redis is slow or away; beyond that a broadcast still reaches the local sockets but not the
 //! other nodes, and the drop is counted and logged on stderr (never silent).
