@@ -220,21 +220,6 @@ impl EncodedPacket {
             .into_iter()
             .chain(binaries.iter().map(Message::Binary))
     }
-
-    /// The total size in bytes of its messages.
-    pub fn len(&self) -> usize {
-        match self {
-            Self::Text { frame, attachments } => {
-                frame.len() + attachments.iter().map(Bytes::len).sum::<usize>()
-            }
-            Self::Msgpack(message) => message.len(),
-        }
-    }
-
-    /// Whether it has no bytes at all (never: every packet has a type).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

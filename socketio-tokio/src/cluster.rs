@@ -101,7 +101,7 @@ pub fn start(options: &RedisOptions) -> Result<(Cluster, mpsc::Receiver<External
     let mut namespaces = Vec::new();
     for name in &options.namespaces {
         let namespace = Namespace::new(name).map_err(|e| format!("{name}: {e}"))?;
-        namespaces.push((namespace, uid()));
+        namespaces.push((namespace, uid()?));
     }
     let node = ClassicNode::new(&options.key, &namespaces);
     let (patterns, channels) = node.subscriptions();
@@ -117,16 +117,16 @@ pub fn start(options: &RedisOptions) -> Result<(Cluster, mpsc::Receiver<External
     Ok((cluster, messages))
 }
 
-/// A uid as the reference draws it: 6 characters of `[A-Za-z0-9_-]`.
-fn uid() -> String {
+/// A uid as the reference draws it: 6 characters of `[A-Za-z0-9_-]`, from the OS's CSPRNG
+/// (two nodes with the same uid would ignore each other's broadcasts).
+fn uid() -> Result<String, String> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bytes = [0u8; 6];
-    // Without randomness, a fixed uid still works until two such nodes meet.
-    let _ = getrandom::fill(&mut bytes);
-    bytes
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for the node's uid: {e}"))?;
+    Ok(bytes
         .iter()
         .map(|b| char::from(ALPHABET[usize::from(b & 63)]))
-        .collect()
+        .collect())
 }
 
 async fn backoff(delay: &mut Duration) {

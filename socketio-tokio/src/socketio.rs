@@ -255,10 +255,15 @@ impl Io<'_> {
         packet: Packet,
         target: &BroadcastTarget,
     ) -> Result<(), SessionError> {
-        if let Some(cluster) = self.cluster.as_deref_mut() {
-            cluster.broadcast(&packet, target);
+        match self.cluster.as_deref_mut() {
+            Some(cluster) => {
+                // Local first: a packet that does not encode goes nowhere.
+                self.endpoint.broadcast(self.now, packet.clone(), target)?;
+                cluster.broadcast(&packet, target);
+                Ok(())
+            }
+            None => self.endpoint.broadcast(self.now, packet, target),
         }
-        self.endpoint.broadcast(self.now, packet, target)
     }
 
     /// Puts the socket in `room`.
