@@ -18,6 +18,9 @@ const option = (name) => {
 const A = option("--a");
 const B = option("--b");
 const REQUESTS = args.includes("--requests");
+// Node A is ours: the requests our node sends (socketsJoin/Leave, disconnectSockets,
+// serverSideEmit without acks).
+const OUR_REQUESTS = args.includes("--our-requests");
 
 async function connect(ctx, url) {
   const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false });
@@ -150,6 +153,51 @@ if (REQUESTS) {
     },
     {
       name: "disconnect-sockets",
+      timeout: 8000,
+      run: async (ctx) => {
+        const [a, b] = await pair(ctx);
+        const reason = new Promise((resolve) => b.socket.once("disconnect", resolve));
+        await a.socket.emitWithAck("cluster-disconnect", b.socket.id);
+        assert((await reason) === "io server disconnect", "B's client disconnected by the server");
+      },
+    },
+  );
+}
+
+if (OUR_REQUESTS) {
+  cases.push(
+    {
+      name: "sockets-join-and-leave-from-a",
+      timeout: 8000,
+      run: async (ctx) => {
+        const [a, b] = await pair(ctx);
+        await a.socket.emitWithAck("cluster-sockets-join", b.socket.id, "joined-from-a");
+        // The join and the broadcast after it travel through Redis in order.
+        a.socket.emit("to-room", "joined-from-a", "hello");
+        assertDeepEqual(await b.queues["room-message"].next(), ["hello"], "B's socket joined");
+        await a.socket.emitWithAck("cluster-sockets-leave", b.socket.id, "joined-from-a");
+        a.socket.emit("to-room", "joined-from-a", "lost");
+        a.socket.emit("to-room", b.socket.id, "direct");
+        assertDeepEqual(await b.queues["room-message"].next(), ["direct"], "B's socket left");
+      },
+    },
+    {
+      name: "server-side-note-from-a",
+      timeout: 8000,
+      run: async (ctx) => {
+        const [a, b] = await pair(ctx);
+        await a.socket.emitWithAck("cluster-server-side-note", "y", 2);
+        const isNote = (data) => Array.isArray(data) && data[1] === "y";
+        let last = null;
+        for (let i = 0; i < 40 && !isNote(last); i++) {
+          last = await b.socket.emitWithAck("last-server-side-emit");
+          if (!isNote(last)) await new Promise((r) => setTimeout(r, 50));
+        }
+        assertDeepEqual(last, ["note", "y", 2], "the note reached node B");
+      },
+    },
+    {
+      name: "disconnect-from-a",
       timeout: 8000,
       run: async (ctx) => {
         const [a, b] = await pair(ctx);

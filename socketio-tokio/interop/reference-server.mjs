@@ -215,6 +215,9 @@ function attachHandlers(nsp, socket) {
     nsp.serverSideEmit("note", ...noteArgs);
     ack();
   });
+  socket.on("last-server-side-emit", (ack) => {
+    ack(lastServerSideEmit);
+  });
   socket.on("cluster-disconnect", (room, ack) => {
     nsp.in(room).disconnectSockets();
     ack();
@@ -229,10 +232,17 @@ function attachHandlers(nsp, socket) {
   });
 }
 
+// The latest serverSideEmit("note", …) from another node of the cluster.
+let lastServerSideEmit = null;
+
 // "/" and "/custom" accept everybody.
 for (const name of ["/", "/custom"]) {
   const nsp = io.of(name);
   nsp.on("connection", (socket) => attachHandlers(nsp, socket));
+  // serverSideEmit from another node of the cluster (--redis).
+  nsp.on("note", (...noteArgs) => {
+    lastServerSideEmit = ["note", ...noteArgs];
+  });
 }
 
 // "/private" requires auth.token === "secret".

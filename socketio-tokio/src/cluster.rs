@@ -226,6 +226,14 @@ impl Cluster {
         self.flush();
     }
 
+    /// Publishes a request every node applies (this one when it comes back); `false` when
+    /// the namespace is not in the cluster or the request is not one of those.
+    pub(crate) fn request(&mut self, namespace: &str, request: Request) -> bool {
+        let sent = self.node.request(namespace, request);
+        self.flush();
+        sent
+    }
+
     /// Applies a message from another node; a `serverSideEmit` comes back for the app.
     pub(crate) fn handle(
         &mut self,

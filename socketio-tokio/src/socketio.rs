@@ -16,6 +16,9 @@ use socketio_proto::session::rooms::{Adapter, BroadcastTarget};
 use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{AckId, Namespace, Packet};
 
+use socketio_proto::cluster::classic::Request;
+use socketio_proto::cluster::{BroadcastOptions, Flags};
+
 use crate::cluster::Cluster;
 use crate::server::{External, Ids, Service};
 
@@ -207,6 +210,18 @@ impl<A: App> Service for SocketIo<A> {
     }
 }
 
+/// A target as the adapters' `opts`.
+fn options(target: &BroadcastTarget) -> BroadcastOptions {
+    BroadcastOptions {
+        rooms: target.rooms.clone(),
+        except: target.except.clone(),
+        flags: Flags {
+            volatile: target.volatile,
+            ..Flags::default()
+        },
+    }
+}
+
 /// What the app can do from a callback: the endpoint's commands at the callback's time.
 /// Commands on sockets that have left are ignored.
 #[derive(Debug)]
@@ -264,6 +279,92 @@ impl Io<'_> {
             }
             None => self.endpoint.broadcast(self.now, packet, target),
         }
+    }
+
+    /// `socketsJoin`: the sockets of `namespace` that `target` selects join `rooms`, on every
+    /// node of the cluster (here too, once the request comes back from Redis, as Node.js
+    /// nodes do it); without a cluster, here at once.
+    pub fn sockets_join(
+        &mut self,
+        namespace: &Namespace,
+        target: &BroadcastTarget,
+        rooms: &[String],
+    ) {
+        let request = Request::Join {
+            uid: None,
+            opts: options(target),
+            rooms: rooms.to_vec(),
+        };
+        if !self.cluster_request(namespace, request) {
+            for socket in self.endpoint.sockets(namespace, target) {
+                for room in rooms {
+                    self.endpoint.join(&socket, room);
+                }
+            }
+        }
+    }
+
+    /// `socketsLeave`: as [`sockets_join`](Self::sockets_join), leaving `rooms`.
+    pub fn sockets_leave(
+        &mut self,
+        namespace: &Namespace,
+        target: &BroadcastTarget,
+        rooms: &[String],
+    ) {
+        let request = Request::Leave {
+            uid: None,
+            opts: options(target),
+            rooms: rooms.to_vec(),
+        };
+        if !self.cluster_request(namespace, request) {
+            for socket in self.endpoint.sockets(namespace, target) {
+                for room in rooms {
+                    self.endpoint.leave(&socket, room);
+                }
+            }
+        }
+    }
+
+    /// `disconnectSockets`: as [`sockets_join`](Self::sockets_join), disconnecting the
+    /// sockets (with `close`, their whole connections).
+    pub fn disconnect_sockets(
+        &mut self,
+        namespace: &Namespace,
+        target: &BroadcastTarget,
+        close: bool,
+    ) {
+        let request = Request::Disconnect {
+            uid: None,
+            opts: options(target),
+            close,
+        };
+        if !self.cluster_request(namespace, request) {
+            for socket in self.endpoint.sockets(namespace, target) {
+                if close {
+                    self.endpoint.close(socket.session);
+                } else {
+                    let _ = self.endpoint.disconnect(&socket);
+                }
+            }
+        }
+    }
+
+    /// `serverSideEmit` without acks: `data` (the JSON array `[event, ...args]`) to the
+    /// other nodes' [`App::on_server_side_emit`]. `false` without a cluster (or when `data`
+    /// is not JSON).
+    pub fn server_side_emit(&mut self, namespace: &Namespace, data: &str) -> bool {
+        let request = Request::ServerSideEmit {
+            uid: String::new(),
+            request_id: None,
+            data: data.to_owned(),
+        };
+        self.cluster_request(namespace, request)
+    }
+
+    fn cluster_request(&mut self, namespace: &Namespace, request: Request) -> bool {
+        self.cluster
+            .as_deref_mut()
+            .is_some_and(|cluster| cluster.request(namespace.as_str(), request))
     }
 
     /// Puts the socket in `room`.

@@ -6,7 +6,8 @@
 //! * broadcasts to the namespace and to rooms, with binary arguments, both ways;
 //! * the adapter's requests from the Node.js node to ours: `allRooms`, `fetchSockets`,
 //!   `socketsJoin`/`socketsLeave`, broadcasts with acks (a binary ack included),
-//!   `serverSideEmit` with and without acks, and `disconnectSockets`;
+//!   `serverSideEmit` with and without acks, and `disconnectSockets`; from ours to the
+//!   Node.js node: `socketsJoin`/`socketsLeave`, `serverSideEmit` and `disconnectSockets`;
 //! * a Redis restart: our node subscribes again and broadcasts flow as before;
 //! * emitters: the official `@socket.io/redis-emitter` 5.1.0 and our `emit` program drive
 //!   both nodes (broadcasts, rooms, `socketsJoin`, `disconnectSockets`)
@@ -29,11 +30,13 @@ fn available() -> bool {
     support::node_available() && support::redis_available()
 }
 
-fn clients(a: &str, b: &str, requests: bool) -> (Vec<support::Report>, std::process::ExitStatus) {
+fn clients(
+    a: &str,
+    b: &str,
+    requests: Option<&str>,
+) -> (Vec<support::Report>, std::process::ExitStatus) {
     let mut args = vec!["--a", a, "--b", b];
-    if requests {
-        args.push("--requests");
-    }
+    args.extend(requests);
     run_script("cluster-clients.mjs", &args, Duration::from_secs(90), || {})
 }
 
@@ -48,7 +51,7 @@ fn a_node_js_node_and_ours_exchange_broadcasts_and_answer_requests() {
     let (_ours, ours) = our_server_with("sio", 0, &["--redis", &url]);
     let (node, ours) = (format!("http://{node}"), format!("http://{ours}"));
 
-    let (reports, status) = clients(&node, &ours, true);
+    let (reports, status) = clients(&node, &ours, Some("--requests"));
     let mut expected = BROADCASTS.to_vec();
     expected.extend([
         "all-rooms",
@@ -61,9 +64,15 @@ fn a_node_js_node_and_ours_exchange_broadcasts_and_answer_requests() {
     assert_all_passed("Node.js node A, our node B", &reports, &expected);
     assert!(status.success());
 
-    // The same broadcasts with our node as A.
-    let (reports, status) = clients(&ours, &node, false);
-    assert_all_passed("our node A, Node.js node B", &reports, &BROADCASTS);
+    // The same broadcasts with our node as A, and the requests our node sends.
+    let (reports, status) = clients(&ours, &node, Some("--our-requests"));
+    let mut expected = BROADCASTS.to_vec();
+    expected.extend([
+        "sockets-join-and-leave-from-a",
+        "server-side-note-from-a",
+        "disconnect-from-a",
+    ]);
+    assert_all_passed("our node A, Node.js node B", &reports, &expected);
     assert!(status.success());
 }
 
@@ -78,7 +87,7 @@ fn our_node_subscribes_again_after_a_redis_restart() {
     let (_node, node) = reference_cluster_node(&url);
     let (_ours, ours) = our_server_with("sio", 0, &["--redis", &url]);
     let (node, ours) = (format!("http://{node}"), format!("http://{ours}"));
-    let (reports, _) = clients(&node, &ours, false);
+    let (reports, _) = clients(&node, &ours, None);
     assert_all_passed("before the restart", &reports, &BROADCASTS);
 
     // Redis goes away (SIGKILL) and comes back on the same port, empty.
@@ -87,7 +96,7 @@ fn our_node_subscribes_again_after_a_redis_restart() {
     // Both nodes reconnect with backoffs (ours: at most 5 s between attempts).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (reports, status) = clients(&node, &ours, false);
+        let (reports, status) = clients(&node, &ours, None);
         if status.success() {
             assert_all_passed("after the restart", &reports, &BROADCASTS);
             break;

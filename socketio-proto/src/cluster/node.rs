@@ -148,6 +148,54 @@ impl ClassicNode {
         self.send(channel, message);
     }
 
+    /// Publishes a request that every node applies, this one included when it comes back
+    /// from Redis (as Node.js classic nodes do): `socketsJoin`, `socketsLeave`,
+    /// `disconnectSockets`, or a `serverSideEmit` without acks (which the other nodes' apps
+    /// receive). The request's `uid` is replaced by this node's for its namespace; `false`
+    /// when the namespace is not one of the node's.
+    pub fn request(&mut self, namespace: &str, request: Request) -> bool {
+        let Some(member) = self
+            .members
+            .iter()
+            .find(|m| m.namespace.as_str() == namespace)
+        else {
+            return false;
+        };
+        let uid = member.uid.clone();
+        let request = match request {
+            Request::Join { opts, rooms, .. } => Request::Join {
+                uid: Some(uid),
+                opts,
+                rooms,
+            },
+            Request::Leave { opts, rooms, .. } => Request::Leave {
+                uid: Some(uid),
+                opts,
+                rooms,
+            },
+            Request::Disconnect { opts, close, .. } => Request::Disconnect {
+                uid: Some(uid),
+                opts,
+                close,
+            },
+            Request::ServerSideEmit { data, .. } => Request::ServerSideEmit {
+                uid,
+                request_id: None,
+                data,
+            },
+            // Requests that wait for answers are not sent by this version.
+            _ => return false,
+        };
+        let channel = member.channels.request().to_owned();
+        match request.encode() {
+            Ok(bytes) => {
+                self.send(channel, bytes);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     fn send(&mut self, channel: String, message: Vec<u8>) {
         self.publish.push_back((channel, message));
     }

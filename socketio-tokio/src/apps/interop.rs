@@ -15,7 +15,10 @@
 //! * `disconnect-me` ⇒ server-side disconnect of the socket.
 //! * `last-disconnect-reason` ⇒ ack(reason of the latest server-side disconnect, or null).
 //! * In a cluster: another node's `serverSideEmit("who")` with an ack is answered `"rust"`;
-//!   `last-server-side-emit` ⇒ ack(the latest `serverSideEmit` data, or null).
+//!   `last-server-side-emit` ⇒ ack(the latest `serverSideEmit` data, or null);
+//!   `cluster-sockets-join`(room, new), `cluster-sockets-leave`(room, old),
+//!   `cluster-disconnect`(room) and `cluster-server-side-note`(…args) (a `serverSideEmit` of
+//!   `note`) act on every node, then ack.
 
 use std::time::Duration;
 
@@ -137,6 +140,40 @@ impl App for Interop {
                 }
             }
             "disconnect-me" => io.disconnect(socket),
+            // Cluster operations from this node (meaningful with --redis), acked once sent.
+            "cluster-sockets-join" | "cluster-sockets-leave" | "cluster-disconnect" => {
+                let (Some(room), Some(id)) = (room_name(rest), ack_id) else {
+                    return;
+                };
+                let target = BroadcastTarget::to([room]);
+                let other = rest
+                    .get(1)
+                    .and_then(|r| serde_json::from_str::<String>(r.get()).ok());
+                match (name.as_str(), other) {
+                    ("cluster-sockets-join", Some(new_room)) => {
+                        io.sockets_join(&ns, &target, &[new_room])
+                    }
+                    ("cluster-sockets-leave", Some(old_room)) => {
+                        io.sockets_leave(&ns, &target, &[old_room])
+                    }
+                    ("cluster-disconnect", _) => io.disconnect_sockets(&ns, &target, false),
+                    _ => return,
+                }
+                if let Ok(ack) = Packet::ack(ns, id, &()) {
+                    io.ack(socket, ack);
+                }
+            }
+            "cluster-server-side-note" => {
+                let mut data = vec![RawValue::from_string("\"note\"".into()).ok()];
+                data.extend(rest.iter().map(|a| Some((*a).to_owned())));
+                let data: Vec<Box<RawValue>> = data.into_iter().flatten().collect();
+                if let Ok(json) = serde_json::to_string(&data) {
+                    io.server_side_emit(&ns, &json);
+                }
+                if let Some(ack) = ack_id.and_then(|id| Packet::ack(ns, id, &()).ok()) {
+                    io.ack(socket, ack);
+                }
+            }
             "last-server-side-emit" => {
                 let last = &self.last_server_side_emit;
                 if let Some(ack) = ack_id.and_then(|id| Packet::ack(ns, id, &(last,)).ok()) {
