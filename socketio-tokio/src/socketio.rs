@@ -16,8 +16,8 @@ use socketio_proto::session::rooms::{Adapter, BroadcastTarget};
 use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{AckId, Namespace, Packet};
 
+use socketio_proto::cluster::BroadcastOptions;
 use socketio_proto::cluster::classic::Request;
-use socketio_proto::cluster::{BroadcastOptions, Flags};
 
 use crate::cluster::Cluster;
 use crate::server::{External, Ids, Service};
@@ -210,18 +210,6 @@ impl<A: App> Service for SocketIo<A> {
     }
 }
 
-/// A target as the adapters' `opts`.
-fn options(target: &BroadcastTarget) -> BroadcastOptions {
-    BroadcastOptions {
-        rooms: target.rooms.clone(),
-        except: target.except.clone(),
-        flags: Flags {
-            volatile: target.volatile,
-            ..Flags::default()
-        },
-    }
-}
-
 /// What the app can do from a callback: the endpoint's commands at the callback's time.
 /// Commands on sockets that have left are ignored.
 #[derive(Debug)]
@@ -292,7 +280,7 @@ impl Io<'_> {
     ) {
         let request = Request::Join {
             uid: None,
-            opts: options(target),
+            opts: BroadcastOptions::from(target),
             rooms: rooms.to_vec(),
         };
         if !self.cluster_request(namespace, request) {
@@ -313,7 +301,7 @@ impl Io<'_> {
     ) {
         let request = Request::Leave {
             uid: None,
-            opts: options(target),
+            opts: BroadcastOptions::from(target),
             rooms: rooms.to_vec(),
         };
         if !self.cluster_request(namespace, request) {
@@ -335,7 +323,7 @@ impl Io<'_> {
     ) {
         let request = Request::Disconnect {
             uid: None,
-            opts: options(target),
+            opts: BroadcastOptions::from(target),
             close,
         };
         if !self.cluster_request(namespace, request) {

@@ -29,6 +29,7 @@ use std::fmt;
 
 use crate::DecodeError;
 use crate::msgpack::MsgpackError;
+use crate::session::rooms::BroadcastTarget;
 
 /// The options of a broadcast, as the adapters carry them (`opts`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,6 +40,34 @@ pub struct BroadcastOptions {
     pub except: Vec<String>,
     /// The flags.
     pub flags: Flags,
+}
+
+impl From<&BroadcastTarget> for BroadcastOptions {
+    /// A local broadcast's target as the adapters carry it (`volatile` is its only flag).
+    fn from(target: &BroadcastTarget) -> Self {
+        BroadcastOptions {
+            rooms: target.rooms.clone(),
+            except: target.except.clone(),
+            flags: Flags {
+                volatile: target.volatile,
+                ..Flags::default()
+            },
+        }
+    }
+}
+
+impl From<&BroadcastOptions> for BroadcastTarget {
+    /// The local sockets another node's broadcast selects here (rooms, exceptions,
+    /// `volatile`; the other flags do not change who receives it).
+    fn from(opts: &BroadcastOptions) -> Self {
+        let target = BroadcastTarget::to(opts.rooms.iter().map(String::as_str))
+            .except(opts.except.iter().map(String::as_str));
+        if opts.flags.volatile {
+            target.volatile()
+        } else {
+            target
+        }
+    }
 }
 
 /// Broadcast flags. Unknown flags are ignored when decoding, as the reference does.

@@ -9,21 +9,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::BroadcastOptions;
 use super::classic::{self, Broadcast, BroadcastWithAck, Channels, Request, Response};
-use super::{BroadcastOptions, Flags};
 use crate::session::endpoint::{Endpoint, SocketRef};
 use crate::session::rooms::{Adapter, BroadcastTarget};
 use crate::{AckId, Limits, Namespace, Packet};
-
-fn target_of(opts: &BroadcastOptions) -> BroadcastTarget {
-    let target = BroadcastTarget::to(opts.rooms.iter().map(String::as_str))
-        .except(opts.except.iter().map(String::as_str));
-    if opts.flags.volatile {
-        target.volatile()
-    } else {
-        target
-    }
-}
 
 /// A fetched socket as the reference describes it, with the handshake's shape but no values
 /// (this server does not keep them).
@@ -132,14 +122,7 @@ impl ClassicNode {
         else {
             return;
         };
-        let opts = BroadcastOptions {
-            rooms: target.rooms.clone(),
-            except: target.except.clone(),
-            flags: Flags {
-                volatile: target.volatile,
-                ..Flags::default()
-            },
-        };
+        let opts = BroadcastOptions::from(target);
         let mut message = Vec::new();
         if classic::broadcast(&mut message, &node.uid, packet, &opts).is_err() {
             return; // Only a payload too deep to encode, which the local delivery refused too.
@@ -260,7 +243,7 @@ impl ClassicNode {
         let timeout = Duration::from_millis(request.opts.flags.timeout.unwrap_or(5000));
         let channel = node.channels.response().to_owned();
         let mut count = 0;
-        for socket in endpoint.sockets(&node.namespace, &target_of(&request.opts)) {
+        for socket in endpoint.sockets(&node.namespace, &BroadcastTarget::from(&request.opts)) {
             if let Ok(id) = endpoint.emit_with_ack(now, &socket, request.packet.clone(), timeout) {
                 count += 1;
                 let pending = (request.request_id.clone(), channel.clone());
@@ -301,7 +284,11 @@ impl ClassicNode {
             {
                 return None;
             }
-            let _ = endpoint.broadcast(now, broadcast.packet, &target_of(&broadcast.opts));
+            let _ = endpoint.broadcast(
+                now,
+                broadcast.packet,
+                &BroadcastTarget::from(&broadcast.opts),
+            );
             return None;
         }
         if let Ok(Some(request)) = BroadcastWithAck::decode(payload.clone(), &self.limits) {
@@ -325,7 +312,7 @@ impl ClassicNode {
                 request_id,
                 opts,
             } if uid != node.uid => {
-                let sockets = endpoint.sockets(&namespace, &target_of(&opts));
+                let sockets = endpoint.sockets(&namespace, &BroadcastTarget::from(&opts));
                 let descriptors: Vec<SocketDescriptor<'_>> = sockets
                     .iter()
                     .map(|s| SocketDescriptor {
@@ -350,7 +337,7 @@ impl ClassicNode {
                 }
             }
             Request::Join { opts, rooms, .. } => {
-                for socket in endpoint.sockets(&namespace, &target_of(&opts)) {
+                for socket in endpoint.sockets(&namespace, &BroadcastTarget::from(&opts)) {
                     for room in &rooms {
                         endpoint.join(&socket, room);
                     }
@@ -358,7 +345,7 @@ impl ClassicNode {
                 return None;
             }
             Request::Leave { opts, rooms, .. } => {
-                for socket in endpoint.sockets(&namespace, &target_of(&opts)) {
+                for socket in endpoint.sockets(&namespace, &BroadcastTarget::from(&opts)) {
                     for room in &rooms {
                         endpoint.leave(&socket, room);
                     }
@@ -366,7 +353,7 @@ impl ClassicNode {
                 return None;
             }
             Request::Disconnect { opts, close, .. } => {
-                for socket in endpoint.sockets(&namespace, &target_of(&opts)) {
+                for socket in endpoint.sockets(&namespace, &BroadcastTarget::from(&opts)) {
                     if close {
                         endpoint.close(socket.session);
                     } else {
