@@ -19,17 +19,21 @@
 //! * `socketsJoin`, `socketsLeave` and `disconnectSockets` requests are applied to the local
 //!   sockets; `allRooms` and `fetchSockets` requests are answered (a fetched socket's
 //!   `handshake` has the reference's shape but empty values: this server does not keep the
-//!   handshake), so Node.js peers never wait for this node.
-//!
+//!   handshake), so Node.js peers never wait for this node;
 //! * broadcasts with acknowledgements from other nodes reach the local sockets, each with an
 //!   ack id of its own; this node answers the client count at once (zero included) and sends
 //!   every client's acknowledgement back;
 //! * `serverSideEmit` from other nodes goes to
 //!   [`App::on_server_side_emit`](crate::socketio::App::on_server_side_emit), whose answer is
-//!   sent back when the sender waits for acknowledgements.
+//!   sent back when the sender waits for acknowledgements;
+//! * [`Io::sockets_join`](crate::socketio::Io::sockets_join), `sockets_leave`,
+//!   `disconnect_sockets` and `server_side_emit` are published for every node (this one
+//!   applies them when they come back from Redis, as Node.js nodes do).
 //!
-//! Not yet: requests from this node (its own `fetchSockets`, `serverSideEmit`, broadcasts
-//! with acks), the sharded and Redis-streams adapters.
+//! The cluster logic is sans-IO, in [`ClassicNode`]; this module moves its bytes.
+//!
+//! Not yet: requests from this node that wait for answers (`fetchSockets`, `allRooms`,
+//! `serverSideEmitWithAck`, broadcasts with acks), the sharded and Redis-streams adapters.
 //!
 //! **Why the `redis` crate:** it is the Redis organisation's own client for Rust, the most
 //! used one, with async Pub/Sub (patterns included) on tokio and nothing else pulled in with
