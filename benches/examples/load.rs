@@ -468,29 +468,7 @@ async fn fan_out(
         .collect();
     let cpu0 = cpu_time(server.pid);
     let start = Instant::now();
-    let mut own = 0usize;
-    for i in 0..broadcasts {
-        sender
-            .send(Message::text(format!("42[\"to-all\",{i}]")))
-            .await
-            .map_err(|e| e.to_string())?;
-        while i + 1 - own > window {
-            if next_text(&mut sender)
-                .await?
-                .starts_with("42[\"all-message\"")
-            {
-                own += 1;
-            }
-        }
-    }
-    while own < broadcasts {
-        if next_text(&mut sender)
-            .await?
-            .starts_with("42[\"all-message\"")
-        {
-            own += 1;
-        }
-    }
+    let own = send_to_all(&mut sender, broadcasts, window).await?;
     let expected = ((clients - 1) * broadcasts) as u64;
     wait_for(&received, expected, Duration::from_secs(30)).await;
     let elapsed = start.elapsed();
@@ -614,29 +592,7 @@ async fn cluster(
     received.store(0, Ordering::Relaxed);
     let cpu0 = cpu_time(b.pid);
     let start = Instant::now();
-    let mut own = 0usize;
-    for i in 0..broadcasts {
-        sender
-            .send(Message::text(format!("42[\"to-all\",{i}]")))
-            .await
-            .map_err(|e| e.to_string())?;
-        while i + 1 - own > window {
-            if next_text(&mut sender)
-                .await?
-                .starts_with("42[\"all-message\"")
-            {
-                own += 1;
-            }
-        }
-    }
-    while own < broadcasts {
-        if next_text(&mut sender)
-            .await?
-            .starts_with("42[\"all-message\"")
-        {
-            own += 1;
-        }
-    }
+    let own = send_to_all(&mut sender, broadcasts, window).await?;
     let probed = tokio::time::timeout(Duration::from_secs(30), probe_task)
         .await
         .map_err(|_| "the probe client missed broadcasts")?
@@ -663,6 +619,29 @@ async fn cluster(
         per_second: delivered as f64 / elapsed.as_secs_f64(),
         cpu_per_broadcast_us: cpu.as_secs_f64() * 1e6 / broadcasts as f64,
     })
+}
+
+/// Sends `broadcasts` `to-all` events numbered from 0, at most `window` in flight (the
+/// sender's own copy ends a flight), and returns once every own copy arrived.
+async fn send_to_all(sender: &mut Ws, broadcasts: usize, window: usize) -> Result<usize, String> {
+    let mut own = 0usize;
+    for i in 0..broadcasts {
+        sender
+            .send(Message::text(format!("42[\"to-all\",{i}]")))
+            .await
+            .map_err(|e| e.to_string())?;
+        while i + 1 - own > window {
+            if next_text(sender).await?.starts_with("42[\"all-message\"") {
+                own += 1;
+            }
+        }
+    }
+    while own < broadcasts {
+        if next_text(sender).await?.starts_with("42[\"all-message\"") {
+            own += 1;
+        }
+    }
+    Ok(own)
 }
 
 /// What a burst did: the deliveries that never arrived, and the clients the server dropped.

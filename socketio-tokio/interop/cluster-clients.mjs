@@ -8,7 +8,7 @@
 // One JSON line per case on stdout; exit code 0 only if every case passed.
 
 import { io } from "socket.io-client";
-import { runCases, assert, assertDeepEqual, EventQueue } from "./common.mjs";
+import { runCases, assert, assertDeepEqual, EventQueue, pollUntil } from "./common.mjs";
 
 const args = process.argv.slice(2);
 const option = (name) => {
@@ -34,6 +34,17 @@ async function connect(ctx, url) {
   return { socket, queues };
 }
 const bin = (...bytes) => Buffer.from(bytes);
+
+/** The note travels through Redis: asks `socket`'s node until its latest note is `first`'s. */
+function lastNote(socket, first) {
+  return pollUntil(
+    async () => {
+      const value = await socket.emitWithAck("last-server-side-emit");
+      return { ok: Array.isArray(value) && value[1] === first, value };
+    },
+    { message: `no note ${first} on the other node` },
+  );
+}
 
 async function pair(ctx) {
   return [await connect(ctx, A), await connect(ctx, B)];
@@ -141,14 +152,7 @@ if (REQUESTS) {
         assert(error === null, `serverSideEmitWithAck failed: ${error}`);
         assertDeepEqual(answers, ["rust"], "our node's answer");
         await a.socket.emitWithAck("cluster-server-side-note", "x", 1);
-        // The note travels through Redis: ask our node until it has it (2 s at most).
-        const isNote = (data) => Array.isArray(data) && data[0] === "note";
-        let last = null;
-        for (let i = 0; i < 40 && !isNote(last); i++) {
-          last = await b.socket.emitWithAck("last-server-side-emit");
-          if (!isNote(last)) await new Promise((r) => setTimeout(r, 50));
-        }
-        assertDeepEqual(last, ["note", "x", 1], "the note reached our node's app");
+        assertDeepEqual(await lastNote(b.socket, "x"), ["note", "x", 1], "the note reached our node's app");
       },
     },
     {
@@ -187,13 +191,7 @@ if (OUR_REQUESTS) {
       run: async (ctx) => {
         const [a, b] = await pair(ctx);
         await a.socket.emitWithAck("cluster-server-side-note", "y", 2);
-        const isNote = (data) => Array.isArray(data) && data[1] === "y";
-        let last = null;
-        for (let i = 0; i < 40 && !isNote(last); i++) {
-          last = await b.socket.emitWithAck("last-server-side-emit");
-          if (!isNote(last)) await new Promise((r) => setTimeout(r, 50));
-        }
-        assertDeepEqual(last, ["note", "y", 2], "the note reached node B");
+        assertDeepEqual(await lastNote(b.socket, "y"), ["note", "y", 2], "the note reached node B");
       },
     },
     {

@@ -278,18 +278,7 @@ impl Io<'_> {
         target: &BroadcastTarget,
         rooms: &[String],
     ) {
-        let request = Request::Join {
-            uid: None,
-            opts: BroadcastOptions::from(target),
-            rooms: rooms.to_vec(),
-        };
-        if !self.cluster_request(namespace, request) {
-            for socket in self.endpoint.sockets(namespace, target) {
-                for room in rooms {
-                    self.endpoint.join(&socket, room);
-                }
-            }
-        }
+        self.move_sockets(namespace, target, rooms, true);
     }
 
     /// `socketsLeave`: as [`sockets_join`](Self::sockets_join), leaving `rooms`.
@@ -299,14 +288,38 @@ impl Io<'_> {
         target: &BroadcastTarget,
         rooms: &[String],
     ) {
-        let request = Request::Leave {
-            uid: None,
-            opts: BroadcastOptions::from(target),
-            rooms: rooms.to_vec(),
+        self.move_sockets(namespace, target, rooms, false);
+    }
+
+    fn move_sockets(
+        &mut self,
+        namespace: &Namespace,
+        target: &BroadcastTarget,
+        rooms: &[String],
+        join: bool,
+    ) {
+        let (opts, rooms) = (BroadcastOptions::from(target), rooms.to_vec());
+        let request = if join {
+            Request::Join {
+                uid: None,
+                opts,
+                rooms: rooms.clone(),
+            }
+        } else {
+            Request::Leave {
+                uid: None,
+                opts,
+                rooms: rooms.clone(),
+            }
         };
-        if !self.cluster_request(namespace, request) {
-            for socket in self.endpoint.sockets(namespace, target) {
-                for room in rooms {
+        if self.cluster_request(namespace, request) {
+            return;
+        }
+        for socket in self.endpoint.sockets(namespace, target) {
+            for room in &rooms {
+                if join {
+                    self.endpoint.join(&socket, room);
+                } else {
                     self.endpoint.leave(&socket, room);
                 }
             }
