@@ -30,6 +30,33 @@ fn available() -> bool {
     support::node_available() && support::redis_available()
 }
 
+/// A `redis-server`, the official server (node A's kind) and ours on it; the guards stop
+/// them. One cluster at a time.
+struct Cluster {
+    redis: Option<support::Process>,
+    _processes: [support::Process; 2],
+    url: String,
+    node: String,
+    ours: String,
+}
+
+impl Cluster {
+    fn start() -> (std::sync::MutexGuard<'static, ()>, Cluster) {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let (redis, url) = support::redis_server();
+        let (node_process, node) = reference_cluster_node(&url);
+        let (ours_process, ours) = our_server_with("sio", 0, &["--redis", &url]);
+        let cluster = Cluster {
+            redis: Some(redis),
+            _processes: [node_process, ours_process],
+            url,
+            node: format!("http://{node}"),
+            ours: format!("http://{ours}"),
+        };
+        (serial, cluster)
+    }
+}
+
 fn clients(
     a: &str,
     b: &str,
@@ -45,13 +72,10 @@ fn a_node_js_node_and_ours_exchange_broadcasts_and_answer_requests() {
     if !available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (_redis, url) = support::redis_server();
-    let (_node, node) = reference_cluster_node(&url);
-    let (_ours, ours) = our_server_with("sio", 0, &["--redis", &url]);
-    let (node, ours) = (format!("http://{node}"), format!("http://{ours}"));
+    let (_serial, cluster) = Cluster::start();
+    let (node, ours) = (cluster.node.as_str(), cluster.ours.as_str());
 
-    let (reports, status) = clients(&node, &ours, Some("--requests"));
+    let (reports, status) = clients(node, ours, Some("--requests"));
     let mut expected = BROADCASTS.to_vec();
     expected.extend([
         "all-rooms",
@@ -65,7 +89,7 @@ fn a_node_js_node_and_ours_exchange_broadcasts_and_answer_requests() {
     assert!(status.success());
 
     // The same broadcasts with our node as A, and the requests our node sends.
-    let (reports, status) = clients(&ours, &node, Some("--our-requests"));
+    let (reports, status) = clients(ours, node, Some("--our-requests"));
     let mut expected = BROADCASTS.to_vec();
     expected.extend([
         "sockets-join-and-leave-from-a",
@@ -81,17 +105,14 @@ fn our_node_subscribes_again_after_a_redis_restart() {
     if !available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (redis, url) = support::redis_server();
-    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
-    let (_node, node) = reference_cluster_node(&url);
-    let (_ours, ours) = our_server_with("sio", 0, &["--redis", &url]);
-    let (node, ours) = (format!("http://{node}"), format!("http://{ours}"));
+    let (_serial, mut cluster) = Cluster::start();
+    let port: u16 = cluster.url.rsplit(':').next().unwrap().parse().unwrap();
+    let (node, ours) = (cluster.node.clone(), cluster.ours.clone());
     let (reports, _) = clients(&node, &ours, None);
     assert_all_passed("before the restart", &reports, &BROADCASTS);
 
     // Redis goes away (SIGKILL) and comes back on the same port, empty.
-    drop(redis);
+    drop(cluster.redis.take());
     let _redis = support::redis_server_on(port);
     // Both nodes reconnect with backoffs (ours: at most 5 s between attempts).
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -114,18 +135,19 @@ fn the_official_emitter_and_ours_drive_both_nodes() {
     if !available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (_redis, url) = support::redis_server();
-    let (_node, node) = reference_cluster_node(&url);
-    let (_ours, ours) = our_server_with("sio", 0, &["--redis", &url]);
-    let (node, ours) = (format!("http://{node}"), format!("http://{ours}"));
+    let (_serial, cluster) = Cluster::start();
+    let (url, node, ours) = (
+        cluster.url.as_str(),
+        cluster.node.as_str(),
+        cluster.ours.as_str(),
+    );
     let args = [
         "--a",
-        &node,
+        node,
         "--b",
-        &ours,
+        ours,
         "--redis",
-        &url,
+        url,
         "--emit-bin",
         env!("CARGO_BIN_EXE_emit"),
     ];
