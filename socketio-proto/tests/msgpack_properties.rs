@@ -114,3 +114,45 @@ proptest! {
         prop_assert_eq!(decoded.namespace(), packet.namespace());
     }
 }
+
+/// A peer may put an `id` on any packet type, and both parsers keep it: re-encoding writes
+/// it back, on either side (found by the `msgpack_decode` fuzz target: a CONNECT lost it).
+#[test]
+fn an_ack_id_on_any_packet_type_survives_a_round_trip() {
+    // {type, id: 98, nsp: "/", data?} with a payload the type accepts.
+    let cases: [(u8, &[u8]); 5] = [
+        (0, b"\xa4data\x80"),
+        (1, b""),
+        (2, b"\xa4data\x91\xa1a"),
+        (3, b"\xa4data\x90"),
+        (4, b"\xa4data\xa1x"),
+    ];
+    for (packet_type, data) in cases {
+        let mut wire = vec![if data.is_empty() { 0x83 } else { 0x84 }];
+        wire.extend_from_slice(b"\xa4type");
+        wire.push(packet_type);
+        wire.extend_from_slice(b"\xa2id\x62\xa3nsp\xa1/");
+        wire.extend_from_slice(data);
+        let packet = Packet::decode_msgpack(Bytes::from(wire), &Limits::default()).unwrap();
+        assert_eq!(
+            packet.ack_id(),
+            Some(AckId::new(98).unwrap()),
+            "type {packet_type}"
+        );
+        for side in [Side::Server, Side::Client] {
+            let mut out = Vec::new();
+            packet.write_msgpack(side, &mut out).unwrap();
+            let again = Packet::decode_msgpack(Bytes::from(out), &Limits::default()).unwrap();
+            assert_eq!(
+                again.ack_id(),
+                packet.ack_id(),
+                "type {packet_type}, {side:?}"
+            );
+            assert_eq!(
+                again.raw_json(),
+                packet.raw_json(),
+                "type {packet_type}, {side:?}"
+            );
+        }
+    }
+}

@@ -398,17 +398,20 @@ impl Packet {
                 .data
                 .as_ref()
                 .is_some_and(|d| d.as_str() == r#"{"message":"Invalid namespace"}"#);
+        // The reference writes an object's keys in the order they were set; its own packets
+        // carry an `id` only on EVENT and ACK. Any other packet that holds one (a peer may
+        // send it, both parsers keep it) writes it before `nsp`, as an EVENT does.
         let fields: &[Field] = match (side, self.packet_type) {
-            (_, PacketType::Disconnect) => &[Type, Nsp],
+            (_, PacketType::Disconnect) => &[Type, Id, Nsp],
             (Side::Server, PacketType::Ack | PacketType::BinaryAck) => &[Id, Type, Data, Nsp],
             (Side::Client, PacketType::Ack | PacketType::BinaryAck) => &[Type, Id, Data, Nsp],
             (Side::Server, PacketType::Event | PacketType::BinaryEvent) => &[Type, Data, Id, Nsp],
             (Side::Client, PacketType::Event | PacketType::BinaryEvent) => {
                 &[Type, Data, Options, Id, Nsp]
             }
-            (Side::Server, PacketType::ConnectError) if invalid_namespace => &[Type, Nsp, Data],
-            (Side::Client, PacketType::Connect) => &[Type, UndefinedData, Nsp],
-            _ => &[Type, Data, Nsp],
+            (Side::Server, PacketType::ConnectError) if invalid_namespace => &[Type, Nsp, Data, Id],
+            (Side::Client, PacketType::Connect) => &[Type, UndefinedData, Id, Nsp],
+            _ => &[Type, Data, Id, Nsp],
         };
         let present = |field: &Field| match field {
             Id => has_id,
