@@ -1,12 +1,17 @@
 //! Any bytes as a message from another node of a classic Redis cluster: the broadcast,
 //! request and response decoders never panic, and what they accept is written back to bytes
-//! that decode to the same message.
+//! that decode to the same message; a node with requests of its own waiting takes the
+//! bytes on every channel it listens to, and each request still ends exactly once.
 #![no_main]
+
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use socketio_proto::Limits;
 use socketio_proto::cluster::classic::{self, Broadcast, BroadcastWithAck, Request, Response};
+use socketio_proto::cluster::{BroadcastOptions, ClassicNode};
+use socketio_proto::session::endpoint::{Endpoint, EndpointConfig};
+use socketio_proto::{Limits, Namespace};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default();
@@ -48,4 +53,42 @@ fuzz_target!(|data: &[u8]| {
             Some(response)
         );
     }
+    node_with_pending_requests(data);
 });
+
+/// Node `uid` waits for 3 answers to each of its requests `uid0` (fetchSockets), `uid1`
+/// (allRooms) and `uid2` (serverSideEmitWithAck), and gets `data` on every channel.
+fn node_with_pending_requests(data: &[u8]) {
+    let now = Instant::now();
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Box::new(|| "sid".to_owned()));
+    let main = Namespace::main();
+    let mut node = ClassicNode::new("socket.io", &[(main.clone(), "uid".to_owned())]);
+    let requests = [
+        node.fetch_sockets(now, &endpoint, &main, &BroadcastOptions::default()),
+        node.all_rooms(now, &endpoint, &main),
+        node.server_side_emit_with_ack(now, &main, "[\"who\"]"),
+    ];
+    for request in requests {
+        node.servers_counted(request.expect("a request is sent"), 4);
+    }
+    for channel in [
+        "socket.io-response#/#",
+        "socket.io-response#/#uid#",
+        "socket.io-request#/#",
+        "socket.io#/#",
+        "socket.io#/#room#",
+    ] {
+        let _ = node.handle(now, &mut endpoint, channel, Bytes::copy_from_slice(data));
+    }
+    while node.poll_command().is_some() {}
+    node.handle_timeout(now + Duration::from_secs(5));
+    let mut ended = Vec::new();
+    while let Some(reply) = node.poll_reply() {
+        ended.push(reply.request);
+    }
+    ended.sort();
+    assert_eq!(ended.len(), 3, "each request ends once");
+    ended.dedup();
+    assert_eq!(ended.len(), 3, "each request ends once");
+    assert_eq!(node.poll_timeout(), None);
+}

@@ -3,11 +3,13 @@
 //! delivery in publish order), clients over simulated WebSockets. Property: every client
 //! receives each broadcast exactly once when the broadcast's rooms and exceptions select it,
 //! and never otherwise, whichever node it came from; `socketsJoin` from any node moves
-//! sockets on every node.
+//! sockets on every node; requests from any node (`fetchSockets`, `allRooms`,
+//! `serverSideEmitWithAck`, `serverCount`) collect every node's answer, and time out as the
+//! reference's do when a server stays silent.
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use engineio_proto::Frame;
@@ -16,7 +18,9 @@ use engineio_proto::session::server::{Method, Transmit};
 use engineio_proto::session::{RequestId, SocketId};
 use proptest::prelude::*;
 use socketio_proto::cluster::classic::Request;
-use socketio_proto::cluster::{BroadcastOptions, ClassicNode};
+use socketio_proto::cluster::{
+    Answers, BroadcastOptions, ClassicNode, Command, REQUESTS_TIMEOUT, Reply,
+};
 use socketio_proto::session::endpoint::{Endpoint, EndpointConfig, ServerEvent, SocketRef};
 use socketio_proto::session::rooms::BroadcastTarget;
 use socketio_proto::{Namespace, Packet};
@@ -110,34 +114,49 @@ impl Server {
 }
 
 /// The in-memory Redis: every published message reaches every node subscribed to its
-/// channel (exactly or by pattern), in publish order.
-fn deliver(servers: &mut [Server], now: Instant) {
+/// channel (exactly or by pattern), in publish order; `PUBSUB NUMSUB` counts the nodes plus
+/// `silent` subscribers that never answer. Each node answers a `serverSideEmit` with acks
+/// with its uid.
+fn deliver_with(servers: &mut [Server], now: Instant, silent: usize) {
     loop {
         let mut published = Vec::new();
         for server in servers.iter_mut() {
-            while let Some(message) = server.node.poll_publish() {
-                published.push(message);
+            while let Some(command) = server.node.poll_command() {
+                match command {
+                    Command::Publish { channel, message } => published.push((channel, message)),
+                    Command::CountServers { request, channel } => {
+                        assert_eq!(channel, "socket.io-request#/#");
+                        server.node.servers_counted(request, 3 + silent);
+                    }
+                }
             }
         }
         if published.is_empty() {
             return;
         }
         for (channel, payload) in published {
-            for server in servers.iter_mut() {
+            for (index, server) in servers.iter_mut().enumerate() {
                 let (patterns, channels) = server.node.subscriptions();
                 let by_pattern = patterns
                     .iter()
                     .any(|p| channel.starts_with(p.trim_end_matches('*')));
                 if by_pattern || channels.contains(&channel) {
                     let payload = Bytes::from(payload.clone());
-                    let _ = server
+                    let emit = server
                         .node
                         .handle(now, &mut server.endpoint, &channel, payload);
+                    if let Some(emit) = emit.filter(|e| e.request_id.is_some()) {
+                        server.node.answer(&emit, &format!("\"node{index}\""));
+                    }
                     server.drive(now);
                 }
             }
         }
     }
+}
+
+fn deliver(servers: &mut [Server], now: Instant) {
+    deliver_with(servers, now, 0);
 }
 
 #[derive(Debug, Clone)]
@@ -253,4 +272,171 @@ proptest! {
             }
         }
     }
+}
+
+/// Three nodes, two sockets each, some in room `r0`.
+fn cluster(now: Instant) -> (Vec<Server>, Vec<Vec<SocketRef>>) {
+    let mut servers: Vec<Server> = (0..3).map(Server::new).collect();
+    let mut clients = Vec::new();
+    for server in &mut servers {
+        let sockets: Vec<SocketRef> = (0..2).map(|_| server.connect(now)).collect();
+        server.endpoint.join(&sockets[0], "r0");
+        clients.push(sockets);
+    }
+    (servers, clients)
+}
+
+fn reply(server: &mut Server) -> Reply {
+    let reply = server.node.poll_reply().expect("a reply");
+    assert_eq!(server.node.poll_reply(), None, "one reply");
+    reply
+}
+
+#[test]
+fn requests_from_any_node_collect_every_nodes_answers() {
+    let now = Instant::now();
+    let (mut servers, clients) = cluster(now);
+    let main = Namespace::main();
+    let in_r0: BTreeSet<String> = clients.iter().map(|c| c[0].id.clone()).collect();
+    let mut every_room: BTreeSet<String> = clients.iter().flatten().map(|c| c.id.clone()).collect();
+    every_room.insert("r0".into());
+    for asker in 0..3 {
+        let opts = BroadcastOptions {
+            rooms: vec!["r0".into()],
+            ..Default::default()
+        };
+        let s = &mut servers[asker];
+        let fetch = s
+            .node
+            .fetch_sockets(now, &s.endpoint, &main, &opts)
+            .unwrap();
+        deliver(&mut servers, now);
+        let got = reply(&mut servers[asker]);
+        assert_eq!((got.request, got.timed_out), (fetch, false));
+        let Answers::Sockets(sockets) = got.answers else {
+            panic!("{:?}", got.answers)
+        };
+        let ids: BTreeSet<String> = sockets.iter().map(|s| s.id.clone()).collect();
+        assert_eq!(ids, in_r0, "node {asker}");
+        assert!(
+            sockets
+                .iter()
+                .all(|s| s.rooms.contains(&s.id) && s.rooms.contains(&"r0".to_owned()))
+        );
+
+        let s = &mut servers[asker];
+        s.node.all_rooms(now, &s.endpoint, &main).unwrap();
+        deliver(&mut servers, now);
+        let got = reply(&mut servers[asker]);
+        assert_eq!(
+            got.answers,
+            Answers::Rooms(every_room.clone()),
+            "node {asker}"
+        );
+
+        servers[asker]
+            .node
+            .server_side_emit_with_ack(now, &main, r#"["who"]"#)
+            .unwrap();
+        deliver(&mut servers, now);
+        let got = reply(&mut servers[asker]);
+        let Answers::ServerSideEmit(mut answers) = got.answers else {
+            panic!()
+        };
+        answers.sort();
+        let others: Vec<String> = (0..3)
+            .filter(|n| *n != asker)
+            .map(|n| format!("\"node{n}\""))
+            .collect();
+        assert_eq!(answers, others, "node {asker}");
+
+        servers[asker].node.server_count(now, &main).unwrap();
+        deliver(&mut servers, now);
+        assert_eq!(reply(&mut servers[asker]).answers, Answers::ServerCount(3));
+        assert_eq!(
+            servers[asker].node.poll_timeout(),
+            None,
+            "nothing left pending"
+        );
+    }
+}
+
+#[test]
+fn a_silent_server_makes_requests_time_out_at_the_deadline_with_partial_answers() {
+    let start = Instant::now();
+    let (mut servers, _) = cluster(start);
+    let main = Namespace::main();
+    let s = &mut servers[0];
+    s.node.all_rooms(start, &s.endpoint, &main).unwrap();
+    servers[0]
+        .node
+        .server_side_emit_with_ack(start, &main, r#"["who"]"#)
+        .unwrap();
+    // One subscriber more than the nodes that answer.
+    deliver_with(&mut servers, start, 1);
+    let node = &mut servers[0].node;
+    assert_eq!(
+        node.poll_reply(),
+        None,
+        "still waiting for the silent server"
+    );
+    assert_eq!(node.poll_timeout(), Some(start + REQUESTS_TIMEOUT));
+    node.handle_timeout(start + REQUESTS_TIMEOUT - Duration::from_millis(1));
+    assert_eq!(node.poll_reply(), None, "not before the deadline");
+    node.handle_timeout(start + REQUESTS_TIMEOUT);
+    let rooms = node.poll_reply().unwrap();
+    assert!(rooms.timed_out);
+    let Answers::Rooms(rooms) = rooms.answers else {
+        panic!()
+    };
+    assert_eq!(
+        rooms.len(),
+        2 * 3 + 1,
+        "what the two other nodes sent, and ours"
+    );
+    let emit = node.poll_reply().unwrap();
+    assert!(emit.timed_out);
+    let Answers::ServerSideEmit(answers) = emit.answers else {
+        panic!()
+    };
+    assert_eq!(answers.len(), 2);
+    assert_eq!(node.poll_timeout(), None);
+}
+
+#[test]
+fn alone_a_request_ends_with_the_local_answer_and_late_answers_are_dropped() {
+    let now = Instant::now();
+    let mut server = Server::new(0);
+    let socket = server.connect(now);
+    let main = Namespace::main();
+    let opts = BroadcastOptions::default();
+    let fetch = server
+        .node
+        .fetch_sockets(now, &server.endpoint, &main, &opts)
+        .unwrap();
+    let Some(Command::Publish { .. }) = server.node.poll_command() else {
+        panic!()
+    };
+    let Some(Command::CountServers { request, .. }) = server.node.poll_command() else {
+        panic!()
+    };
+    assert_eq!(request, fetch);
+    server.node.servers_counted(request, 1);
+    let got = reply(&mut server);
+    assert!(!got.timed_out);
+    let Answers::Sockets(sockets) = got.answers else {
+        panic!()
+    };
+    assert_eq!(sockets.len(), 1);
+    assert_eq!(sockets[0].id, socket.id);
+    // An answer naming the ended request changes nothing.
+    let late = r#"{"requestId":"node00","sockets":[{"id":"x","rooms":["x"]}]}"#;
+    server.node.handle(
+        now,
+        &mut server.endpoint,
+        "socket.io-response#/#",
+        Bytes::from(late),
+    );
+    server.node.servers_counted(request, 3);
+    assert_eq!(server.node.poll_reply(), None);
 }

@@ -210,6 +210,9 @@ function attachHandlers(nsp, socket) {
       ack({ error: err.message, answers: null });
     }
   });
+  socket.on("cluster-server-count", async (ack) => {
+    ack(await nsp.adapter.serverCount());
+  });
   socket.on("cluster-server-side-note", (...noteArgs) => {
     const ack = noteArgs.pop();
     nsp.serverSideEmit("note", ...noteArgs);
@@ -243,6 +246,8 @@ for (const name of ["/", "/custom"]) {
   nsp.on("note", (...noteArgs) => {
     lastServerSideEmit = ["note", ...noteArgs];
   });
+  // serverSideEmitWithAck("who") from another node.
+  nsp.on("who", (ack) => ack("node"));
 }
 
 // "/private" requires auth.token === "secret".

@@ -28,12 +28,16 @@
 //!   sent back when the sender waits for acknowledgements;
 //! * [`Io::sockets_join`](crate::socketio::Io::sockets_join), `sockets_leave`,
 //!   `disconnect_sockets` and `server_side_emit` are published for every node (this one
-//!   applies them when they come back from Redis, as Node.js nodes do).
+//!   applies them when they come back from Redis, as Node.js nodes do);
+//! * [`Io::fetch_sockets`](crate::socketio::Io::fetch_sockets), `all_rooms`,
+//!   `server_side_emit_with_ack` and `server_count` publish the request, ask Redis how many
+//!   servers listen (`PUBSUB NUMSUB`), and end in
+//!   [`App::on_cluster_reply`](crate::socketio::App::on_cluster_reply) once every other
+//!   server answered or after the requests timeout (5 s).
 //!
 //! The cluster logic is sans-IO, in [`ClassicNode`]; this module moves its bytes.
 //!
-//! Not yet: requests from this node that wait for answers (`fetchSockets`, `allRooms`,
-//! `serverSideEmitWithAck`, broadcasts with acks), the sharded and Redis-streams adapters.
+//! Not yet: broadcasts with acks from this node, the sharded and Redis-streams adapters.
 //!
 //! **Why the `redis` crate:** it is the Redis organisation's own client for Rust, the most
 //! used one, with async Pub/Sub (patterns included) on tokio and nothing else pulled in with
@@ -53,7 +57,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use socketio_proto::AckId;
 use socketio_proto::cluster::classic::{self, Channels, Request};
-use socketio_proto::cluster::{BroadcastOptions, ClassicNode, ServerSideEmit};
+use socketio_proto::cluster::{BroadcastOptions, ClassicNode, Command, Reply, ServerSideEmit};
 use socketio_proto::session::endpoint::{Endpoint, SocketRef};
 use socketio_proto::session::rooms::BroadcastTarget;
 use socketio_proto::{Namespace, Packet};
@@ -61,7 +65,7 @@ use tokio::sync::mpsc;
 
 use crate::server::External;
 
-/// Messages waiting to be published, at most.
+/// Messages waiting to be published (and server counts waiting to be asked), at most.
 pub const PUBLISH_QUEUE: usize = 4096;
 
 /// Messages from Redis waiting for the server core, at most (the subscriber waits beyond).
@@ -93,7 +97,7 @@ impl RedisOptions {
 #[derive(Debug)]
 pub struct Cluster {
     node: ClassicNode,
-    publish: mpsc::Sender<(String, Vec<u8>)>,
+    publish: mpsc::Sender<Command>,
     dropped: u64,
 }
 
@@ -111,8 +115,13 @@ pub fn start(options: &RedisOptions) -> Result<(Cluster, mpsc::Receiver<External
     let (patterns, channels) = node.subscriptions();
     let (external, messages) = mpsc::channel(SUBSCRIBE_QUEUE);
     let (publish, queue) = mpsc::channel(PUBLISH_QUEUE);
-    tokio::spawn(subscriber(client.clone(), patterns, channels, external));
-    tokio::spawn(publisher(client, queue));
+    tokio::spawn(subscriber(
+        client.clone(),
+        patterns,
+        channels,
+        external.clone(),
+    ));
+    tokio::spawn(publisher(client, queue, external));
     let cluster = Cluster {
         node,
         publish,
@@ -154,7 +163,7 @@ async fn subscriber(
                 delay = Duration::from_millis(100);
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {
-                    let message = External {
+                    let message = External::Message {
                         channel: message.get_channel_name().to_owned(),
                         payload: Bytes::copy_from_slice(message.get_payload_bytes()),
                     };
@@ -172,22 +181,49 @@ async fn subscriber(
     }
 }
 
-/// Publishes queued messages in order; a message is retried until Redis takes it.
-async fn publisher(client: redis::Client, mut queue: mpsc::Receiver<(String, Vec<u8>)>) {
+/// Carries out the node's commands in order: publishes messages and asks for server
+/// counts, whose answers go to the server core with the subscriber's messages. A command is
+/// retried until Redis takes it.
+async fn publisher(
+    client: redis::Client,
+    mut queue: mpsc::Receiver<Command>,
+    external: mpsc::Sender<External>,
+) {
     let mut connection = None;
     let mut delay = Duration::from_millis(100);
-    while let Some((channel, payload)) = queue.recv().await {
+    while let Some(command) = queue.recv().await {
         loop {
             if connection.is_none() {
                 connection = client.get_multiplexed_async_connection().await.ok();
             }
             if let Some(conn) = connection.as_mut() {
-                let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                    .arg(&channel)
-                    .arg(&payload)
-                    .query_async(conn)
-                    .await;
-                if sent.is_ok() {
+                let done = match &command {
+                    Command::Publish { channel, message } => redis::cmd("PUBLISH")
+                        .arg(channel)
+                        .arg(message)
+                        .query_async::<i64>(conn)
+                        .await
+                        .map(drop),
+                    Command::CountServers { request, channel } => {
+                        let counted: redis::RedisResult<(String, usize)> = redis::cmd("PUBSUB")
+                            .arg("NUMSUB")
+                            .arg(channel)
+                            .query_async(conn)
+                            .await;
+                        match counted {
+                            Ok((_, count)) => {
+                                let request = *request;
+                                let count = External::ServerCount { request, count };
+                                if external.send(count).await.is_err() {
+                                    return; // The server stopped.
+                                }
+                                Ok(())
+                            }
+                            Err(err) => Err(err),
+                        }
+                    }
+                };
+                if done.is_ok() {
                     delay = Duration::from_millis(100);
                     break;
                 }
@@ -238,23 +274,53 @@ impl Cluster {
         sent
     }
 
-    /// Applies a message from another node; a `serverSideEmit` comes back for the app.
+    /// Applies what came from Redis; a `serverSideEmit` from another node comes back for
+    /// the app.
     pub(crate) fn handle(
         &mut self,
         now: Instant,
         endpoint: &mut Endpoint,
         message: External,
     ) -> Option<ServerSideEmit> {
-        let emit = self
-            .node
-            .handle(now, endpoint, &message.channel, message.payload);
+        let emit = match message {
+            External::Message { channel, payload } => {
+                self.node.handle(now, endpoint, &channel, payload)
+            }
+            External::ServerCount { request, count } => {
+                self.node.servers_counted(request, count);
+                None
+            }
+        };
         self.flush();
         emit
     }
 
-    /// Hands what the node wants published to the publisher task.
+    /// Runs `f` on the node (a request of this server), then hands what it queued to the
+    /// publisher.
+    pub(crate) fn with_node<R>(&mut self, f: impl FnOnce(&mut ClassicNode) -> R) -> R {
+        let result = f(&mut self.node);
+        self.flush();
+        result
+    }
+
+    /// The earliest deadline of this server's pending requests.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.node.poll_timeout()
+    }
+
+    /// Ends the requests whose deadline passed.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.node.handle_timeout(now);
+    }
+
+    /// The next request of this server that ended.
+    pub(crate) fn poll_reply(&mut self) -> Option<Reply> {
+        self.node.poll_reply()
+    }
+
+    /// Hands what the node wants done to the publisher task.
     fn flush(&mut self) {
-        while let Some(message) = self.node.poll_publish() {
+        while let Some(message) = self.node.poll_command() {
             if self.publish.try_send(message).is_err() {
                 self.dropped += 1;
                 if self.dropped.is_power_of_two() {

@@ -77,14 +77,25 @@ pub trait Service: Send + 'static {
     fn handle_external(&mut self, _now: Instant, _message: External) {}
 }
 
-/// A message published on a channel the server listens to from outside HTTP (a Redis
-/// channel of a cluster adapter).
+/// What reaches the server from outside HTTP: a cluster adapter's Redis traffic.
 #[derive(Debug, Clone)]
-pub struct External {
-    /// The channel it was published on.
-    pub channel: String,
-    /// Its bytes.
-    pub payload: Bytes,
+#[non_exhaustive]
+pub enum External {
+    /// A message published on a channel the server listens to.
+    Message {
+        /// The channel it was published on.
+        channel: String,
+        /// Its bytes.
+        payload: Bytes,
+    },
+    /// How many servers Redis counted for one of the server's cluster requests
+    /// (`PUBSUB NUMSUB`).
+    ServerCount {
+        /// The request.
+        request: socketio_proto::cluster::RequestId,
+        /// The servers, the asking one included.
+        count: usize,
+    },
 }
 
 /// An Engine.IO echo server: every message goes back to its sender (the server of the

@@ -16,8 +16,8 @@ use socketio_proto::session::rooms::{Adapter, BroadcastTarget};
 use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{AckId, Namespace, Packet};
 
-use socketio_proto::cluster::BroadcastOptions;
 use socketio_proto::cluster::classic::Request;
+use socketio_proto::cluster::{BroadcastOptions, ClassicNode, Reply, RequestError, RequestId};
 
 use crate::cluster::Cluster;
 use crate::server::{External, Ids, Service};
@@ -71,6 +71,10 @@ pub trait App: Send + 'static {
     ) -> Option<String> {
         None
     }
+    /// A cluster request of this server ended ([`Io::fetch_sockets`], [`Io::all_rooms`],
+    /// [`Io::server_side_emit_with_ack`], [`Io::server_count`]): every other node answered,
+    /// or the requests timeout passed (`reply.timed_out`, with what arrived).
+    fn on_cluster_reply(&mut self, _io: &mut Io<'_>, _reply: Reply) {}
 }
 
 /// A Socket.IO server: the endpoint and the app (and the cluster, when it has one).
@@ -111,22 +115,9 @@ impl<A: App> SocketIo<A> {
             Admission::InvalidNamespace => self.endpoint.refuse_invalid_namespace(&request),
         };
     }
-}
 
-impl<A: App> Service for SocketIo<A> {
-    fn handle(&mut self, now: Instant, input: Input<'_>) {
-        self.endpoint.handle(now, input);
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.endpoint.handle_timeout(now);
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.endpoint.poll_timeout()
-    }
-
-    fn run_app(&mut self, now: Instant) {
+    /// Hands every pending endpoint event to the app.
+    fn run_events(&mut self, now: Instant) {
         while let Some(event) = self.endpoint.poll_event() {
             let mut io = Io {
                 now,
@@ -173,6 +164,42 @@ impl<A: App> Service for SocketIo<A> {
                 }
                 _ => {}
             }
+        }
+    }
+}
+
+impl<A: App> Service for SocketIo<A> {
+    fn handle(&mut self, now: Instant, input: Input<'_>) {
+        self.endpoint.handle(now, input);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.endpoint.handle_timeout(now);
+        if let Some(cluster) = &mut self.cluster {
+            cluster.handle_timeout(now);
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let cluster = self.cluster.as_ref().and_then(Cluster::poll_timeout);
+        match (self.endpoint.poll_timeout(), cluster) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn run_app(&mut self, now: Instant) {
+        loop {
+            self.run_events(now);
+            let Some(reply) = self.cluster.as_mut().and_then(Cluster::poll_reply) else {
+                return;
+            };
+            let mut io = Io {
+                now,
+                endpoint: &mut self.endpoint,
+                cluster: self.cluster.as_mut(),
+            };
+            self.app.on_cluster_reply(&mut io, reply);
         }
     }
 
@@ -360,6 +387,52 @@ impl Io<'_> {
             data: data.to_owned(),
         };
         self.cluster_request(namespace, request)
+    }
+
+    /// `fetchSockets`: the sockets of `namespace` that `target` selects, on every node; they
+    /// come to [`App::on_cluster_reply`] as [`Answers::Sockets`](socketio_proto::cluster::Answers).
+    /// Fails without a cluster (use [`sockets_in`](Self::sockets_in) and
+    /// [`rooms_of`](Self::rooms_of) then) and with too many requests pending.
+    pub fn fetch_sockets(
+        &mut self,
+        namespace: &Namespace,
+        target: &BroadcastTarget,
+    ) -> Result<RequestId, RequestError> {
+        let opts = BroadcastOptions::from(target);
+        self.with_cluster(|node, now, endpoint| node.fetch_sockets(now, endpoint, namespace, &opts))
+    }
+
+    /// `allRooms`: the rooms of `namespace` on every node, as [`fetch_sockets`](Self::fetch_sockets).
+    pub fn all_rooms(&mut self, namespace: &Namespace) -> Result<RequestId, RequestError> {
+        self.with_cluster(|node, now, endpoint| node.all_rooms(now, endpoint, namespace))
+    }
+
+    /// `serverSideEmitWithAck`: `data` (the JSON array `[event, ...args]`) to the other
+    /// nodes' applications; their answers come as [`fetch_sockets`](Self::fetch_sockets)'
+    /// do.
+    pub fn server_side_emit_with_ack(
+        &mut self,
+        namespace: &Namespace,
+        data: &str,
+    ) -> Result<RequestId, RequestError> {
+        self.with_cluster(|node, now, _| node.server_side_emit_with_ack(now, namespace, data))
+    }
+
+    /// `serverCount`: how many servers serve `namespace`, this one included, as
+    /// [`fetch_sockets`](Self::fetch_sockets).
+    pub fn server_count(&mut self, namespace: &Namespace) -> Result<RequestId, RequestError> {
+        self.with_cluster(|node, now, _| node.server_count(now, namespace))
+    }
+
+    fn with_cluster(
+        &mut self,
+        f: impl FnOnce(&mut ClassicNode, Instant, &Endpoint) -> Result<RequestId, RequestError>,
+    ) -> Result<RequestId, RequestError> {
+        let (now, endpoint) = (self.now, &*self.endpoint);
+        match self.cluster.as_deref_mut() {
+            Some(cluster) => cluster.with_node(|node| f(node, now, endpoint)),
+            None => Err(RequestError::UnknownNamespace),
+        }
     }
 
     fn cluster_request(&mut self, namespace: &Namespace, request: Request) -> bool {

@@ -4,10 +4,10 @@
 //! socket.io-client 4.8.4 clients on both nodes (`interop/cluster-clients.mjs`):
 //!
 //! * broadcasts to the namespace and to rooms, with binary arguments, both ways;
-//! * the adapter's requests from the Node.js node to ours: `allRooms`, `fetchSockets`,
-//!   `socketsJoin`/`socketsLeave`, broadcasts with acks (a binary ack included),
-//!   `serverSideEmit` with and without acks, and `disconnectSockets`; from ours to the
-//!   Node.js node: `socketsJoin`/`socketsLeave`, `serverSideEmit` and `disconnectSockets`;
+//! * the adapter's requests both ways: `allRooms`, `fetchSockets`, `socketsJoin`/
+//!   `socketsLeave`, `serverSideEmit` with and without acks, `serverCount` and
+//!   `disconnectSockets`; broadcasts with acks (a binary ack included) from the Node.js node
+//!   to ours;
 //! * a Redis restart: our node subscribes again and broadcasts flow as before;
 //! * emitters: the official `@socket.io/redis-emitter` 5.1.0 and our `emit` program drive
 //!   both nodes (broadcasts, rooms, `socketsJoin`, `disconnectSockets`)
@@ -75,27 +75,25 @@ fn a_node_js_node_and_ours_exchange_broadcasts_and_answer_requests() {
     let (_serial, cluster) = Cluster::start();
     let (node, ours) = (cluster.node.as_str(), cluster.ours.as_str());
 
-    let (reports, status) = clients(node, ours, Some("--requests"));
-    let mut expected = BROADCASTS.to_vec();
-    expected.extend([
+    let requests = [
         "all-rooms",
         "fetch-sockets",
         "sockets-join-and-leave",
-        "broadcast-with-ack",
         "server-side-emit",
+        "server-count",
         "disconnect-sockets",
-    ]);
+    ];
+    let (reports, status) = clients(node, ours, Some("--requests"));
+    let mut expected = BROADCASTS.to_vec();
+    expected.extend(requests);
+    expected.push("broadcast-with-ack");
     assert_all_passed("Node.js node A, our node B", &reports, &expected);
     assert!(status.success());
 
-    // The same broadcasts with our node as A, and the requests our node sends.
+    // The same with our node as A: the requests our node sends.
     let (reports, status) = clients(ours, node, Some("--our-requests"));
     let mut expected = BROADCASTS.to_vec();
-    expected.extend([
-        "sockets-join-and-leave-from-a",
-        "server-side-note-from-a",
-        "disconnect-from-a",
-    ]);
+    expected.extend(requests);
     assert_all_passed("our node A, Node.js node B", &reports, &expected);
     assert!(status.success());
 }

@@ -13,8 +13,8 @@
 //! it applies other nodes' messages to an [`Endpoint`](crate::session::endpoint::Endpoint)
 //! and hands back what to publish.
 //!
-//! Not yet here: requests from this node (with their timeouts and server counts), the
-//! sharded and Redis-streams adapters, and notepack 3's timestamp extension (Node `Date`
+//! Not yet here: broadcasts with acknowledgements from this node, the sharded and
+//! Redis-streams adapters, and notepack 3's timestamp extension (Node `Date`
 //! values arrive as `[-1, bytes]` rather than as ISO strings).
 //!
 //! Every decoder takes the peer's bytes as they come: it never panics, never allocates from
@@ -23,7 +23,10 @@
 pub mod classic;
 mod node;
 
-pub use node::{ClassicNode, ServerSideEmit};
+pub use node::{
+    Answers, ClassicNode, Command, MAX_PENDING_REQUESTS, REQUESTS_TIMEOUT, RemoteSocket, Reply,
+    RequestError, RequestId, ServerSideEmit,
+};
 
 use std::fmt;
 

@@ -18,11 +18,16 @@
 //!   `last-server-side-emit` ⇒ ack(the latest `serverSideEmit` data, or null);
 //!   `cluster-sockets-join`(room, new), `cluster-sockets-leave`(room, old),
 //!   `cluster-disconnect`(room) and `cluster-server-side-note`(…args) (a `serverSideEmit` of
-//!   `note`) act on every node, then ack.
+//!   `note`) act on every node, then ack; `cluster-all-rooms` ⇒ ack(every node's rooms,
+//!   sorted), `cluster-fetch`(room) ⇒ ack([{id, rooms (sorted)}…]),
+//!   `cluster-server-side-emit` ⇒ ack({error, answers}) of `serverSideEmitWithAck("who")`,
+//!   `cluster-server-count` ⇒ ack(the number of servers).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::value::RawValue;
+use socketio_proto::cluster::{Answers, Reply, RequestId};
 use socketio_proto::session::rooms::BroadcastTarget;
 use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{AckId, Namespace, Packet};
@@ -36,6 +41,8 @@ pub struct Interop {
     last_disconnect: Option<&'static str>,
     /// The latest `serverSideEmit` from another node, JSON.
     last_server_side_emit: Option<Box<RawValue>>,
+    /// Cluster requests (at most the node's limit) and the acks that wait for them.
+    waiting: HashMap<RequestId, (SocketRef, AckId)>,
 }
 
 impl App for Interop {
@@ -174,6 +181,36 @@ impl App for Interop {
                     io.ack(socket, ack);
                 }
             }
+            "cluster-all-rooms"
+            | "cluster-fetch"
+            | "cluster-server-side-emit"
+            | "cluster-server-count" => {
+                let Some(id) = ack_id else {
+                    return;
+                };
+                let request = match name.as_str() {
+                    "cluster-all-rooms" => io.all_rooms(&ns),
+                    "cluster-fetch" => {
+                        let Some(room) = room_name(rest) else {
+                            return;
+                        };
+                        io.fetch_sockets(&ns, &BroadcastTarget::to([room]))
+                    }
+                    "cluster-server-side-emit" => io.server_side_emit_with_ack(&ns, r#"["who"]"#),
+                    _ => io.server_count(&ns),
+                };
+                match request {
+                    Ok(request) => {
+                        self.waiting.insert(request, (socket.clone(), id));
+                    }
+                    Err(err) => {
+                        let error = serde_json::json!({ "error": err.to_string() });
+                        if let Ok(ack) = Packet::ack(ns, id, &(error,)) {
+                            io.ack(socket, ack);
+                        }
+                    }
+                }
+            }
             "last-server-side-emit" => {
                 let last = &self.last_server_side_emit;
                 if let Some(ack) = ack_id.and_then(|id| Packet::ack(ns, id, &(last,)).ok()) {
@@ -204,6 +241,35 @@ impl App for Interop {
     fn on_ack_timeout(&mut self, io: &mut Io<'_>, socket: &SocketRef, _: AckId) {
         if let Ok(packet) = Packet::event(socket.namespace.clone(), "answer-timeout", &(), None) {
             let _ = io.emit(socket, packet);
+        }
+    }
+
+    fn on_cluster_reply(&mut self, io: &mut Io<'_>, reply: Reply) {
+        let Some((socket, id)) = self.waiting.remove(&reply.request) else {
+            return;
+        };
+        let answer = match reply.answers {
+            Answers::Rooms(rooms) => serde_json::json!(rooms),
+            Answers::Sockets(sockets) => sockets
+                .into_iter()
+                .map(|mut s| {
+                    s.rooms.sort();
+                    serde_json::json!({ "id": s.id, "rooms": s.rooms })
+                })
+                .collect(),
+            Answers::ServerSideEmit(answers) => {
+                let answers: Vec<Box<RawValue>> = answers
+                    .into_iter()
+                    .filter_map(|a| RawValue::from_string(a).ok())
+                    .collect();
+                let error = reply.timed_out.then_some("timeout reached");
+                serde_json::json!({ "error": error, "answers": answers })
+            }
+            Answers::ServerCount(count) => serde_json::json!(count),
+            _ => return,
+        };
+        if let Ok(ack) = Packet::ack(socket.namespace.clone(), id, &(answer,)) {
+            io.ack(&socket, ack);
         }
     }
 
