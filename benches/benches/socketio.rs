@@ -570,7 +570,7 @@ fn endpoint_with_clients(n: usize, now: Instant) -> Endpoint {
 /// 1 and 500 local clients (the load benchmark's cluster nodes).
 fn cluster_broadcast(c: &mut Criterion) {
     use socketio_proto::cluster::classic;
-    use socketio_proto::cluster::{BroadcastOptions, ClassicNode};
+    use socketio_proto::cluster::{BroadcastOptions, ClusterNode};
     let now = Instant::now();
     let mut group = c.benchmark_group("sio_cluster_broadcast");
     let packet = Packet::event(Namespace::main(), "news", &("x".repeat(70),), None).unwrap();
@@ -585,7 +585,7 @@ fn cluster_broadcast(c: &mut Criterion) {
     let message = bytes::Bytes::from(message);
     for n in [1, 500] {
         let mut server = endpoint_with_clients(n, now);
-        let mut node = ClassicNode::new("socket.io", &[(Namespace::main(), "OURUID".into())]);
+        let mut node = ClusterNode::classic("socket.io", &[(Namespace::main(), "OURUID".into())]);
         let mut receive = || {
             let emit = node.handle(now, &mut server, "socket.io#/#", message.clone());
             assert!(emit.is_none());

@@ -69,6 +69,23 @@ fn c2_binary_values_travel_as_bin() {
     assert_eq!(received.packet.raw_json(), packet.raw_json());
 }
 
+/// The value-mapping probe: `undefined`, `null`, `{u: undefined, n: null}`, numbers of every
+/// width, `new Date(0)` (notepack 3's timestamp extension) and `"é"`, as a Node.js node's
+/// clients see them: the Date as its ISO string.
+#[test]
+fn c5_values_of_every_kind_as_node_clients_see_them() {
+    let hex = "93 a6 4a 41 54 78 43 53 83 a4 74 79 70 65 02 a4 64 61 74 61 9e a2 65 39
+               c0 c0 81 a1 6e c0 cb 3f f8 00 00 00 00 00 00 ff cc ff cd 01 00 ce 00 01
+               00 00 cf 00 00 00 01 00 00 00 00 cf 00 1f ff ff ff ff ff ff d3 ff ff ff
+               ff 7f ff ff ff d6 ff 00 00 00 00 a2 c3 a9 a3 6e 73 70 a1 2f 83 a5 72 6f
+               6f 6d 73 90 a6 65 78 63 65 70 74 90 a5 66 6c 61 67 73 80";
+    let received = Broadcast::decode(Bytes::from(bytes(hex)), &Limits::default()).unwrap();
+    assert_eq!(
+        received.packet.raw_json().unwrap().as_str(),
+        r#"["e9",null,null,{"n":null},1.5,-1,255,256,65536,4294967296,9007199254740991,-2147483649,"1970-01-01T00:00:00.000Z","é"]"#
+    );
+}
+
 #[test]
 fn c6_flags_as_node_writes_them() {
     let packet = Packet::event(Namespace::main(), "e15", &("to-remote",), None).unwrap();

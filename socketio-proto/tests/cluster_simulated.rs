@@ -1,6 +1,6 @@
-//! Several of our nodes in one classic cluster, sans-IO: each an `Endpoint` with a
-//! `ClassicNode`, joined by an in-memory Redis Pub/Sub (pattern and exact subscriptions,
-//! delivery in publish order), clients over simulated WebSockets. Property: every client
+//! Several of our nodes in one cluster, classic or sharded, sans-IO: each an `Endpoint` with
+//! a `ClusterNode`, joined by an in-memory Redis Pub/Sub (pattern, exact and per-room
+//! subscriptions, delivery in publish order), clients over simulated WebSockets. Property: every client
 //! receives each broadcast exactly once when the broadcast's rooms and exceptions select it,
 //! and never otherwise, whichever node it came from; `socketsJoin` from any node moves
 //! sockets on every node; requests from any node (`fetchSockets`, `allRooms`,
@@ -18,8 +18,9 @@ use engineio_proto::session::server::{Method, Transmit};
 use engineio_proto::session::{RequestId, SocketId};
 use proptest::prelude::*;
 use socketio_proto::cluster::classic::Request;
+use socketio_proto::cluster::sharded::SubscriptionMode;
 use socketio_proto::cluster::{
-    Answers, BroadcastOptions, ClassicNode, Command, REQUESTS_TIMEOUT, Reply,
+    Answers, BroadcastOptions, ClusterNode, Command, Mode, REQUESTS_TIMEOUT, Reply,
 };
 use socketio_proto::session::endpoint::{Endpoint, EndpointConfig, ServerEvent, SocketRef};
 use socketio_proto::session::rooms::BroadcastTarget;
@@ -29,31 +30,56 @@ const ROOMS: [&str; 3] = ["r0", "r1", "r2"];
 
 struct Server {
     endpoint: Endpoint,
-    node: ClassicNode,
+    node: ClusterNode,
     /// Event names each client (by socket id) received, in order.
     received: HashMap<String, Vec<String>>,
     /// Socket id of each WebSocket.
     sids: HashMap<SocketId, String>,
     sockets: Vec<SocketRef>,
     next_request: u64,
+    /// Room channels the node subscribed to (sharded, dynamic).
+    rooms: BTreeSet<String>,
 }
+
+const SHARDED: Mode = Mode::Sharded(SubscriptionMode::Dynamic);
 
 impl Server {
     fn new(index: usize) -> Server {
+        Self::with_mode(index, Mode::Classic)
+    }
+
+    fn with_mode(index: usize, mode: Mode) -> Server {
         let mut n = 0;
         let ids = move || {
             n += 1;
             format!("n{index}s{n}")
         };
         let uid = format!("node{index}");
-        Server {
+        let namespaces = [(Namespace::main(), uid)];
+        let mut server = Server {
             endpoint: Endpoint::new(EndpointConfig::default(), Box::new(ids)),
-            node: ClassicNode::new("socket.io", &[(Namespace::main(), uid)]),
+            node: match mode {
+                Mode::Classic => ClusterNode::classic("socket.io", &namespaces),
+                Mode::Sharded(subscription) => {
+                    ClusterNode::sharded("socket.io", &namespaces, subscription)
+                }
+            },
             received: HashMap::new(),
             sids: HashMap::new(),
             sockets: Vec::new(),
             next_request: 0,
-        }
+            rooms: BTreeSet::new(),
+        };
+        server.node.attach(&mut server.endpoint);
+        server
+    }
+
+    fn subscribed(&self, channel: &str) -> bool {
+        let (patterns, channels) = self.node.subscriptions();
+        let by_pattern = patterns
+            .iter()
+            .any(|p| channel.starts_with(p.trim_end_matches('*')));
+        by_pattern || channels.iter().any(|c| c == channel) || self.rooms.contains(channel)
     }
 
     /// A client that joins `/`.
@@ -81,6 +107,7 @@ impl Server {
     }
 
     fn drive(&mut self, now: Instant) {
+        self.node.sync_rooms(&mut self.endpoint);
         loop {
             if let Some(event) = self.endpoint.poll_event() {
                 match event {
@@ -121,13 +148,16 @@ fn deliver_with(servers: &mut [Server], now: Instant, silent: usize) {
     loop {
         let mut published = Vec::new();
         for server in servers.iter_mut() {
+            server.drive(now);
             while let Some(command) = server.node.poll_command() {
                 match command {
                     Command::Publish { channel, message } => published.push((channel, message)),
                     Command::CountServers { request, channel } => {
-                        assert_eq!(channel, "socket.io-request#/#");
+                        assert!(channel.starts_with("socket.io"), "{channel}");
                         server.node.servers_counted(request, 3 + silent);
                     }
+                    Command::Subscribe { channel } => assert!(server.rooms.insert(channel)),
+                    Command::Unsubscribe { channel } => assert!(server.rooms.remove(&channel)),
                 }
             }
         }
@@ -136,11 +166,7 @@ fn deliver_with(servers: &mut [Server], now: Instant, silent: usize) {
         }
         for (channel, payload) in published {
             for (index, server) in servers.iter_mut().enumerate() {
-                let (patterns, channels) = server.node.subscriptions();
-                let by_pattern = patterns
-                    .iter()
-                    .any(|p| channel.starts_with(p.trim_end_matches('*')));
-                if by_pattern || channels.contains(&channel) {
+                if server.subscribed(&channel) {
                     let payload = Bytes::from(payload.clone());
                     let emit = server
                         .node
@@ -207,9 +233,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn every_selected_client_gets_each_broadcast_exactly_once(steps in prop::collection::vec(step(), 1..25)) {
+    fn every_selected_client_gets_each_broadcast_exactly_once(
+        steps in prop::collection::vec(step(), 1..25),
+        sharded in any::<bool>(),
+    ) {
         let now = Instant::now();
-        let mut servers: Vec<Server> = (0..3).map(Server::new).collect();
+        let mode = if sharded { SHARDED } else { Mode::Classic };
+        let mut servers: Vec<Server> = (0..3).map(|i| Server::with_mode(i, mode)).collect();
         let mut clients: Vec<Vec<SocketRef>> = Vec::new();
         for server in &mut servers {
             clients.push((0..3).map(|_| server.connect(now)).collect());
@@ -246,15 +276,12 @@ proptest! {
                     }
                 }
                 Step::SocketsJoin { server, from, to } => {
-                    // Like `io.in(from).socketsJoin(to)` on that node: the request goes through
-                    // Redis and every node, the sender included, applies it.
+                    // `io.in(from).socketsJoin(to)` on that node: every node applies it (the
+                    // sender too: classic when it comes back from Redis, sharded at once).
                     let opts = BroadcastOptions { rooms: vec![ROOMS[*from].to_owned()], ..Default::default() };
-                    let request = Request::Join { uid: Some("someone".into()), opts, rooms: vec![ROOMS[*to].to_owned()] };
-                    let channel = "socket.io-request#/#".to_owned();
-                    for s in &mut servers {
-                        let _ = s.node.handle(now, &mut s.endpoint, &channel, Bytes::from(request.encode().unwrap()));
-                    }
-                    let _ = server;
+                    let request = Request::Join { uid: None, opts, rooms: vec![ROOMS[*to].to_owned()] };
+                    let s = &mut servers[*server];
+                    prop_assert!(s.node.request(now, &mut s.endpoint, "/", request));
                     for joined in rooms.values_mut() {
                         if joined.contains(ROOMS[*from]) {
                             joined.insert(ROOMS[*to].to_owned());
@@ -275,8 +302,8 @@ proptest! {
 }
 
 /// Three nodes, two sockets each, some in room `r0`.
-fn cluster(now: Instant) -> (Vec<Server>, Vec<Vec<SocketRef>>) {
-    let mut servers: Vec<Server> = (0..3).map(Server::new).collect();
+fn cluster(now: Instant, mode: Mode) -> (Vec<Server>, Vec<Vec<SocketRef>>) {
+    let mut servers: Vec<Server> = (0..3).map(|i| Server::with_mode(i, mode)).collect();
     let mut clients = Vec::new();
     for server in &mut servers {
         let sockets: Vec<SocketRef> = (0..2).map(|_| server.connect(now)).collect();
@@ -294,8 +321,13 @@ fn reply(server: &mut Server) -> Reply {
 
 #[test]
 fn requests_from_any_node_collect_every_nodes_answers() {
+    requests_from_any_node(Mode::Classic);
+    requests_from_any_node(SHARDED);
+}
+
+fn requests_from_any_node(mode: Mode) {
     let now = Instant::now();
-    let (mut servers, clients) = cluster(now);
+    let (mut servers, clients) = cluster(now, mode);
     let main = Namespace::main();
     let in_r0: BTreeSet<String> = clients.iter().map(|c| c[0].id.clone()).collect();
     let mut every_room: BTreeSet<String> = clients.iter().flatten().map(|c| c.id.clone()).collect();
@@ -325,14 +357,21 @@ fn requests_from_any_node_collect_every_nodes_answers() {
         );
 
         let s = &mut servers[asker];
-        s.node.all_rooms(now, &s.endpoint, &main).unwrap();
-        deliver(&mut servers, now);
-        let got = reply(&mut servers[asker]);
-        assert_eq!(
-            got.answers,
-            Answers::Rooms(every_room.clone()),
-            "node {asker}"
-        );
+        if mode == Mode::Classic {
+            s.node.all_rooms(now, &s.endpoint, &main).unwrap();
+            deliver(&mut servers, now);
+            let got = reply(&mut servers[asker]);
+            assert_eq!(
+                got.answers,
+                Answers::Rooms(every_room.clone()),
+                "node {asker}"
+            );
+        } else {
+            assert!(
+                s.node.all_rooms(now, &s.endpoint, &main).is_err(),
+                "no allRooms"
+            );
+        }
 
         servers[asker]
             .node
@@ -364,7 +403,7 @@ fn requests_from_any_node_collect_every_nodes_answers() {
 #[test]
 fn a_silent_server_makes_requests_time_out_at_the_deadline_with_partial_answers() {
     let start = Instant::now();
-    let (mut servers, _) = cluster(start);
+    let (mut servers, _) = cluster(start, Mode::Classic);
     let main = Namespace::main();
     let s = &mut servers[0];
     s.node.all_rooms(start, &s.endpoint, &main).unwrap();

@@ -6,13 +6,14 @@
 // validated against this file, which proves the scripts themselves are right.
 //
 // Usage: node reference-server.mjs --port N [--recovery] [--ping-interval MS] [--ping-timeout MS]
-//        [--parser text|msgpack] [--redis redis://HOST:PORT]
+//        [--parser text|msgpack] [--redis redis://HOST:PORT [--adapter classic|sharded]]
 //   --port 0     lets the OS pick a free port.
 //   --recovery   enables connection state recovery.
 //   --parser     the wire format: socket.io's default parser (text, the default) or
 //                socket.io-msgpack-parser 3.0.2 (msgpack; Engine.IO v3 clients cannot use it).
 //   --redis      joins a cluster through Redis with @socket.io/redis-adapter 8.3.0
-//                (createAdapter, the classic Pub/Sub adapter; node-redis 5.10.0 clients).
+//                (node-redis 5.10.0 clients): createAdapter, the classic Pub/Sub adapter,
+//                or with `--adapter sharded` createShardedAdapter (default options).
 // Once listening, exactly one line `LISTENING <port>` is written to stdout.
 // SIGTERM (or SIGINT) closes the server and exits with code 0.
 //
@@ -43,7 +44,7 @@
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import msgpackParser from "socket.io-msgpack-parser";
-import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 
 // ---------------------------------------------------------------------------
@@ -52,7 +53,7 @@ import { createClient } from "redis";
 
 /** Minimal argument parser: `--port N`, `--parser P`, the `--recovery` flag, the heartbeat. */
 function parseArgs(argv) {
-  const opts = { port: 0, recovery: false, pingInterval: 300, pingTimeout: 200, parser: "text", redis: null };
+  const opts = { port: 0, recovery: false, pingInterval: 300, pingTimeout: 200, parser: "text", redis: null, adapter: "classic" };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--port") {
@@ -68,6 +69,11 @@ function parseArgs(argv) {
       }
     } else if (arg === "--redis") {
       opts.redis = argv[++i];
+    } else if (arg === "--adapter") {
+      opts.adapter = argv[++i];
+      if (opts.adapter !== "classic" && opts.adapter !== "sharded") {
+        throw new Error(`invalid --adapter value: ${opts.adapter}`);
+      }
     } else if (arg === "--recovery") {
       opts.recovery = true;
     } else if (arg === "--ping-interval" || arg === "--ping-timeout") {
@@ -91,7 +97,7 @@ const args = parseArgs(process.argv.slice(2));
 
 const httpServer = createServer();
 
-// The classic Redis adapter: a publishing and a subscribing connection.
+// The Redis adapter: a publishing and a subscribing connection.
 let adapter = {};
 if (args.redis) {
   const pubClient = createClient({ url: args.redis });
@@ -99,7 +105,8 @@ if (args.redis) {
   pubClient.on("error", () => {});
   subClient.on("error", () => {});
   await Promise.all([pubClient.connect(), subClient.connect()]);
-  adapter = { adapter: createAdapter(pubClient, subClient) };
+  const create = args.adapter === "sharded" ? createShardedAdapter : createAdapter;
+  adapter = { adapter: create(pubClient, subClient) };
 }
 
 const io = new Server(httpServer, {

@@ -1,11 +1,14 @@
-//! Multi-node through Redis with the classic adapter of `@socket.io/redis-adapter` 8.3: this
-//! server joins a cluster of Node.js (or Rust) Socket.IO servers that share a Redis server.
+//! Multi-node through Redis with the adapters of `@socket.io/redis-adapter` 8.3, classic
+//! (`createAdapter`) or sharded (`createShardedAdapter`, Redis 7): this server joins a
+//! cluster of Node.js (or Rust) Socket.IO servers that share a Redis server.
 //!
-//! [`start`] connects to Redis and spawns two tasks: a subscriber (one connection,
+//! [`start`] connects to Redis and spawns two tasks: a subscriber that hands each message to
+//! the server core in order, and a publisher. Classic: one connection with
 //! `PSUBSCRIBE ‹key›#‹nsp›#*` and `SUBSCRIBE` on the request and response channels of every
-//! namespace, as the reference does) that hands each message to the server core in order,
-//! and a publisher. Both reconnect with a backoff from 100 ms to 5 s when Redis goes away, and
-//! the subscriber subscribes again. [`SocketIo::with_cluster`](crate::socketio::SocketIo::with_cluster)
+//! namespace, as the reference does. Sharded: `SSUBSCRIBE` on each namespace's channel and
+//! the node's own, and (the default dynamic mode) on the channel of each room the server has,
+//! following the rooms as they appear and empty. Both tasks reconnect with a backoff from
+//! 100 ms to 5 s when Redis goes away, and the subscriber subscribes again. [`SocketIo::with_cluster`](crate::socketio::SocketIo::with_cluster)
 //! plugs the returned [`Cluster`] into the server, and
 //! [`serve_with_external`](crate::server::serve_with_external) takes the message stream.
 //!
@@ -35,9 +38,12 @@
 //!   [`App::on_cluster_reply`](crate::socketio::App::on_cluster_reply) once every other
 //!   server answered or after the requests timeout (5 s).
 //!
-//! The cluster logic is sans-IO, in [`ClassicNode`]; this module moves its bytes.
+//! The cluster logic is sans-IO, in [`ClusterNode`]; this module moves its bytes.
 //!
-//! Not yet: broadcasts with acks from this node, the sharded and Redis-streams adapters.
+//! With the sharded adapter, `socketsJoin`, `socketsLeave` and `disconnectSockets` apply
+//! here at once (as its Node.js nodes do) and there is no `allRooms`.
+//!
+//! Not yet: broadcasts with acks from this node, the Redis-streams adapter.
 //!
 //! **Why the `redis` crate:** it is the Redis organisation's own client for Rust, the most
 //! used one, with async Pub/Sub (patterns included) on tokio and nothing else pulled in with
@@ -51,16 +57,22 @@
 //! Redis is slow or away; beyond that a broadcast still reaches the local sockets but not the
 //! other nodes, and the drop is counted and logged on stderr (never silent).
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use socketio_proto::AckId;
 use socketio_proto::cluster::classic::{self, Channels, Request};
-use socketio_proto::cluster::{BroadcastOptions, ClassicNode, Command, Reply, ServerSideEmit};
+use socketio_proto::cluster::{
+    BroadcastOptions, ClusterNode, Command, Mode, Reply, ServerSideEmit,
+};
 use socketio_proto::session::endpoint::{Endpoint, SocketRef};
 use socketio_proto::session::rooms::BroadcastTarget;
 use socketio_proto::{Namespace, Packet};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
 use tokio::sync::mpsc;
 
 use crate::server::External;
@@ -80,24 +92,50 @@ pub struct RedisOptions {
     pub key: String,
     /// The namespaces this server serves: each gets its uid and its channels.
     pub namespaces: Vec<String>,
+    /// The adapter, as on every node of the cluster: [`Mode::Classic`] by default.
+    pub mode: Mode,
 }
 
 impl RedisOptions {
-    /// The defaults for `url`: key `socket.io`, namespace `/`.
+    /// The defaults for `url`: key `socket.io`, namespace `/`, the classic adapter.
     pub fn new(url: &str) -> Self {
         Self {
             url: url.to_owned(),
             key: "socket.io".to_owned(),
             namespaces: vec!["/".to_owned()],
+            mode: Mode::Classic,
         }
     }
 }
 
-/// This server's side of the cluster: the sans-IO [`ClassicNode`] and the publisher's queue.
+/// The adapter named on a command line: `classic`, or `sharded` (the dynamic subscription
+/// mode, the reference's default).
+pub fn parse_mode(name: &str) -> Result<Mode, String> {
+    match name {
+        "classic" => Ok(Mode::Classic),
+        "sharded" => Ok(Mode::Sharded(Default::default())),
+        "streams" => Err("the streams adapter is not implemented yet".into()),
+        other => Err(format!("unknown adapter {other:?} (classic or sharded)")),
+    }
+}
+
+/// Messages from Redis this long, at most (the sharded subscriber's own reader): the
+/// connection is dropped and made again beyond.
+pub const MAX_MESSAGE: usize = 64 << 20;
+
+/// The room channels a sharded subscriber should be on, shared with the server core.
+#[derive(Debug, Default)]
+struct RoomChannels {
+    channels: Mutex<BTreeSet<String>>,
+    changed: Notify,
+}
+
+/// This server's side of the cluster: the sans-IO [`ClusterNode`] and the publisher's queue.
 #[derive(Debug)]
 pub struct Cluster {
-    node: ClassicNode,
+    node: ClusterNode,
     publish: mpsc::Sender<Command>,
+    rooms: Arc<RoomChannels>,
     dropped: u64,
 }
 
@@ -109,37 +147,63 @@ pub fn start(options: &RedisOptions) -> Result<(Cluster, mpsc::Receiver<External
     let mut namespaces = Vec::new();
     for name in &options.namespaces {
         let namespace = Namespace::new(name).map_err(|e| format!("{name}: {e}"))?;
-        namespaces.push((namespace, uid()?));
+        namespaces.push((namespace, uid(options.mode)?));
     }
-    let node = ClassicNode::new(&options.key, &namespaces);
+    let node = match options.mode {
+        Mode::Classic => ClusterNode::classic(&options.key, &namespaces),
+        Mode::Sharded(subscription) => {
+            ClusterNode::sharded(&options.key, &namespaces, subscription)
+        }
+    };
     let (patterns, channels) = node.subscriptions();
     let (external, messages) = mpsc::channel(SUBSCRIBE_QUEUE);
     let (publish, queue) = mpsc::channel(PUBLISH_QUEUE);
-    tokio::spawn(subscriber(
-        client.clone(),
-        patterns,
-        channels,
-        external.clone(),
-    ));
-    tokio::spawn(publisher(client, queue, external));
+    let rooms = Arc::new(RoomChannels::default());
+    match options.mode {
+        Mode::Classic => {
+            let subscriber = subscriber(client.clone(), patterns, channels, external.clone());
+            tokio::spawn(subscriber);
+        }
+        Mode::Sharded(_) => {
+            let address = tcp_address(&client)?;
+            let subscriber = sharded_subscriber(address, channels, rooms.clone(), external.clone());
+            tokio::spawn(subscriber);
+        }
+    }
+    tokio::spawn(publisher(client, options.mode, queue, external));
     let cluster = Cluster {
         node,
         publish,
+        rooms,
         dropped: 0,
     };
     Ok((cluster, messages))
 }
 
-/// A uid as the reference draws it: 6 characters of `[A-Za-z0-9_-]`, from the OS's CSPRNG
-/// (two nodes with the same uid would ignore each other's broadcasts).
-fn uid() -> Result<String, String> {
+/// `HOST:PORT` of a `redis://` URL (the sharded subscriber connects on its own).
+fn tcp_address(client: &redis::Client) -> Result<String, String> {
+    match client.get_connection_info().addr() {
+        redis::ConnectionAddr::Tcp(host, port) => Ok(format!("{host}:{port}")),
+        other => Err(format!(
+            "the sharded adapter needs a plain TCP Redis URL, not {other}"
+        )),
+    }
+}
+
+/// A uid as the reference draws it, from the OS's CSPRNG (two nodes with the same uid would
+/// ignore each other's messages): classic, 6 characters of `[A-Za-z0-9_-]`; sharded, 16
+/// lowercase hexadecimal characters.
+fn uid(mode: Mode) -> Result<String, String> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut bytes = [0u8; 6];
+    let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for the node's uid: {e}"))?;
-    Ok(bytes
-        .iter()
-        .map(|b| char::from(ALPHABET[usize::from(b & 63)]))
-        .collect())
+    Ok(match mode {
+        Mode::Classic => bytes[..6]
+            .iter()
+            .map(|b| char::from(ALPHABET[usize::from(b & 63)]))
+            .collect(),
+        Mode::Sharded(_) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+    })
 }
 
 async fn backoff(delay: &mut Duration) {
@@ -181,14 +245,120 @@ async fn subscriber(
     }
 }
 
+/// The sharded subscriber: its own RESP connection (`SSUBSCRIBE` on a standalone server is
+/// not in the `redis` crate), on the fixed channels and the room channels the core wants.
+/// Every message goes to the core in order; the connection is made again (and every channel
+/// subscribed again) when it drops or Redis sends what is not a Pub/Sub push.
+async fn sharded_subscriber(
+    address: String,
+    fixed: Vec<String>,
+    rooms: Arc<RoomChannels>,
+    external: mpsc::Sender<External>,
+) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        if let Ok(stream) = tokio::net::TcpStream::connect(&address).await {
+            delay = Duration::from_millis(100);
+            let (mut read, mut write) = stream.into_split();
+            let mut subscribed = BTreeSet::new();
+            let mut buf = BytesMut::with_capacity(16 << 10);
+            'connection: loop {
+                // Follow the wanted channels: one command per channel (a command's channels
+                // must share a hash slot on a Redis Cluster).
+                let wanted: BTreeSet<String> = {
+                    let rooms = rooms.channels.lock().unwrap_or_else(|e| e.into_inner());
+                    fixed.iter().cloned().chain(rooms.iter().cloned()).collect()
+                };
+                let mut commands = Vec::new();
+                for channel in wanted.difference(&subscribed) {
+                    commands.extend(crate::resp::command(&[b"SSUBSCRIBE", channel.as_bytes()]));
+                }
+                for channel in subscribed.difference(&wanted) {
+                    commands.extend(crate::resp::command(&[b"SUNSUBSCRIBE", channel.as_bytes()]));
+                }
+                if !commands.is_empty() && write.write_all(&commands).await.is_err() {
+                    break;
+                }
+                subscribed = wanted;
+                loop {
+                    match crate::resp::next(&mut buf, MAX_MESSAGE) {
+                        Ok(Some(value)) => match smessage(value) {
+                            Ok(Some(message)) => {
+                                if external.send(message).await.is_err() {
+                                    return; // The server stopped.
+                                }
+                                continue;
+                            }
+                            Ok(None) => continue,
+                            Err(err) => {
+                                eprintln!("redis subscriber: {err}");
+                                break 'connection;
+                            }
+                        },
+                        Ok(None) => {}
+                        Err(err) => {
+                            eprintln!("redis subscriber: {err}");
+                            break 'connection;
+                        }
+                    }
+                    tokio::select! {
+                        read = read.read_buf(&mut buf) => {
+                            if !matches!(read, Ok(n) if n > 0) {
+                                break 'connection;
+                            }
+                        }
+                        () = rooms.changed.notified() => continue 'connection,
+                    }
+                }
+            }
+        }
+        if external.is_closed() {
+            return;
+        }
+        eprintln!("redis subscriber: connection lost, subscribing again in {delay:?}");
+        backoff(&mut delay).await;
+    }
+}
+
+/// A sharded subscriber's push: `smessage` becomes a message for the core; the
+/// confirmations of `SSUBSCRIBE`/`SUNSUBSCRIBE` are nothing; anything else is an error.
+fn smessage(value: crate::resp::Value) -> Result<Option<External>, String> {
+    use crate::resp::Value;
+    let Value::Array(Some(items)) = value else {
+        return Err(format!("unexpected reply {value:?}"));
+    };
+    match items.as_slice() {
+        [
+            Value::Bulk(Some(kind)),
+            Value::Bulk(Some(channel)),
+            Value::Bulk(Some(payload)),
+        ] if &kind[..] == b"smessage" => Ok(Some(External::Message {
+            channel: String::from_utf8_lossy(channel).into_owned(),
+            payload: payload.clone(),
+        })),
+        [Value::Bulk(Some(kind)), ..]
+            if &kind[..] == b"ssubscribe" || &kind[..] == b"sunsubscribe" =>
+        {
+            Ok(None)
+        }
+        _ => Err(format!("unexpected push {items:?}")),
+    }
+}
+
 /// Carries out the node's commands in order: publishes messages and asks for server
-/// counts, whose answers go to the server core with the subscriber's messages. A command is
-/// retried until Redis takes it.
+/// counts (`SPUBLISH` and `PUBSUB SHARDNUMSUB` for the sharded adapter), whose answers go to
+/// the server core with the subscriber's messages. A command is retried until Redis takes
+/// it.
 async fn publisher(
     client: redis::Client,
+    mode: Mode,
     mut queue: mpsc::Receiver<Command>,
     external: mpsc::Sender<External>,
 ) {
+    let (publish, numsub) = match mode {
+        Mode::Classic => ("PUBLISH", "NUMSUB"),
+        Mode::Sharded(_) => ("SPUBLISH", "SHARDNUMSUB"),
+    };
     let mut connection = None;
     let mut delay = Duration::from_millis(100);
     while let Some(command) = queue.recv().await {
@@ -198,7 +368,7 @@ async fn publisher(
             }
             if let Some(conn) = connection.as_mut() {
                 let done = match &command {
-                    Command::Publish { channel, message } => redis::cmd("PUBLISH")
+                    Command::Publish { channel, message } => redis::cmd(publish)
                         .arg(channel)
                         .arg(message)
                         .query_async::<i64>(conn)
@@ -206,7 +376,7 @@ async fn publisher(
                         .map(drop),
                     Command::CountServers { request, channel } => {
                         let counted: redis::RedisResult<(String, usize)> = redis::cmd("PUBSUB")
-                            .arg("NUMSUB")
+                            .arg(numsub)
                             .arg(channel)
                             .query_async(conn)
                             .await;
@@ -222,6 +392,8 @@ async fn publisher(
                             Err(err) => Err(err),
                         }
                     }
+                    // The core hands subscriptions to the subscriber, not here.
+                    _ => Ok(()),
                 };
                 if done.is_ok() {
                     delay = Duration::from_millis(100);
@@ -266,10 +438,17 @@ impl Cluster {
         self.flush();
     }
 
-    /// Publishes a request every node applies (this one when it comes back); `false` when
-    /// the namespace is not in the cluster or the request is not one of those.
-    pub(crate) fn request(&mut self, namespace: &str, request: Request) -> bool {
-        let sent = self.node.request(namespace, request);
+    /// Publishes a request every node applies (classic: this one when it comes back;
+    /// sharded: this one at once); `false` when the namespace is not in the cluster or the
+    /// request is not one of those.
+    pub(crate) fn request(
+        &mut self,
+        now: Instant,
+        endpoint: &mut Endpoint,
+        namespace: &str,
+        request: Request,
+    ) -> bool {
+        let sent = self.node.request(now, endpoint, namespace, request);
         self.flush();
         sent
     }
@@ -297,7 +476,7 @@ impl Cluster {
 
     /// Runs `f` on the node (a request of this server), then hands what it queued to the
     /// publisher.
-    pub(crate) fn with_node<R>(&mut self, f: impl FnOnce(&mut ClassicNode) -> R) -> R {
+    pub(crate) fn with_node<R>(&mut self, f: impl FnOnce(&mut ClusterNode) -> R) -> R {
         let result = f(&mut self.node);
         self.flush();
         result
@@ -318,9 +497,40 @@ impl Cluster {
         self.node.poll_reply()
     }
 
-    /// Hands what the node wants done to the publisher task.
+    /// Plugs the node into the server's endpoint (the sharded adapter follows its rooms).
+    pub(crate) fn attach(&mut self, endpoint: &mut Endpoint) {
+        self.node.attach(endpoint);
+        self.flush();
+    }
+
+    /// Follows the endpoint's room changes (sharded adapter, dynamic modes).
+    pub(crate) fn sync_rooms(&mut self, endpoint: &mut Endpoint) {
+        self.node.sync_rooms(endpoint);
+        self.flush();
+    }
+
+    /// Hands what the node wants done to the subscriber (room channels) and the publisher.
     fn flush(&mut self) {
         while let Some(message) = self.node.poll_command() {
+            let subscription = match &message {
+                Command::Subscribe { channel } => Some((channel, true)),
+                Command::Unsubscribe { channel } => Some((channel, false)),
+                _ => None,
+            };
+            if let Some((channel, subscribe)) = subscription {
+                let mut channels = self
+                    .rooms
+                    .channels
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if subscribe {
+                    channels.insert(channel.clone());
+                } else {
+                    channels.remove(channel);
+                }
+                self.rooms.changed.notify_one();
+                continue;
+            }
             if self.publish.try_send(message).is_err() {
                 self.dropped += 1;
                 if self.dropped.is_power_of_two() {

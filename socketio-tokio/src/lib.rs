@@ -38,6 +38,7 @@ pub mod apps;
 pub mod client;
 pub mod cluster;
 pub mod policy;
+mod resp;
 pub mod server;
 pub mod socketio;
 pub mod websocket;

@@ -17,7 +17,7 @@ use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{AckId, Namespace, Packet};
 
 use socketio_proto::cluster::classic::Request;
-use socketio_proto::cluster::{BroadcastOptions, ClassicNode, Reply, RequestError, RequestId};
+use socketio_proto::cluster::{BroadcastOptions, ClusterNode, Reply, RequestError, RequestId};
 
 use crate::cluster::Cluster;
 use crate::server::{External, Ids, Service};
@@ -99,7 +99,8 @@ impl<A: App> SocketIo<A> {
     /// published, and what other nodes send is applied here. Serve it with
     /// [`serve_with_external`](crate::server::serve_with_external) and the message stream
     /// `start` returned.
-    pub fn with_cluster(mut self, cluster: Cluster) -> Self {
+    pub fn with_cluster(mut self, mut cluster: Cluster) -> Self {
+        cluster.attach(&mut self.endpoint);
         self.cluster = Some(cluster);
         self
     }
@@ -191,7 +192,11 @@ impl<A: App> Service for SocketIo<A> {
     fn run_app(&mut self, now: Instant) {
         loop {
             self.run_events(now);
-            let Some(reply) = self.cluster.as_mut().and_then(Cluster::poll_reply) else {
+            let Some(cluster) = &mut self.cluster else {
+                return;
+            };
+            cluster.sync_rooms(&mut self.endpoint);
+            let Some(reply) = cluster.poll_reply() else {
                 return;
             };
             let mut io = Io {
@@ -297,8 +302,9 @@ impl Io<'_> {
     }
 
     /// `socketsJoin`: the sockets of `namespace` that `target` selects join `rooms`, on every
-    /// node of the cluster (here too, once the request comes back from Redis, as Node.js
-    /// nodes do it); without a cluster, here at once.
+    /// node of the cluster (here too: with the classic adapter once the request comes back
+    /// from Redis, with the sharded one at once, as Node.js nodes do); without a cluster,
+    /// here at once.
     pub fn sockets_join(
         &mut self,
         namespace: &Namespace,
@@ -402,7 +408,8 @@ impl Io<'_> {
         self.with_cluster(|node, now, endpoint| node.fetch_sockets(now, endpoint, namespace, &opts))
     }
 
-    /// `allRooms`: the rooms of `namespace` on every node, as [`fetch_sockets`](Self::fetch_sockets).
+    /// `allRooms` (classic adapter): the rooms of `namespace` on every node, as
+    /// [`fetch_sockets`](Self::fetch_sockets).
     pub fn all_rooms(&mut self, namespace: &Namespace) -> Result<RequestId, RequestError> {
         self.with_cluster(|node, now, endpoint| node.all_rooms(now, endpoint, namespace))
     }
@@ -426,7 +433,7 @@ impl Io<'_> {
 
     fn with_cluster(
         &mut self,
-        f: impl FnOnce(&mut ClassicNode, Instant, &Endpoint) -> Result<RequestId, RequestError>,
+        f: impl FnOnce(&mut ClusterNode, Instant, &Endpoint) -> Result<RequestId, RequestError>,
     ) -> Result<RequestId, RequestError> {
         let (now, endpoint) = (self.now, &*self.endpoint);
         match self.cluster.as_deref_mut() {
@@ -436,9 +443,10 @@ impl Io<'_> {
     }
 
     fn cluster_request(&mut self, namespace: &Namespace, request: Request) -> bool {
+        let (now, endpoint) = (self.now, &mut *self.endpoint);
         self.cluster
             .as_deref_mut()
-            .is_some_and(|cluster| cluster.request(namespace.as_str(), request))
+            .is_some_and(|cluster| cluster.request(now, endpoint, namespace.as_str(), request))
     }
 
     /// Puts the socket in `room`.

@@ -1,14 +1,16 @@
 //! Multi-node through Redis, over real sockets: the official socket.io 4.8.4 server with
-//! `@socket.io/redis-adapter` 8.3.0 (`createAdapter`, the classic adapter) as node A, our
-//! `conformance-server --redis` as node B, a `redis-server` of the test's own, and
-//! socket.io-client 4.8.4 clients on both nodes (`interop/cluster-clients.mjs`):
+//! `@socket.io/redis-adapter` 8.3.0 (`createAdapter`, the classic adapter, and
+//! `createShardedAdapter`, the sharded one) as node A, our `conformance-server --redis` as
+//! node B, a `redis-server` of the test's own, and socket.io-client 4.8.4 clients on both
+//! nodes (`interop/cluster-clients.mjs`):
 //!
 //! * broadcasts to the namespace and to rooms, with binary arguments, both ways;
-//! * the adapter's requests both ways: `allRooms`, `fetchSockets`, `socketsJoin`/
+//! * the adapter's requests both ways: `allRooms` (classic), `fetchSockets`, `socketsJoin`/
 //!   `socketsLeave`, `serverSideEmit` with and without acks, `serverCount` and
 //!   `disconnectSockets`; broadcasts with acks (a binary ack included) from the Node.js node
 //!   to ours;
-//! * a Redis restart: our node subscribes again and broadcasts flow as before;
+//! * a Redis restart: our node subscribes again (both adapters) and broadcasts flow as
+//!   before;
 //! * emitters: the official `@socket.io/redis-emitter` 5.1.0 and our `emit` program drive
 //!   both nodes (broadcasts, rooms, `socketsJoin`, `disconnectSockets`)
 //!   (`interop/emitter-clients.mjs`).
@@ -41,11 +43,13 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start() -> (std::sync::MutexGuard<'static, ()>, Cluster) {
+    /// Both nodes with `adapter` (`classic` or `sharded`).
+    fn start(adapter: &str) -> (std::sync::MutexGuard<'static, ()>, Cluster) {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let (redis, url) = support::redis_server();
-        let (node_process, node) = reference_cluster_node(&url);
-        let (ours_process, ours) = our_server_with("sio", 0, &["--redis", &url]);
+        let (node_process, node) = reference_cluster_node(&url, adapter);
+        let args = ["--redis", &url, "--adapter", adapter];
+        let (ours_process, ours) = our_server_with("sio", 0, &args);
         let cluster = Cluster {
             redis: Some(redis),
             _processes: [node_process, ours_process],
@@ -57,56 +61,80 @@ impl Cluster {
     }
 }
 
-fn clients(
-    a: &str,
-    b: &str,
-    requests: Option<&str>,
-) -> (Vec<support::Report>, std::process::ExitStatus) {
+fn clients(a: &str, b: &str, extra: &[&str]) -> (Vec<support::Report>, std::process::ExitStatus) {
     let mut args = vec!["--a", a, "--b", b];
-    args.extend(requests);
+    args.extend(extra);
     run_script("cluster-clients.mjs", &args, Duration::from_secs(90), || {})
 }
 
-#[test]
-fn a_node_js_node_and_ours_exchange_broadcasts_and_answer_requests() {
+/// Every case both ways between a Node.js node and ours, with `adapter`.
+fn every_operation_both_ways(adapter: &str) {
     if !available() {
         return;
     }
-    let (_serial, cluster) = Cluster::start();
+    let (_serial, cluster) = Cluster::start(adapter);
     let (node, ours) = (cluster.node.as_str(), cluster.ours.as_str());
 
+    // The sharded adapter has no allRooms.
+    let requests: &[&str] = match adapter {
+        "classic" => &["all-rooms"],
+        _ => &[],
+    };
     let requests = [
-        "all-rooms",
-        "fetch-sockets",
-        "sockets-join-and-leave",
-        "server-side-emit",
-        "server-count",
-        "disconnect-sockets",
-    ];
-    let (reports, status) = clients(node, ours, Some("--requests"));
+        requests,
+        &[
+            "fetch-sockets",
+            "sockets-join-and-leave",
+            "server-side-emit",
+            "server-count",
+            "disconnect-sockets",
+        ],
+    ]
+    .concat();
+    let (reports, status) = clients(node, ours, &["--requests", "--adapter", adapter]);
     let mut expected = BROADCASTS.to_vec();
-    expected.extend(requests);
+    expected.extend(&requests);
     expected.push("broadcast-with-ack");
     assert_all_passed("Node.js node A, our node B", &reports, &expected);
     assert!(status.success());
 
     // The same with our node as A: the requests our node sends.
-    let (reports, status) = clients(ours, node, Some("--our-requests"));
+    let (reports, status) = clients(ours, node, &["--our-requests", "--adapter", adapter]);
     let mut expected = BROADCASTS.to_vec();
-    expected.extend(requests);
+    expected.extend(&requests);
     assert_all_passed("our node A, Node.js node B", &reports, &expected);
     assert!(status.success());
 }
 
 #[test]
+fn a_node_js_node_and_ours_exchange_broadcasts_and_answer_requests() {
+    every_operation_both_ways("classic");
+}
+
+#[test]
+fn the_same_with_the_sharded_adapter() {
+    every_operation_both_ways("sharded");
+}
+
+#[test]
 fn our_node_subscribes_again_after_a_redis_restart() {
+    subscribes_again_after_a_restart("classic");
+}
+
+#[test]
+fn our_sharded_node_subscribes_again_after_a_redis_restart() {
+    subscribes_again_after_a_restart("sharded");
+}
+
+fn subscribes_again_after_a_restart(adapter: &str) {
     if !available() {
         return;
     }
-    let (_serial, mut cluster) = Cluster::start();
+    let (_serial, mut cluster) = Cluster::start(adapter);
     let port: u16 = cluster.url.rsplit(':').next().unwrap().parse().unwrap();
     let (node, ours) = (cluster.node.clone(), cluster.ours.clone());
-    let (reports, _) = clients(&node, &ours, None);
+    let args = ["--adapter", adapter];
+    let (reports, _) = clients(&node, &ours, &args);
     assert_all_passed("before the restart", &reports, &BROADCASTS);
 
     // Redis goes away (SIGKILL) and comes back on the same port, empty.
@@ -115,7 +143,7 @@ fn our_node_subscribes_again_after_a_redis_restart() {
     // Both nodes reconnect with backoffs (ours: at most 5 s between attempts).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (reports, status) = clients(&node, &ours, None);
+        let (reports, status) = clients(&node, &ours, &args);
         if status.success() {
             assert_all_passed("after the restart", &reports, &BROADCASTS);
             break;
@@ -133,7 +161,7 @@ fn the_official_emitter_and_ours_drive_both_nodes() {
     if !available() {
         return;
     }
-    let (_serial, cluster) = Cluster::start();
+    let (_serial, cluster) = Cluster::start("classic");
     let (url, node, ours) = (
         cluster.url.as_str(),
         cluster.node.as_str(),

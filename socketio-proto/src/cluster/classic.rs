@@ -35,6 +35,7 @@ use serde_json::value::RawValue;
 use super::{BroadcastOptions, ClusterError, Flags};
 use crate::error::EncodeError;
 use crate::msgpack::read::{Reader, Token};
+use crate::msgpack::to_json::Dialect;
 use crate::msgpack::{RawMsgpackPacket, Side, write};
 use crate::{Limits, Packet};
 
@@ -148,7 +149,7 @@ fn write_rooms(out: &mut Vec<u8>, key: &str, rooms: &[String]) -> Result<(), Enc
 }
 
 /// `{rooms, except, flags}` (or `{rooms, except}` for requests, which carry no flags).
-fn write_options(
+pub(super) fn write_options(
     out: &mut Vec<u8>,
     opts: &BroadcastOptions,
     flags: bool,
@@ -212,7 +213,7 @@ impl Broadcast {
         let opts = read_options(&mut reader, limits)?;
         reader.finish()?;
         let raw = RawMsgpackPacket::parse_with(packet_bytes, limits, Some("/"))?;
-        let packet = Packet::from_raw_msgpack(&message, raw, limits)?;
+        let packet = Packet::from_raw_msgpack(&message, raw, limits, Dialect::Cluster)?;
         Ok(Broadcast { uid, packet, opts })
     }
 }
@@ -272,7 +273,7 @@ impl BroadcastWithAck {
         Ok(Some(BroadcastWithAck {
             uid: uid.ok_or(ClusterError::Shape("uid"))?,
             request_id: request_id.ok_or(ClusterError::Shape("requestId"))?,
-            packet: Packet::from_raw_msgpack(&message, raw, limits)?,
+            packet: Packet::from_raw_msgpack(&message, raw, limits, Dialect::Cluster)?,
             opts: opts.unwrap_or_default(),
         }))
     }
@@ -303,7 +304,7 @@ pub fn broadcast_ack(out: &mut Vec<u8>, request_id: &str, ack: &Packet) -> Resul
 }
 
 /// A string token as an owned `String` (lossy, as JavaScript reads it).
-fn string(token: Token<'_>) -> Option<String> {
+pub(super) fn string(token: Token<'_>) -> Option<String> {
     match token {
         Token::Str(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
         _ => None,
@@ -336,7 +337,7 @@ fn read_rooms(reader: &mut Reader<'_>, limits: &Limits) -> Result<Vec<String>, C
     Ok(rooms)
 }
 
-fn read_options(
+pub(super) fn read_options(
     reader: &mut Reader<'_>,
     limits: &Limits,
 ) -> Result<BroadcastOptions, ClusterError> {
@@ -467,7 +468,7 @@ struct RawOpts {
 }
 
 /// A room in JSON: a string, or a legacy number.
-struct RoomName(String);
+pub(super) struct RoomName(String);
 
 impl<'de> Deserialize<'de> for RoomName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -479,7 +480,7 @@ impl<'de> Deserialize<'de> for RoomName {
     }
 }
 
-fn names(rooms: Vec<RoomName>) -> Vec<String> {
+pub(super) fn names(rooms: Vec<RoomName>) -> Vec<String> {
     rooms.into_iter().map(|r| r.0).collect()
 }
 

@@ -3,29 +3,27 @@
 //!
 //! This module is the codec: it turns what arrives on a Redis channel into typed messages and
 //! builds what to publish, for the classic Pub/Sub adapter (`@socket.io/redis-adapter` 8.3
-//! `createAdapter`, [`classic`]). It does no I/O and holds no Redis connection: a driver
-//! subscribes to [`classic::Channels`], decodes broadcasts with
-//! [`classic::Broadcast::decode`] and requests and responses with
-//! [`classic::Request::decode`] / [`classic::Response::decode`], and publishes the bytes of
-//! [`classic::broadcast`], [`classic::Request::encode`] and [`classic::Response::encode`].
+//! `createAdapter`, [`classic`]) and the sharded one (`createShardedAdapter`, [`sharded`],
+//! whose messages are [`envelope`]s). It does no I/O and holds no Redis connection.
 //!
-//! Above the codec, [`ClassicNode`] is what one server does in a classic cluster, sans-IO:
-//! it applies other nodes' messages to an [`Endpoint`](crate::session::endpoint::Endpoint)
-//! and hands back what to publish.
+//! Above the codec, [`ClusterNode`] is what one server does in a cluster, sans-IO: it
+//! applies other nodes' messages to an [`Endpoint`](crate::session::endpoint::Endpoint),
+//! answers their requests, sends its own, and hands back the Redis commands to issue.
 //!
-//! Not yet here: broadcasts with acknowledgements from this node, the sharded and
-//! Redis-streams adapters, and notepack 3's timestamp extension (Node `Date`
-//! values arrive as `[-1, bytes]` rather than as ISO strings).
+//! Not yet here: broadcasts with acknowledgements from this node and the Redis-streams
+//! adapter.
 //!
 //! Every decoder takes the peer's bytes as they come: it never panics, never allocates from
 //! an announced length, and bounds nesting by [`Limits::max_json_depth`](crate::Limits).
 
 pub mod classic;
+pub mod envelope;
 mod node;
+pub mod sharded;
 
 pub use node::{
-    Answers, ClassicNode, Command, MAX_PENDING_REQUESTS, REQUESTS_TIMEOUT, RemoteSocket, Reply,
-    RequestError, RequestId, ServerSideEmit,
+    Answers, ClusterNode, Command, MAX_PENDING_REQUESTS, Mode, REQUESTS_TIMEOUT, RemoteSocket,
+    Reply, RequestError, RequestId, ServerSideEmit,
 };
 
 use std::fmt;

@@ -1,8 +1,8 @@
-//! A classic-adapter node, sans-IO: what one server does in a cluster, given its
-//! [`Endpoint`]. The driver feeds it every message from the node's subscriptions
-//! ([`ClassicNode::handle`]), tells it about local broadcasts
-//! ([`ClassicNode::broadcast`]) and client acks, carries out what
-//! [`ClassicNode::poll_command`] returns, in order, and fires its deadlines.
+//! A cluster node, sans-IO: what one server does in a Redis cluster, given its [`Endpoint`].
+//! The driver feeds it every message from the node's subscriptions ([`ClusterNode::handle`]),
+//! tells it about local broadcasts ([`ClusterNode::broadcast`]), client acks and room
+//! changes ([`ClusterNode::sync_rooms`]), carries out what [`ClusterNode::poll_command`]
+//! returns, in order, and fires its deadlines.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
@@ -12,7 +12,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::BroadcastOptions;
-use super::classic::{self, Broadcast, BroadcastWithAck, Channels, Request, Response};
+use super::classic::{self, Broadcast, BroadcastWithAck, Request, Response};
+use super::envelope::{Envelope, Message};
+use super::sharded::{self, SubscriptionMode};
 use crate::session::endpoint::{Endpoint, SocketRef};
 use crate::session::rooms::{Adapter, BroadcastTarget};
 use crate::{AckId, EncodeError, Limits, Namespace, Packet};
@@ -66,11 +68,13 @@ impl RemoteSocket {
     }
 }
 
-/// One of this node's requests that wait for answers, as [`ClassicNode`] hands them out.
+/// One of this node's requests that wait for answers, as [`ClusterNode`] hands them out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(u64);
 
-/// What a node asks of Redis, in order.
+/// What a node asks of Redis, in order. The commands are named for the classic adapter; a
+/// sharded node's are their sharded forms (`SPUBLISH`, `SSUBSCRIBE`, `SUNSUBSCRIBE`,
+/// `PUBSUB SHARDNUMSUB`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `PUBLISH channel message`.
@@ -81,13 +85,33 @@ pub enum Command {
         message: Vec<u8>,
     },
     /// `PUBSUB NUMSUB channel` (the servers of the namespace, this one included): hand the
-    /// count to [`ClassicNode::servers_counted`].
+    /// count to [`ClusterNode::servers_counted`].
     CountServers {
         /// The request that waits for the count.
         request: RequestId,
         /// The namespace's request channel.
         channel: String,
     },
+    /// `SUBSCRIBE channel` on the subscriber connection: a room appeared here (sharded,
+    /// dynamic modes).
+    Subscribe {
+        /// The room's channel.
+        channel: String,
+    },
+    /// `UNSUBSCRIBE channel`: the room emptied.
+    Unsubscribe {
+        /// The room's channel.
+        channel: String,
+    },
+}
+
+/// Which adapter the cluster runs; every node of a cluster runs the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `createAdapter` of `@socket.io/redis-adapter` 8.3 ([`classic`](super::classic)).
+    Classic,
+    /// `createShardedAdapter` ([`sharded`](super::sharded)), with its subscription mode.
+    Sharded(SubscriptionMode),
 }
 
 /// What a request collected: local answers first, then each other node's.
@@ -122,8 +146,10 @@ pub struct Reply {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RequestError {
-    /// The namespace is not one of the node's.
+    /// The namespace is not one of the node's (or there is no cluster).
     UnknownNamespace,
+    /// The adapter has no such request (`allRooms` in the sharded adapter).
+    Unsupported,
     /// [`MAX_PENDING_REQUESTS`] requests already wait for answers.
     TooManyPending,
     /// The request does not encode (`data` is not JSON text).
@@ -134,6 +160,7 @@ impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnknownNamespace => f.write_str("the namespace is not in the cluster"),
+            Self::Unsupported => f.write_str("the cluster's adapter has no such request"),
             Self::TooManyPending => write!(
                 f,
                 "{MAX_PENDING_REQUESTS} cluster requests already wait for answers"
@@ -164,8 +191,22 @@ struct Member {
     channels: Channels,
 }
 
+/// A member's channels, by mode.
+#[derive(Debug)]
+enum Channels {
+    Classic(classic::Channels),
+    Sharded(sharded::Channels),
+}
+
+/// Where an answer goes and how it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Route {
+    member: usize,
+    channel: String,
+}
+
 /// A `serverSideEmit` from another node, for the application. Answer it with
-/// [`ClassicNode::answer`] when [`request_id`](Self::request_id) is set.
+/// [`ClusterNode::answer`] when [`request_id`](Self::request_id) is set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerSideEmit {
     /// The namespace.
@@ -174,15 +215,38 @@ pub struct ServerSideEmit {
     pub data: String,
     /// Set when the sender waits for one answer from this node.
     pub request_id: Option<String>,
-    response_channel: String,
+    route: Route,
 }
 
-/// What one server does in a classic cluster: which channels to subscribe to, what to
-/// publish for its broadcasts, and how to apply other nodes' messages to its endpoint.
+/// What a node answers, before its mode writes it.
+enum Answer {
+    Rooms(Vec<String>),
+    Sockets(Vec<RemoteSocket>),
+    ServerSideEmit(String),
+    ClientCount(u64),
+}
+
+/// What another node asked, whatever the mode.
+enum Incoming {
+    Broadcast(Packet, BroadcastOptions),
+    BroadcastWithAck(String, Packet, BroadcastOptions),
+    Join(BroadcastOptions, Vec<String>),
+    Leave(BroadcastOptions, Vec<String>),
+    Disconnect(BroadcastOptions, bool),
+    Fetch(String, BroadcastOptions),
+    AllRooms(String),
+    ServerSideEmit(Option<String>, String),
+    /// An answer to one of this node's requests.
+    Answered(String, Answers),
+}
+
+/// What one server does in a cluster: which channels to subscribe to, what to publish for
+/// its broadcasts and requests, and how to apply other nodes' messages to its endpoint.
 ///
-/// It answers every request the reference answers (`allRooms`, `fetchSockets`, broadcasts
-/// with acks, `serverSideEmit` through the application) so Node.js peers never wait for it,
-/// and it applies `socketsJoin`, `socketsLeave` and `disconnectSockets`.
+/// It answers every request the reference answers (`allRooms` in the classic adapter,
+/// `fetchSockets`, broadcasts with acks, `serverSideEmit` through the application) so Node.js
+/// peers never wait for it, and it applies `socketsJoin`, `socketsLeave` and
+/// `disconnectSockets`.
 ///
 /// Its own requests that wait for answers ([`fetch_sockets`](Self::fetch_sockets),
 /// [`all_rooms`](Self::all_rooms),
@@ -192,7 +256,8 @@ pub struct ServerSideEmit {
 /// ([`poll_reply`](Self::poll_reply)) once every other server answered or at the deadline
 /// ([`poll_timeout`](Self::poll_timeout), [`REQUESTS_TIMEOUT`] by default).
 #[derive(Debug)]
-pub struct ClassicNode {
+pub struct ClusterNode {
+    mode: Mode,
     members: Vec<Member>,
     limits: Limits,
     commands: VecDeque<Command>,
@@ -201,25 +266,50 @@ pub struct ClassicNode {
     pending: BTreeMap<RequestId, Pending>,
     replies: VecDeque<Reply>,
     /// Local deliveries of other nodes' broadcasts with acks: (socket id, ack id) ⇒ the
-    /// request id and the response channel. Each entry leaves on its ack, its timeout or its
+    /// request id and where the acks go. Each entry leaves on its ack, its timeout or its
     /// socket's disconnection.
-    pending_acks: HashMap<(String, AckId), (String, String)>,
+    pending_acks: HashMap<(String, AckId), (String, Route)>,
 }
 
-impl ClassicNode {
-    /// A node of the cluster whose channel prefix is `key` (`socket.io` by default), serving
-    /// `namespaces`, each with the uid the caller drew for it (6 characters of
-    /// `[A-Za-z0-9_-]`, random: this crate draws no random numbers).
-    pub fn new(key: &str, namespaces: &[(Namespace, String)]) -> ClassicNode {
+impl ClusterNode {
+    /// A node of a classic cluster whose channel prefix is `key` (`socket.io` by default),
+    /// serving `namespaces`, each with the uid the caller drew for it (6 random characters of
+    /// `[A-Za-z0-9_-]`: this crate draws no random numbers).
+    pub fn classic(key: &str, namespaces: &[(Namespace, String)]) -> ClusterNode {
+        Self::new(Mode::Classic, namespaces, |nsp, uid| {
+            Channels::Classic(classic::Channels::new(key, nsp, uid))
+        })
+    }
+
+    /// A node of a sharded cluster whose channel prefix is `prefix` (`socket.io` by default),
+    /// serving `namespaces`, each with the uid the caller drew for it (16 random lowercase
+    /// hexadecimal characters). In the dynamic modes, call [`attach`](Self::attach) before
+    /// the first socket connects.
+    pub fn sharded(
+        prefix: &str,
+        namespaces: &[(Namespace, String)],
+        subscription: SubscriptionMode,
+    ) -> ClusterNode {
+        Self::new(Mode::Sharded(subscription), namespaces, |nsp, uid| {
+            Channels::Sharded(sharded::Channels::new(prefix, nsp, uid))
+        })
+    }
+
+    fn new(
+        mode: Mode,
+        namespaces: &[(Namespace, String)],
+        channels: impl Fn(&str, &str) -> Channels,
+    ) -> ClusterNode {
         let members = namespaces
             .iter()
             .map(|(namespace, uid)| Member {
                 namespace: namespace.clone(),
                 uid: uid.clone(),
-                channels: Channels::new(key, namespace.as_str(), uid),
+                channels: channels(namespace.as_str(), uid),
             })
             .collect();
-        ClassicNode {
+        ClusterNode {
+            mode,
             members,
             limits: Limits::default(),
             commands: VecDeque::new(),
@@ -238,15 +328,79 @@ impl ClassicNode {
         self
     }
 
-    /// The patterns to `PSUBSCRIBE` and the channels to `SUBSCRIBE`, on one connection.
+    /// The adapter.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The patterns to `PSUBSCRIBE` and the channels to `SUBSCRIBE` (sharded: `SSUBSCRIBE`,
+    /// no patterns), on one connection, at start.
     pub fn subscriptions(&self) -> (Vec<String>, Vec<String>) {
-        let patterns = self.members.iter().map(|m| m.channels.pattern()).collect();
-        let channels = self
-            .members
-            .iter()
-            .flat_map(|m| m.channels.subscriptions().map(str::to_owned))
-            .collect();
+        let mut patterns = Vec::new();
+        let mut channels = Vec::new();
+        for member in &self.members {
+            match &member.channels {
+                Channels::Classic(c) => {
+                    patterns.push(c.pattern());
+                    channels.extend(c.subscriptions().map(str::to_owned));
+                }
+                Channels::Sharded(c) => channels.extend(c.subscriptions().map(str::to_owned)),
+            }
+        }
         (patterns, channels)
+    }
+
+    /// Plugs the node into `endpoint`: in the sharded dynamic modes, the endpoint records
+    /// its rooms' changes from now on, and the node subscribes to the rooms it already has.
+    pub fn attach(&mut self, endpoint: &mut Endpoint) {
+        let Mode::Sharded(subscription) = self.mode else {
+            return;
+        };
+        if subscription == SubscriptionMode::Static {
+            return;
+        }
+        endpoint.track_room_changes();
+        for member in &self.members {
+            let Channels::Sharded(channels) = &member.channels else {
+                continue;
+            };
+            let ns = member.namespace.as_str();
+            for room in endpoint.rooms().all_rooms(ns) {
+                let socket_room = endpoint.rooms().sockets_in(ns, room) == [room];
+                if subscription.subscribes(socket_room) {
+                    let channel = channels.room(room);
+                    self.commands.push_back(Command::Subscribe { channel });
+                }
+            }
+        }
+    }
+
+    /// Follows the endpoint's rooms (sharded, dynamic modes): subscribes to the channel of
+    /// each room that appeared and unsubscribes from each that emptied. Call it after every
+    /// change of rooms (the driver: after each input).
+    pub fn sync_rooms(&mut self, endpoint: &mut Endpoint) {
+        let Mode::Sharded(subscription) = self.mode else {
+            return;
+        };
+        for change in endpoint.take_room_changes() {
+            if !subscription.subscribes(change.socket_room) {
+                continue;
+            }
+            let Some(Channels::Sharded(channels)) = self
+                .members
+                .iter()
+                .find(|m| m.namespace.as_str() == change.namespace)
+                .map(|m| &m.channels)
+            else {
+                continue;
+            };
+            let channel = channels.room(&change.room);
+            self.commands.push_back(if change.created {
+                Command::Subscribe { channel }
+            } else {
+                Command::Unsubscribe { channel }
+            });
+        }
     }
 
     /// The next thing to ask Redis, in order.
@@ -277,6 +431,154 @@ impl ClassicNode {
         }
     }
 
+    fn member_of(&self, namespace: &str) -> Option<usize> {
+        self.members
+            .iter()
+            .position(|m| m.namespace.as_str() == namespace)
+    }
+
+    fn send(&mut self, channel: String, message: Vec<u8>) {
+        self.commands
+            .push_back(Command::Publish { channel, message });
+    }
+
+    /// Publishes a sharded envelope from member `at`.
+    fn send_envelope(&mut self, at: usize, channel: String, message: Message) {
+        let member = &self.members[at];
+        let envelope = Envelope::new(&member.uid, member.namespace.as_str(), message);
+        // Only a payload too deep to encode, which the local delivery refused too.
+        if let Ok(bytes) = envelope.encode() {
+            self.send(channel, bytes);
+        }
+    }
+
+    /// Publishes a broadcast this server just delivered locally.
+    pub fn broadcast(&mut self, packet: &Packet, target: &BroadcastTarget) {
+        let Some(at) = self.member_of(packet.namespace()) else {
+            return;
+        };
+        let opts = BroadcastOptions::from(target);
+        match (&self.members[at].channels, self.mode) {
+            (Channels::Classic(channels), _) => {
+                let mut message = Vec::new();
+                let uid = &self.members[at].uid;
+                if classic::broadcast(&mut message, uid, packet, &opts).is_ok() {
+                    let channel = channels.broadcast_channel(&opts);
+                    self.send(channel, message);
+                }
+            }
+            (Channels::Sharded(channels), Mode::Sharded(subscription)) => {
+                let channel = channels.broadcast_channel(&opts, subscription);
+                let message = Message::Broadcast {
+                    packet: packet.clone(),
+                    opts,
+                    request_id: None,
+                };
+                self.send_envelope(at, channel, message);
+            }
+            (Channels::Sharded(_), Mode::Classic) => {}
+        }
+    }
+
+    /// `socketsJoin`, `socketsLeave`, `disconnectSockets`, or a `serverSideEmit` without
+    /// acks (which the other nodes' apps receive), for every node. The classic adapter
+    /// applies them here when they come back from Redis, as Node.js classic nodes do; the
+    /// sharded one applies them here at once. The request's `uid` is replaced by this node's
+    /// for its namespace; `false` when the namespace is not one of the node's or the request
+    /// is not one of those.
+    pub fn request(
+        &mut self,
+        now: Instant,
+        endpoint: &mut Endpoint,
+        namespace: &str,
+        request: Request,
+    ) -> bool {
+        let Some(at) = self.member_of(namespace) else {
+            return false;
+        };
+        let member = &self.members[at];
+        let uid = member.uid.clone();
+        match &member.channels {
+            Channels::Classic(channels) => {
+                let channel = channels.request().to_owned();
+                let request = match request {
+                    Request::Join { opts, rooms, .. } => Request::Join {
+                        uid: Some(uid),
+                        opts,
+                        rooms,
+                    },
+                    Request::Leave { opts, rooms, .. } => Request::Leave {
+                        uid: Some(uid),
+                        opts,
+                        rooms,
+                    },
+                    Request::Disconnect { opts, close, .. } => Request::Disconnect {
+                        uid: Some(uid),
+                        opts,
+                        close,
+                    },
+                    Request::ServerSideEmit { data, .. } => Request::ServerSideEmit {
+                        uid,
+                        request_id: None,
+                        data,
+                    },
+                    // Requests that wait for answers go through `fetch_sockets` and the others.
+                    _ => return false,
+                };
+                match request.encode() {
+                    Ok(bytes) => {
+                        self.send(channel, bytes);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+            Channels::Sharded(channels) => {
+                let channel = channels.main().to_owned();
+                let (message, local) = match request {
+                    Request::Join { opts, rooms, .. } => (
+                        Message::SocketsJoin {
+                            opts: opts.clone(),
+                            rooms: rooms.clone(),
+                        },
+                        Some(Incoming::Join(opts, rooms)),
+                    ),
+                    Request::Leave { opts, rooms, .. } => (
+                        Message::SocketsLeave {
+                            opts: opts.clone(),
+                            rooms: rooms.clone(),
+                        },
+                        Some(Incoming::Leave(opts, rooms)),
+                    ),
+                    Request::Disconnect { opts, close, .. } => (
+                        Message::DisconnectSockets {
+                            opts: opts.clone(),
+                            close,
+                        },
+                        Some(Incoming::Disconnect(opts, close)),
+                    ),
+                    Request::ServerSideEmit { data, .. } => (
+                        Message::ServerSideEmit {
+                            request_id: None,
+                            data,
+                        },
+                        None,
+                    ),
+                    _ => return false,
+                };
+                let envelope = Envelope::new(&uid, namespace, message);
+                let Ok(bytes) = envelope.encode() else {
+                    return false;
+                };
+                self.send(channel, bytes);
+                if let Some(local) = local {
+                    self.apply(now, endpoint, at, None, local);
+                }
+                true
+            }
+        }
+    }
+
     /// `fetchSockets`: the sockets of `namespace` that `opts` selects, on every node. This
     /// node's are taken now.
     pub fn fetch_sockets(
@@ -291,21 +593,12 @@ impl ClassicNode {
             .iter()
             .map(|socket| RemoteSocket::local(endpoint, socket))
             .collect();
-        self.ask(
-            now,
-            namespace,
-            Answers::Sockets(local),
-            |uid, request_id| {
-                Some(Request::Fetch {
-                    uid,
-                    request_id,
-                    opts: opts.clone(),
-                })
-            },
-        )
+        let ask = Ask::Fetch(opts.clone());
+        self.ask(now, namespace, Answers::Sockets(local), ask)
     }
 
-    /// `allRooms`: the rooms of `namespace` on every node. This node's are taken now.
+    /// `allRooms` (classic adapter only): the rooms of `namespace` on every node. This node's
+    /// are taken now.
     pub fn all_rooms(
         &mut self,
         now: Instant,
@@ -314,9 +607,7 @@ impl ClassicNode {
     ) -> Result<RequestId, RequestError> {
         let rooms = endpoint.rooms().all_rooms(namespace.as_str());
         let local = rooms.into_iter().map(str::to_owned).collect();
-        self.ask(now, namespace, Answers::Rooms(local), |uid, request_id| {
-            Some(Request::AllRooms { uid, request_id })
-        })
+        self.ask(now, namespace, Answers::Rooms(local), Ask::AllRooms)
     }
 
     /// `serverSideEmitWithAck`: `data` (the JSON array `[event, ...args]`) to the other
@@ -328,13 +619,12 @@ impl ClassicNode {
         data: &str,
     ) -> Result<RequestId, RequestError> {
         let answers = Answers::ServerSideEmit(Vec::new());
-        self.ask(now, namespace, answers, |uid, request_id| {
-            Some(Request::ServerSideEmit {
-                uid,
-                request_id: Some(request_id),
-                data: data.to_owned(),
-            })
-        })
+        self.ask(
+            now,
+            namespace,
+            answers,
+            Ask::ServerSideEmit(data.to_owned()),
+        )
     }
 
     /// `serverCount`: how many servers serve `namespace`, this one included.
@@ -343,22 +633,20 @@ impl ClassicNode {
         now: Instant,
         namespace: &Namespace,
     ) -> Result<RequestId, RequestError> {
-        self.ask(now, namespace, Answers::ServerCount(0), |_, _| None)
+        self.ask(now, namespace, Answers::ServerCount(0), Ask::Count)
     }
 
-    /// Registers a request: publishes what `build` makes of (uid, request id), if anything,
-    /// then asks for the server count.
+    /// Registers a request: publishes it (a count publishes nothing), then asks for the
+    /// server count.
     fn ask(
         &mut self,
         now: Instant,
         namespace: &Namespace,
         answers: Answers,
-        build: impl FnOnce(String, String) -> Option<Request>,
+        ask: Ask,
     ) -> Result<RequestId, RequestError> {
         let member = self
-            .members
-            .iter()
-            .position(|m| m.namespace == *namespace)
+            .member_of(namespace.as_str())
             .ok_or(RequestError::UnknownNamespace)?;
         if self.pending.len() >= MAX_PENDING_REQUESTS {
             return Err(RequestError::TooManyPending);
@@ -366,10 +654,48 @@ impl ClassicNode {
         let request = RequestId(self.next_request);
         let Member { uid, channels, .. } = &self.members[member];
         // Unique in the cluster as long as the uids are: the node's uid and a counter.
-        let wire_id = format!("{uid}{}", request.0);
-        let channel = channels.request().to_owned();
-        if let Some(message) = build(uid.clone(), wire_id) {
-            let message = message.encode().map_err(RequestError::Encode)?;
+        let request_id = format!("{uid}{}", request.0);
+        let (channel, message) = match channels {
+            Channels::Classic(channels) => {
+                let uid = uid.clone();
+                let request = match ask {
+                    Ask::Fetch(opts) => Some(Request::Fetch {
+                        uid,
+                        request_id,
+                        opts,
+                    }),
+                    Ask::AllRooms => Some(Request::AllRooms { uid, request_id }),
+                    Ask::ServerSideEmit(data) => Some(Request::ServerSideEmit {
+                        uid,
+                        request_id: Some(request_id),
+                        data,
+                    }),
+                    Ask::Count => None,
+                };
+                let message = request
+                    .map(|r| r.encode())
+                    .transpose()
+                    .map_err(RequestError::Encode)?;
+                (channels.request().to_owned(), message)
+            }
+            Channels::Sharded(channels) => {
+                let message = match ask {
+                    Ask::Fetch(opts) => Some(Message::FetchSockets { opts, request_id }),
+                    Ask::AllRooms => return Err(RequestError::Unsupported),
+                    Ask::ServerSideEmit(data) => Some(Message::ServerSideEmit {
+                        request_id: Some(request_id),
+                        data,
+                    }),
+                    Ask::Count => None,
+                };
+                let message = message
+                    .map(|m| Envelope::new(uid, namespace.as_str(), m).encode())
+                    .transpose()
+                    .map_err(RequestError::Encode)?;
+                (channels.main().to_owned(), message)
+            }
+        };
+        if let Some(message) = message {
             self.send(channel.clone(), message);
         }
         self.next_request += 1;
@@ -422,13 +748,7 @@ impl ClassicNode {
     }
 
     /// Adds another node's answer to the request it names, if it is one of ours.
-    fn answered(&mut self, member: usize, response: Response) {
-        let request_id = match &response {
-            Response::Rooms { request_id, .. }
-            | Response::Sockets { request_id, .. }
-            | Response::ServerSideEmit { request_id, .. }
-            | Response::ClientCount { request_id, .. } => request_id,
-        };
+    fn answered(&mut self, member: usize, request_id: &str, answer: Answers) {
         let Some(request) = request_id
             .strip_prefix(self.members[member].uid.as_str())
             .and_then(|n| n.parse().ok())
@@ -442,90 +762,14 @@ impl ClassicNode {
         if pending.member != member || pending.received >= pending.expected.unwrap_or(MAX_ANSWERS) {
             return;
         }
-        match (&mut pending.answers, response) {
-            (Answers::Rooms(all), Response::Rooms { rooms, .. }) => all.extend(rooms),
-            (Answers::Sockets(all), Response::Sockets { sockets, .. }) => {
-                // A descriptor list that does not parse still counts as that node's answer.
-                if let Ok(sockets) = serde_json::from_str::<Vec<RemoteSocket>>(&sockets) {
-                    all.extend(sockets);
-                }
-            }
-            (Answers::ServerSideEmit(all), Response::ServerSideEmit { data, .. }) => all.push(data),
+        match (&mut pending.answers, answer) {
+            (Answers::Rooms(all), Answers::Rooms(rooms)) => all.extend(rooms),
+            (Answers::Sockets(all), Answers::Sockets(sockets)) => all.extend(sockets),
+            (Answers::ServerSideEmit(all), Answers::ServerSideEmit(data)) => all.extend(data),
             _ => return, // Not an answer to this kind of request.
         }
         pending.received += 1;
         self.complete_if_done(request);
-    }
-
-    /// Publishes a broadcast this server just delivered locally.
-    pub fn broadcast(&mut self, packet: &Packet, target: &BroadcastTarget) {
-        let Some(node) = self
-            .members
-            .iter()
-            .find(|n| n.namespace.as_str() == packet.namespace())
-        else {
-            return;
-        };
-        let opts = BroadcastOptions::from(target);
-        let mut message = Vec::new();
-        if classic::broadcast(&mut message, &node.uid, packet, &opts).is_err() {
-            return; // Only a payload too deep to encode, which the local delivery refused too.
-        }
-        let channel = node.channels.broadcast_channel(&opts);
-        self.send(channel, message);
-    }
-
-    /// Publishes a request that every node applies, this one included when it comes back
-    /// from Redis (as Node.js classic nodes do): `socketsJoin`, `socketsLeave`,
-    /// `disconnectSockets`, or a `serverSideEmit` without acks (which the other nodes' apps
-    /// receive). The request's `uid` is replaced by this node's for its namespace; `false`
-    /// when the namespace is not one of the node's.
-    pub fn request(&mut self, namespace: &str, request: Request) -> bool {
-        let Some(member) = self
-            .members
-            .iter()
-            .find(|m| m.namespace.as_str() == namespace)
-        else {
-            return false;
-        };
-        let uid = member.uid.clone();
-        let request = match request {
-            Request::Join { opts, rooms, .. } => Request::Join {
-                uid: Some(uid),
-                opts,
-                rooms,
-            },
-            Request::Leave { opts, rooms, .. } => Request::Leave {
-                uid: Some(uid),
-                opts,
-                rooms,
-            },
-            Request::Disconnect { opts, close, .. } => Request::Disconnect {
-                uid: Some(uid),
-                opts,
-                close,
-            },
-            Request::ServerSideEmit { data, .. } => Request::ServerSideEmit {
-                uid,
-                request_id: None,
-                data,
-            },
-            // Requests that wait for answers go through `fetch_sockets` and the others.
-            _ => return false,
-        };
-        let channel = member.channels.request().to_owned();
-        match request.encode() {
-            Ok(bytes) => {
-                self.send(channel, bytes);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    fn send(&mut self, channel: String, message: Vec<u8>) {
-        self.commands
-            .push_back(Command::Publish { channel, message });
     }
 
     /// Sends a client's ack of another node's broadcast back to it; `false` when the ack is
@@ -534,12 +778,23 @@ impl ClassicNode {
         let Some(id) = ack.ack_id() else {
             return false;
         };
-        let Some((request_id, channel)) = self.pending_acks.remove(&(socket.id.clone(), id)) else {
+        let Some((request_id, route)) = self.pending_acks.remove(&(socket.id.clone(), id)) else {
             return false;
         };
-        let mut message = Vec::new();
-        if classic::broadcast_ack(&mut message, &request_id, ack).is_ok() {
-            self.send(channel, message);
+        match self.mode {
+            Mode::Classic => {
+                let mut message = Vec::new();
+                if classic::broadcast_ack(&mut message, &request_id, ack).is_ok() {
+                    self.send(route.channel, message);
+                }
+            }
+            Mode::Sharded(_) => {
+                let message = Message::BroadcastAck {
+                    request_id,
+                    ack: ack.clone(),
+                };
+                self.send_envelope(route.member, route.channel, message);
+            }
         }
         true
     }
@@ -560,47 +815,49 @@ impl ClassicNode {
 
     /// Publishes this server's answer to a `serverSideEmit` with acks.
     pub fn answer(&mut self, emit: &ServerSideEmit, answer: &str) {
-        let Some(request_id) = &emit.request_id else {
-            return;
-        };
-        let response = Response::ServerSideEmit {
-            request_id: request_id.clone(),
-            data: answer.to_owned(),
-        };
-        if let Ok(bytes) = response.encode() {
-            self.send(emit.response_channel.clone(), bytes);
+        if let Some(request_id) = &emit.request_id {
+            let answer = Answer::ServerSideEmit(answer.to_owned());
+            self.respond(&emit.route, request_id.clone(), answer);
         }
     }
 
-    /// Delivers another node's broadcast with acks to the local sockets it selects, each with
-    /// an ack id of its own, and answers with their count.
-    fn broadcast_with_ack(
-        &mut self,
-        now: Instant,
-        endpoint: &mut Endpoint,
-        at: usize,
-        request: BroadcastWithAck,
-    ) {
-        let node = &self.members[at];
-        if request.uid == node.uid || request.packet.namespace() != node.namespace.as_str() {
-            return;
-        }
-        let timeout = Duration::from_millis(request.opts.flags.timeout.unwrap_or(5000));
-        let channel = node.channels.response().to_owned();
-        let mut count = 0;
-        for socket in endpoint.sockets(&node.namespace, &BroadcastTarget::from(&request.opts)) {
-            if let Ok(id) = endpoint.emit_with_ack(now, &socket, request.packet.clone(), timeout) {
-                count += 1;
-                let pending = (request.request_id.clone(), channel.clone());
-                self.pending_acks.insert((socket.id, id), pending);
+    /// Publishes an answer to another node's request, as the mode writes it.
+    fn respond(&mut self, route: &Route, request_id: String, answer: Answer) {
+        match self.mode {
+            Mode::Classic => {
+                let response = match answer {
+                    Answer::Rooms(rooms) => Response::Rooms { request_id, rooms },
+                    Answer::Sockets(sockets) => Response::Sockets {
+                        request_id,
+                        sockets: serde_json::to_string(&sockets).unwrap_or_else(|_| "[]".into()),
+                    },
+                    Answer::ServerSideEmit(data) => Response::ServerSideEmit { request_id, data },
+                    Answer::ClientCount(client_count) => Response::ClientCount {
+                        request_id,
+                        client_count,
+                    },
+                };
+                if let Ok(bytes) = response.encode() {
+                    self.send(route.channel.clone(), bytes);
+                }
             }
-        }
-        let response = Response::ClientCount {
-            request_id: request.request_id,
-            client_count: count,
-        };
-        if let Ok(bytes) = response.encode() {
-            self.send(channel, bytes);
+            Mode::Sharded(_) => {
+                let message = match answer {
+                    Answer::Rooms(_) => return, // No such request in this adapter.
+                    Answer::Sockets(sockets) => Message::FetchSocketsResponse {
+                        request_id,
+                        sockets,
+                    },
+                    Answer::ServerSideEmit(data) => {
+                        Message::ServerSideEmitResponse { request_id, data }
+                    }
+                    Answer::ClientCount(client_count) => Message::BroadcastClientCount {
+                        request_id,
+                        client_count,
+                    },
+                };
+                self.send_envelope(route.member, route.channel.clone(), message);
+            }
         }
     }
 
@@ -612,114 +869,243 @@ impl ClassicNode {
         channel: &str,
         payload: Bytes,
     ) -> Option<ServerSideEmit> {
-        if let Some(at) = self
-            .members
-            .iter()
-            .position(|n| n.channels.subscriptions()[1..].contains(&channel))
-        {
-            if let Ok(Some(response)) = Response::decode(&payload) {
-                self.answered(at, response);
-            }
-            return None;
-        }
-        let at = self.members.iter().position(|n| {
-            n.channels.broadcast_room(channel).is_some() || n.channels.request() == channel
-        })?;
-        let node = &self.members[at];
-        if let Some(room) = node.channels.broadcast_room(channel) {
-            if room.is_some_and(|room| !endpoint.rooms().has_room(node.namespace.as_str(), room)) {
+        let (at, route, incoming) = match self.mode {
+            Mode::Classic => self.classic_incoming(endpoint, channel, payload)?,
+            Mode::Sharded(_) => self.sharded_incoming(channel, payload)?,
+        };
+        self.apply(now, endpoint, at, route, incoming)
+    }
+
+    /// A classic message: from a broadcast channel, the request channel or a response
+    /// channel of member `at`, with the route of its answers.
+    fn classic_incoming(
+        &self,
+        endpoint: &Endpoint,
+        channel: &str,
+        payload: Bytes,
+    ) -> Option<(usize, Option<Route>, Incoming)> {
+        let (at, channels) =
+            self.members
+                .iter()
+                .enumerate()
+                .find_map(|(at, m)| match &m.channels {
+                    Channels::Classic(c)
+                        if c.broadcast_room(channel).is_some()
+                            || c.subscriptions().contains(&channel) =>
+                    {
+                        Some((at, c))
+                    }
+                    _ => None,
+                })?;
+        let member = &self.members[at];
+        let route = Some(Route {
+            member: at,
+            channel: channels.response().to_owned(),
+        });
+        if let Some(room) = channels.broadcast_room(channel) {
+            let ns = member.namespace.as_str();
+            if room.is_some_and(|room| !endpoint.rooms().has_room(ns, room)) {
                 return None;
             }
-            let Ok(broadcast) = Broadcast::decode(payload.clone(), &self.limits) else {
-                return None; // Not a broadcast; nothing to deliver.
+            let broadcast = Broadcast::decode(payload, &self.limits).ok()?;
+            if broadcast.uid == member.uid || broadcast.packet.namespace() != ns {
+                return None;
+            }
+            return Some((
+                at,
+                None,
+                Incoming::Broadcast(broadcast.packet, broadcast.opts),
+            ));
+        }
+        if channel != channels.request() {
+            let answer = match Response::decode(&payload).ok()?? {
+                Response::Rooms { request_id, rooms } => {
+                    (request_id, Answers::Rooms(rooms.into_iter().collect()))
+                }
+                Response::Sockets {
+                    request_id,
+                    sockets,
+                } => {
+                    // A descriptor list that does not parse still counts as that node's answer.
+                    let sockets = serde_json::from_str(&sockets).unwrap_or_default();
+                    (request_id, Answers::Sockets(sockets))
+                }
+                Response::ServerSideEmit { request_id, data } => {
+                    (request_id, Answers::ServerSideEmit(vec![data]))
+                }
+                _ => return None,
             };
-            if broadcast.uid == node.uid || broadcast.packet.namespace() != node.namespace.as_str()
+            return Some((at, None, Incoming::Answered(answer.0, answer.1)));
+        }
+        if let Ok(Some(request)) = BroadcastWithAck::decode(payload.clone(), &self.limits) {
+            if request.uid == member.uid || request.packet.namespace() != member.namespace.as_str()
             {
                 return None;
             }
-            let _ = endpoint.broadcast(
-                now,
-                broadcast.packet,
-                &BroadcastTarget::from(&broadcast.opts),
-            );
-            return None;
+            let incoming =
+                Incoming::BroadcastWithAck(request.request_id, request.packet, request.opts);
+            return Some((at, route, incoming));
         }
-        if let Ok(Some(request)) = BroadcastWithAck::decode(payload.clone(), &self.limits) {
-            self.broadcast_with_ack(now, endpoint, at, request);
-            return None;
-        }
-        let Ok(Some(request)) = Request::decode(&payload) else {
-            return None;
-        };
-        let namespace = node.namespace.clone();
-        let response = match request {
-            Request::AllRooms { uid, request_id } if uid != node.uid => {
-                let rooms = endpoint.rooms().all_rooms(namespace.as_str());
-                Response::Rooms {
-                    request_id,
-                    rooms: rooms.into_iter().map(str::to_owned).collect(),
-                }
-            }
+        let own = |uid: &str| uid == member.uid;
+        let incoming = match Request::decode(&payload).ok()?? {
+            Request::AllRooms { uid, request_id } if !own(&uid) => Incoming::AllRooms(request_id),
             Request::Fetch {
                 uid,
                 request_id,
                 opts,
-            } if uid != node.uid => {
-                let sockets = endpoint.sockets(&namespace, &BroadcastTarget::from(&opts));
-                let descriptors: Vec<RemoteSocket> = sockets
-                    .iter()
-                    .map(|socket| RemoteSocket::local(endpoint, socket))
-                    .collect();
-                Response::Sockets {
-                    request_id,
-                    sockets: serde_json::to_string(&descriptors).unwrap_or_else(|_| "[]".into()),
-                }
+            } if !own(&uid) => Incoming::Fetch(request_id, opts),
+            // Applied by every node, this one too when its own request comes back.
+            Request::Join { opts, rooms, .. } => Incoming::Join(opts, rooms),
+            Request::Leave { opts, rooms, .. } => Incoming::Leave(opts, rooms),
+            Request::Disconnect { opts, close, .. } => Incoming::Disconnect(opts, close),
+            Request::ServerSideEmit {
+                uid,
+                request_id,
+                data,
+            } if !own(&uid) => Incoming::ServerSideEmit(request_id, data),
+            _ => return None,
+        };
+        Some((at, route, incoming))
+    }
+
+    /// A sharded envelope on one of member `at`'s channels, with the route of its answers
+    /// (the requester's own channel).
+    fn sharded_incoming(
+        &self,
+        channel: &str,
+        payload: Bytes,
+    ) -> Option<(usize, Option<Route>, Incoming)> {
+        let (at, channels) =
+            self.members
+                .iter()
+                .enumerate()
+                .find_map(|(at, m)| match &m.channels {
+                    Channels::Sharded(c) if c.contains(channel) => Some((at, c)),
+                    _ => None,
+                })?;
+        let member = &self.members[at];
+        let envelope = Envelope::decode(payload, &self.limits).ok()??;
+        if envelope.uid == member.uid || envelope.nsp != member.namespace.as_str() {
+            return None;
+        }
+        let route = Some(Route {
+            member: at,
+            channel: channels.responses_to(&envelope.uid),
+        });
+        let incoming = match envelope.message {
+            Message::Broadcast {
+                packet,
+                opts,
+                request_id: None,
+            } => Incoming::Broadcast(packet, opts),
+            Message::Broadcast {
+                packet,
+                opts,
+                request_id: Some(request_id),
+            } => Incoming::BroadcastWithAck(request_id, packet, opts),
+            Message::SocketsJoin { opts, rooms } => Incoming::Join(opts, rooms),
+            Message::SocketsLeave { opts, rooms } => Incoming::Leave(opts, rooms),
+            Message::DisconnectSockets { opts, close } => Incoming::Disconnect(opts, close),
+            Message::FetchSockets { opts, request_id } => Incoming::Fetch(request_id, opts),
+            Message::ServerSideEmit { request_id, data } => {
+                Incoming::ServerSideEmit(request_id, data)
             }
-            Request::Join { opts, rooms, .. } => {
-                for socket in endpoint.sockets(&namespace, &BroadcastTarget::from(&opts)) {
+            Message::FetchSocketsResponse {
+                request_id,
+                sockets,
+            } => Incoming::Answered(request_id, Answers::Sockets(sockets)),
+            Message::ServerSideEmitResponse { request_id, data } => {
+                Incoming::Answered(request_id, Answers::ServerSideEmit(vec![data]))
+            }
+            // Answers to broadcasts with acks, which this node does not send.
+            _ => return None,
+        };
+        Some((at, route, incoming))
+    }
+
+    /// Applies what another node asked, on member `at`'s namespace; answers go by `route`.
+    fn apply(
+        &mut self,
+        now: Instant,
+        endpoint: &mut Endpoint,
+        at: usize,
+        route: Option<Route>,
+        incoming: Incoming,
+    ) -> Option<ServerSideEmit> {
+        let namespace = self.members[at].namespace.clone();
+        let sockets = |endpoint: &Endpoint, opts: &BroadcastOptions| {
+            endpoint.sockets(&namespace, &BroadcastTarget::from(opts))
+        };
+        match incoming {
+            Incoming::Broadcast(packet, opts) => {
+                let _ = endpoint.broadcast(now, packet, &BroadcastTarget::from(&opts));
+            }
+            Incoming::BroadcastWithAck(request_id, packet, opts) => {
+                let route = route?;
+                let timeout = Duration::from_millis(opts.flags.timeout.unwrap_or(5000));
+                let mut count = 0;
+                for socket in sockets(endpoint, &opts) {
+                    if let Ok(id) = endpoint.emit_with_ack(now, &socket, packet.clone(), timeout) {
+                        count += 1;
+                        let pending = (request_id.clone(), route.clone());
+                        self.pending_acks.insert((socket.id, id), pending);
+                    }
+                }
+                self.respond(&route, request_id, Answer::ClientCount(count));
+            }
+            Incoming::Join(opts, rooms) => {
+                for socket in sockets(endpoint, &opts) {
                     for room in &rooms {
                         endpoint.join(&socket, room);
                     }
                 }
-                return None;
             }
-            Request::Leave { opts, rooms, .. } => {
-                for socket in endpoint.sockets(&namespace, &BroadcastTarget::from(&opts)) {
+            Incoming::Leave(opts, rooms) => {
+                for socket in sockets(endpoint, &opts) {
                     for room in &rooms {
                         endpoint.leave(&socket, room);
                     }
                 }
-                return None;
             }
-            Request::Disconnect { opts, close, .. } => {
-                for socket in endpoint.sockets(&namespace, &BroadcastTarget::from(&opts)) {
+            Incoming::Disconnect(opts, close) => {
+                for socket in sockets(endpoint, &opts) {
                     if close {
                         endpoint.close(socket.session);
                     } else {
                         let _ = endpoint.disconnect(&socket);
                     }
                 }
-                return None;
             }
-            Request::ServerSideEmit {
-                uid,
-                request_id,
-                data,
-            } if uid != node.uid => {
-                // Answers always go to the shared response channel (ADAPTERS.md §2.3).
+            Incoming::Fetch(request_id, opts) => {
+                let descriptors = sockets(endpoint, &opts)
+                    .iter()
+                    .map(|socket| RemoteSocket::local(endpoint, socket))
+                    .collect();
+                self.respond(&route?, request_id, Answer::Sockets(descriptors));
+            }
+            Incoming::AllRooms(request_id) => {
+                let rooms = endpoint.rooms().all_rooms(namespace.as_str());
+                let rooms = rooms.into_iter().map(str::to_owned).collect();
+                self.respond(&route?, request_id, Answer::Rooms(rooms));
+            }
+            Incoming::ServerSideEmit(request_id, data) => {
                 return Some(ServerSideEmit {
                     namespace,
                     data,
                     request_id,
-                    response_channel: node.channels.response().to_owned(),
+                    route: route?,
                 });
             }
-            _ => return None,
-        };
-        if let Ok(bytes) = response.encode() {
-            let channel = node.channels.response().to_owned();
-            self.send(channel, bytes);
+            Incoming::Answered(request_id, answer) => self.answered(at, &request_id, answer),
         }
         None
     }
+}
+
+/// A request of this node, before its mode writes it.
+enum Ask {
+    Fetch(BroadcastOptions),
+    AllRooms,
+    ServerSideEmit(String),
+    Count,
 }

@@ -334,7 +334,7 @@ impl Packet {
     /// is built once. See the [module docs](crate::msgpack) for the rules.
     pub fn decode_msgpack(message: Bytes, limits: &Limits) -> Result<Packet, DecodeError> {
         let raw = RawMsgpackPacket::parse(&message, limits)?;
-        Self::from_raw_msgpack(&message, raw, limits)
+        Self::from_raw_msgpack(&message, raw, limits, to_json::Dialect::Parser)
     }
 
     /// The owned packet of a checked msgpack packet whose bytes lie in `message`.
@@ -342,6 +342,7 @@ impl Packet {
         message: &Bytes,
         raw: RawMsgpackPacket<'_>,
         limits: &Limits,
+        dialect: to_json::Dialect,
     ) -> Result<Packet, DecodeError> {
         let namespace = match &raw.namespace {
             Cow::Borrowed("/") => Namespace::main(),
@@ -364,6 +365,7 @@ impl Packet {
                     out: &mut json,
                     attachments: &mut attachments,
                     frame: message,
+                    dialect,
                 };
                 sink.value(&mut Reader::new(value), limits.max_json_depth)?;
                 // The sink writes JSON from UTF-8 strings and ASCII only.

@@ -15,6 +15,24 @@ pub(crate) struct JsonSink<'o> {
     pub(crate) attachments: &'o mut Vec<Bytes>,
     /// The received frame the reader walks (or a part of).
     pub(crate) frame: &'o Bytes,
+    /// How the sender's JavaScript decoder reads what the packet parser's notepack 2.2 does
+    /// not: see [`Dialect`].
+    pub(crate) dialect: Dialect,
+}
+
+/// Which JavaScript msgpack decoder the values are read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// `socket.io-msgpack-parser` (notepack 2.2): extension −1 is `[-1, Buffer]`; binaries
+    /// become attachments.
+    Parser,
+    /// The cluster adapters (notepack 3, `@msgpack/msgpack`): extension −1 is a timestamp,
+    /// a `Date` (its ISO string in JSON); binaries become attachments.
+    Cluster,
+    /// As `Cluster`, for values that reach the application as JSON only (`serverSideEmit`
+    /// arguments, fetched sockets): a binary becomes what `JSON.stringify` makes of a
+    /// Node.js `Buffer`, `{"type":"Buffer","data":[…]}`.
+    ClusterJson,
 }
 
 impl JsonSink<'_> {
@@ -37,6 +55,10 @@ impl JsonSink<'_> {
             Token::Str(bytes) => write_string(self.out, bytes),
             Token::Bin(bytes) | Token::ArrayBuffer(bytes) => self.binary(bytes),
             Token::Ext(kind, bytes) => {
+                if let Some(ms) = timestamp(bytes).filter(|_| kind == -1 && self.cluster()) {
+                    write_date(self.out, ms);
+                    return Ok(true);
+                }
                 // JavaScript: `[type, Buffer]`.
                 self.out.push(b'[');
                 if kind < 0 {
@@ -123,7 +145,22 @@ impl JsonSink<'_> {
         Ok(false)
     }
 
+    fn cluster(&self) -> bool {
+        self.dialect != Dialect::Parser
+    }
+
     fn binary(&mut self, bytes: &[u8]) {
+        if self.dialect == Dialect::ClusterJson {
+            self.out.extend_from_slice(br#"{"type":"Buffer","data":["#);
+            for (i, byte) in bytes.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(b',');
+                }
+                push_decimal(self.out, usize::from(*byte));
+            }
+            self.out.extend_from_slice(b"]}");
+            return;
+        }
         let num = self.attachments.len();
         self.attachments.push(self.frame.slice_ref(bytes));
         self.out
@@ -146,6 +183,25 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
         }
     }
     out.extend_from_slice(&digits[at..]);
+}
+
+/// The milliseconds of a msgpack timestamp (extension −1 of 4, 8 or 12 bytes), as
+/// `new Date(sec * 1e3 + nsec / 1e6)` makes them.
+fn timestamp(bytes: &[u8]) -> Option<f64> {
+    let (sec, nsec) = match bytes.len() {
+        4 => (f64::from(u32::from_be_bytes(bytes.try_into().ok()?)), 0.0),
+        8 => {
+            let both = u64::from_be_bytes(bytes.try_into().ok()?);
+            ((both & 0x3_ffff_ffff) as f64, (both >> 34) as f64)
+        }
+        12 => {
+            let nsec = u32::from_be_bytes(bytes[..4].try_into().ok()?);
+            let sec = i64::from_be_bytes(bytes[4..].try_into().ok()?);
+            (sec as f64, f64::from(nsec))
+        }
+        _ => return None,
+    };
+    Some(sec * 1e3 + nsec / 1e6)
 }
 
 /// A number as `JSON.stringify` writes it: `null` unless finite.
@@ -235,5 +291,17 @@ mod tests {
             r#""-000001-01-01T00:00:00.000Z""#
         );
         assert_eq!(date(8.64e15 + 1.0), "null");
+    }
+
+    #[test]
+    fn timestamps_in_every_width() {
+        // ADAPTERS.md §1.4: new Date(0) and new Date(1700000000123).
+        assert_eq!(timestamp(&[0, 0, 0, 0]), Some(0.0));
+        let t64 = [0x1d, 0x53, 0x53, 0x00, 0x65, 0x53, 0xf1, 0x00];
+        assert_eq!(timestamp(&t64), Some(1_700_000_000_123.0));
+        let mut t96 = vec![0x07, 0x54, 0xd4, 0xc0]; // 123 000 000 ns
+        t96.extend_from_slice(&(-1i64).to_be_bytes());
+        assert_eq!(timestamp(&t96), Some(-1000.0 + 123.0));
+        assert_eq!(timestamp(&[1, 2, 3]), None);
     }
 }

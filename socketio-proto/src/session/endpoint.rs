@@ -82,7 +82,7 @@ use engineio_proto::session::server::{ServerConfig as EngineConfig, SessionEvent
 use serde::Serialize;
 
 use super::recovery::{RecoveryConfig, RecoveryRequest, RecoveryStore};
-use super::rooms::{Adapter, BroadcastTarget, Rooms};
+use super::rooms::{Adapter, BroadcastTarget, RoomChange, Rooms};
 use super::server::{Connection, ConnectionConfig, ConnectionEvent, DisconnectReason, Output};
 use super::{NamespaceMap, SessionError};
 use crate::msgpack::Side;
@@ -239,6 +239,17 @@ impl Endpoint {
     /// The rooms of every namespace.
     pub fn rooms(&self) -> &Rooms {
         &self.rooms
+    }
+
+    /// Starts recording the rooms that appear and empty ([`Rooms::track_changes`]), for a
+    /// cluster node that subscribes per room.
+    pub fn track_room_changes(&mut self) {
+        self.rooms.track_changes();
+    }
+
+    /// The rooms that appeared or emptied since the last call ([`Rooms::take_changes`]).
+    pub fn take_room_changes(&mut self) -> Vec<RoomChange> {
+        self.rooms.take_changes()
     }
 
     /// Feeds one input from the wire. Deadlines due at `now` are applied first.

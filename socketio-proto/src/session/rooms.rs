@@ -130,13 +130,54 @@ pub trait Adapter {
     fn recipients(&self, namespace: &str, target: &BroadcastTarget) -> Vec<&str>;
 }
 
+/// A room that appeared on this server or emptied (see [`Rooms::track_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomChange {
+    /// The namespace.
+    pub namespace: String,
+    /// The room.
+    pub room: String,
+    /// The room is a socket's own (named by its id).
+    pub socket_room: bool,
+    /// It appeared (`true`) or emptied (`false`).
+    pub created: bool,
+}
+
 /// The in-memory adapter: rooms of every namespace on this server.
 #[derive(Debug, Default)]
 pub struct Rooms {
     namespaces: HashMap<String, NamespaceRooms>,
+    /// Rooms that appeared or emptied since the last [`Rooms::take_changes`], when tracked.
+    changes: Option<Vec<RoomChange>>,
 }
 
 impl Rooms {
+    /// From now on, records every room that appears or empties, for a cluster node that
+    /// subscribes to a channel per room (the sharded adapter). Off by default: then nothing
+    /// is recorded.
+    pub fn track_changes(&mut self) {
+        self.changes.get_or_insert_with(Vec::new);
+    }
+
+    /// The rooms that appeared or emptied since the last call, in order.
+    pub fn take_changes(&mut self) -> Vec<RoomChange> {
+        self.changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn record(&mut self, namespace: &str, room: &str, socket_room: bool, created: bool) {
+        if let Some(changes) = &mut self.changes {
+            changes.push(RoomChange {
+                namespace: namespace.to_owned(),
+                room: room.to_owned(),
+                socket_room,
+                created,
+            });
+        }
+    }
+
     /// Every room of `namespace` that has a socket here: the sockets' own rooms (their ids)
     /// and the rooms they joined, each once, sorted. What a node answers to a cluster's
     /// `allRooms` request.
@@ -164,24 +205,40 @@ impl Rooms {
 impl Adapter for Rooms {
     fn add_socket(&mut self, namespace: &str, sid: &str) {
         let ns = self.namespaces.entry(namespace.to_owned()).or_default();
-        ns.sockets.entry(sid.to_owned()).or_default().own = true;
+        let member = ns.sockets.entry(sid.to_owned()).or_insert(Member {
+            own: false,
+            joined: Vec::new(),
+        });
+        if !std::mem::replace(&mut member.own, true) {
+            self.record(namespace, sid, true, true);
+        }
     }
 
     fn remove_socket(&mut self, namespace: &str, sid: &str) {
         let Some(ns) = self.namespaces.get_mut(namespace) else {
             return;
         };
-        let joined = ns.sockets.remove(sid).map(|m| m.joined).unwrap_or_default();
-        for room in joined {
+        let Some(member) = ns.sockets.remove(sid) else {
+            return;
+        };
+        let mut emptied = Vec::new();
+        for room in member.joined {
             if let Some(members) = ns.rooms.get_mut(&room) {
                 members.remove(sid);
                 if members.is_empty() {
                     ns.rooms.remove(&room);
+                    emptied.push(room);
                 }
             }
         }
         if ns.sockets.is_empty() {
             self.namespaces.remove(namespace);
+        }
+        if member.own {
+            self.record(namespace, sid, true, false);
+        }
+        for room in emptied {
+            self.record(namespace, &room, false, false);
         }
     }
 
@@ -189,15 +246,19 @@ impl Adapter for Rooms {
         let ns = self.namespaces.entry(namespace.to_owned()).or_default();
         let member = ns.sockets.entry(sid.to_owned()).or_default();
         if room == sid {
-            member.own = true;
+            if !std::mem::replace(&mut member.own, true) {
+                self.record(namespace, sid, true, true);
+            }
             return;
         }
         if let Err(at) = member.joined.binary_search_by(|r| r.as_str().cmp(room)) {
             member.joined.insert(at, room.to_owned());
-            ns.rooms
-                .entry(room.to_owned())
-                .or_default()
-                .insert(sid.to_owned());
+            let members = ns.rooms.entry(room.to_owned()).or_default();
+            let created = members.is_empty();
+            members.insert(sid.to_owned());
+            if created {
+                self.record(namespace, room, false, true);
+            }
         }
     }
 
@@ -209,7 +270,9 @@ impl Adapter for Rooms {
             return;
         };
         if room == sid {
-            member.own = false;
+            if std::mem::replace(&mut member.own, false) {
+                self.record(namespace, sid, true, false);
+            }
             return;
         }
         if let Ok(at) = member.joined.binary_search_by(|r| r.as_str().cmp(room)) {
@@ -218,6 +281,7 @@ impl Adapter for Rooms {
                 members.remove(sid);
                 if members.is_empty() {
                     ns.rooms.remove(room);
+                    self.record(namespace, room, false, false);
                 }
             }
         }

@@ -3,8 +3,9 @@
 //!
 //! Options: `--port N` (3000), `--host ADDR` (127.0.0.1), `--parser text|msgpack` (text; with
 //! msgpack the page gets the client bundle built with `socket.io-msgpack-parser`),
-//! `--redis redis://HOST:PORT` (join other chat servers, Rust or Node.js, through Redis with
-//! the classic adapter: run two with different ports on one Redis and their users meet). The page
+//! `--redis redis://HOST:PORT [--adapter classic|sharded]` (join other chat servers, Rust or
+//! Node.js, through Redis with the classic adapter or the sharded one: run two with
+//! different ports on one Redis and their users meet). The page
 //! uses the official browser client: served from the npm package when it is installed
 //! (`npm ci --prefix socketio-tokio/interop`, or `SOCKET_IO_CLIENT_JS=/path/socket.io.min.js`),
 //! otherwise loaded from the public CDN. The start-up message says which.
@@ -61,13 +62,17 @@ async fn main() -> std::io::Result<()> {
     let mut port = 3000u16;
     let mut host = String::from("127.0.0.1");
     let mut config = EndpointConfig::default();
-    let mut redis = None;
+    let mut redis: Option<RedisOptions> = None;
+    let mut adapter = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--port", Some(value)) => port = value.parse().map_err(std::io::Error::other)?,
             ("--host", Some(value)) => host = value,
             ("--redis", Some(url)) => redis = Some(RedisOptions::new(&url)),
+            ("--adapter", Some(name)) => {
+                adapter = Some(cluster::parse_mode(&name).map_err(std::io::Error::other)?)
+            }
             ("--parser", Some(value)) if value == "text" => config.connection.parser = Parser::Text,
             ("--parser", Some(value)) if value == "msgpack" => {
                 config.connection.parser = Parser::Msgpack
@@ -75,10 +80,13 @@ async fn main() -> std::io::Result<()> {
             _ => {
                 return Err(std::io::Error::other(
                     "usage: chat [--port N] [--host ADDR] [--parser text|msgpack] \
-                     [--redis redis://HOST:PORT]",
+                     [--redis redis://HOST:PORT [--adapter classic|sharded]]",
                 ));
             }
         }
+    }
+    if let (Some(redis), Some(adapter)) = (redis.as_mut(), adapter) {
+        redis.mode = adapter;
     }
     let addr: SocketAddr = format!("{host}:{port}")
         .parse()

@@ -18,7 +18,7 @@
 //! `--cors-origin ORIGIN` (repeatable), `--cookie` (the `io` cookie). For the load benchmark:
 //! `--threads N` (1 by default), `--ping-interval-ms N`, `--ping-timeout-ms N`. The Socket.IO
 //! modes take `--parser text|msgpack` (text by default; msgpack is `socket.io-msgpack-parser`)
-//! and `--redis redis://HOST:PORT [--adapter classic] [--redis-key KEY]` to join a cluster of
+//! and `--redis redis://HOST:PORT [--adapter classic|sharded] [--redis-key KEY]` to join a cluster of
 //! servers through Redis (namespaces `/` and `/custom`; see `socketio_tokio::cluster`).
 
 use std::net::SocketAddr;
@@ -28,7 +28,7 @@ use engineio_proto::session::server::ServerConfig;
 use socketio_proto::Parser;
 use socketio_proto::session::recovery::RecoveryConfig;
 use socketio_tokio::apps::interop::Interop;
-use socketio_tokio::cluster::RedisOptions;
+use socketio_tokio::cluster::{self, RedisOptions};
 use socketio_tokio::policy::{ConnectionLimits, Cookie, Cors, RequestPolicy};
 use socketio_tokio::server::{self, Echo, Options, ServerHandle};
 use socketio_tokio::socketio::{EndpointConfig, SocketIo};
@@ -62,6 +62,7 @@ async fn run() -> std::io::Result<()> {
     let mut parser = Parser::Text;
     let mut redis: Option<RedisOptions> = None;
     let mut redis_key = None;
+    let mut adapter = None;
     let mut limits = ConnectionLimits::default();
     let mut ping_interval = Duration::from_millis(300);
     let mut ping_timeout = Duration::from_millis(200);
@@ -101,11 +102,8 @@ async fn run() -> std::io::Result<()> {
             "--redis" => redis = Some(RedisOptions::new(&args.next().ok_or_else(usage)?)),
             "--redis-key" => redis_key = Some(args.next().ok_or_else(usage)?),
             "--adapter" => {
-                if args.next().as_deref() != Some("classic") {
-                    return Err(std::io::Error::other(
-                        "only --adapter classic is implemented (sharded and streams are not yet)",
-                    ));
-                }
+                let name = args.next().ok_or_else(usage)?;
+                adapter = Some(cluster::parse_mode(&name).map_err(std::io::Error::other)?);
             }
             "--parser" => {
                 parser = match args.next().as_deref() {
@@ -136,8 +134,9 @@ async fn run() -> std::io::Result<()> {
     };
     sio.connection.connect_timeout = Duration::from_millis(1000);
     sio.connection.parser = parser;
-    if let (Some(redis), Some(key)) = (redis.as_mut(), redis_key) {
-        redis.key = key;
+    if let Some(redis) = redis.as_mut() {
+        redis.key = redis_key.unwrap_or_else(|| redis.key.clone());
+        redis.mode = adapter.unwrap_or(redis.mode);
     }
     let server: ServerHandle = match mode.as_str() {
         "eio4" | "eio3" => server::serve(addr, options("/engine.io/"), Echo::new(config)).await?,
@@ -150,7 +149,7 @@ async fn run() -> std::io::Result<()> {
                 Some(mut redis) => {
                     redis.namespaces = vec!["/".into(), "/custom".into()];
                     let (cluster, messages) =
-                        socketio_tokio::cluster::start(&redis).map_err(std::io::Error::other)?;
+                        cluster::start(&redis).map_err(std::io::Error::other)?;
                     let app = app.with_cluster(cluster);
                     server::serve_with_external(addr, options("/socket.io/"), app, Some(messages))
                         .await?
@@ -171,6 +170,6 @@ fn usage() -> std::io::Error {
          [--max-connections N] [--header-timeout-ms N] [--body-timeout-ms N] \
          [--allowed-origin ORIGIN]… [--cors | --cors-origin ORIGIN…] [--cookie] \
          [--threads N] [--ping-interval-ms N] [--ping-timeout-ms N] [--parser text|msgpack] \
-         [--redis redis://HOST:PORT [--adapter classic] [--redis-key KEY]]",
+         [--redis redis://HOST:PORT [--adapter classic|sharded] [--redis-key KEY]]",
     )
 }

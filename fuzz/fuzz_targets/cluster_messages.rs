@@ -1,7 +1,8 @@
-//! Any bytes as a message from another node of a classic Redis cluster: the broadcast,
-//! request and response decoders never panic, and what they accept is written back to bytes
-//! that decode to the same message; a node with requests of its own waiting takes the
-//! bytes on every channel it listens to, and each request still ends exactly once.
+//! Any bytes as a message from another node of a Redis cluster: the classic adapter's
+//! broadcast, request and response decoders and the sharded adapter's envelope decoder
+//! never panic, and what they accept is written back to bytes that decode to the same
+//! message; a node of either adapter with requests of its own waiting takes the bytes on
+//! every channel it listens to, and each request still ends exactly once.
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -9,7 +10,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use socketio_proto::cluster::classic::{self, Broadcast, BroadcastWithAck, Request, Response};
-use socketio_proto::cluster::{BroadcastOptions, ClassicNode};
+use socketio_proto::cluster::envelope::{Envelope, Message};
+use socketio_proto::cluster::sharded::SubscriptionMode;
+use socketio_proto::cluster::{BroadcastOptions, ClusterNode};
 use socketio_proto::session::endpoint::{Endpoint, EndpointConfig};
 use socketio_proto::{Limits, Namespace};
 
@@ -53,21 +56,54 @@ fuzz_target!(|data: &[u8]| {
             Some(response)
         );
     }
-    node_with_pending_requests(data);
+    if let Ok(Some(envelope)) = Envelope::decode(Bytes::copy_from_slice(data), &limits) {
+        // Encoding fails only for payloads at the depth limit (serde_json's recursion limit).
+        if let Ok(out) = envelope.encode() {
+            let again = Envelope::decode(Bytes::from(out), &limits)
+                .expect("our envelope decodes")
+                .expect("a known type");
+            assert_eq!((&again.uid, &again.nsp), (&envelope.uid, &envelope.nsp));
+            match (&again.message, &envelope.message) {
+                (
+                    Message::Broadcast { packet: a, opts: oa, request_id: ra },
+                    Message::Broadcast { packet: b, opts: ob, request_id: rb },
+                ) => {
+                    assert_eq!((oa, ra), (ob, rb));
+                    assert_eq!(a.attachments(), b.attachments());
+                }
+                (Message::BroadcastAck { ack: a, .. }, Message::BroadcastAck { ack: b, .. }) => {
+                    assert_eq!(a.attachments(), b.attachments());
+                }
+                (a, b) => assert_eq!(a, b),
+            }
+        }
+    }
+    node_with_pending_requests(data, false);
+    node_with_pending_requests(data, true);
 });
 
 /// Node `uid` waits for 3 answers to each of its requests `uid0` (fetchSockets), `uid1`
-/// (allRooms) and `uid2` (serverSideEmitWithAck), and gets `data` on every channel.
-fn node_with_pending_requests(data: &[u8]) {
+/// (serverSideEmitWithAck) and, classic, `uid2` (allRooms), and gets `data` on every
+/// channel.
+fn node_with_pending_requests(data: &[u8], sharded: bool) {
     let now = Instant::now();
     let mut endpoint = Endpoint::new(EndpointConfig::default(), Box::new(|| "sid".to_owned()));
     let main = Namespace::main();
-    let mut node = ClassicNode::new("socket.io", &[(main.clone(), "uid".to_owned())]);
-    let requests = [
+    let namespaces = [(main.clone(), "uid".to_owned())];
+    let mut node = if sharded {
+        ClusterNode::sharded("socket.io", &namespaces, SubscriptionMode::Dynamic)
+    } else {
+        ClusterNode::classic("socket.io", &namespaces)
+    };
+    node.attach(&mut endpoint);
+    let mut requests = vec![
         node.fetch_sockets(now, &endpoint, &main, &BroadcastOptions::default()),
-        node.all_rooms(now, &endpoint, &main),
         node.server_side_emit_with_ack(now, &main, "[\"who\"]"),
     ];
+    if !sharded {
+        requests.push(node.all_rooms(now, &endpoint, &main));
+    }
+    let sent = requests.len();
     for request in requests {
         node.servers_counted(request.expect("a request is sent"), 4);
     }
@@ -76,9 +112,11 @@ fn node_with_pending_requests(data: &[u8]) {
         "socket.io-response#/#uid#",
         "socket.io-request#/#",
         "socket.io#/#",
+        "socket.io#/#uid#",
         "socket.io#/#room#",
     ] {
         let _ = node.handle(now, &mut endpoint, channel, Bytes::copy_from_slice(data));
+        node.sync_rooms(&mut endpoint);
     }
     while node.poll_command().is_some() {}
     node.handle_timeout(now + Duration::from_secs(5));
@@ -87,8 +125,8 @@ fn node_with_pending_requests(data: &[u8]) {
         ended.push(reply.request);
     }
     ended.sort();
-    assert_eq!(ended.len(), 3, "each request ends once");
+    let total = ended.len();
     ended.dedup();
-    assert_eq!(ended.len(), 3, "each request ends once");
+    assert_eq!((total, ended.len()), (sent, sent), "each request ends once");
     assert_eq!(node.poll_timeout(), None);
 }
