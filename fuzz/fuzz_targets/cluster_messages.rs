@@ -65,8 +65,16 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!((&again.uid, &again.nsp), (&envelope.uid, &envelope.nsp));
             match (&again.message, &envelope.message) {
                 (
-                    Message::Broadcast { packet: a, opts: oa, request_id: ra },
-                    Message::Broadcast { packet: b, opts: ob, request_id: rb },
+                    Message::Broadcast {
+                        packet: a,
+                        opts: oa,
+                        request_id: ra,
+                    },
+                    Message::Broadcast {
+                        packet: b,
+                        opts: ob,
+                        request_id: rb,
+                    },
                 ) => {
                     assert_eq!((oa, ra), (ob, rb));
                     assert_eq!(a.attachments(), b.attachments());
