@@ -14,7 +14,8 @@ use socketio_proto::cluster::envelope::{Envelope, Message};
 use socketio_proto::cluster::sharded::SubscriptionMode;
 use socketio_proto::cluster::{BroadcastOptions, ClusterNode};
 use socketio_proto::session::endpoint::{Endpoint, EndpointConfig};
-use socketio_proto::{Limits, Namespace};
+use socketio_proto::session::rooms::BroadcastTarget;
+use socketio_proto::{Limits, Namespace, Packet};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default();
@@ -90,9 +91,9 @@ fuzz_target!(|data: &[u8]| {
     node_with_pending_requests(data, true);
 });
 
-/// Node `uid` waits for 3 answers to each of its requests `uid0` (fetchSockets), `uid1`
-/// (serverSideEmitWithAck) and, classic, `uid2` (allRooms), and gets `data` on every
-/// channel.
+/// Node `uid` waits for the answers of 3 other nodes to each of its requests `uid0`
+/// (fetchSockets), `uid1` (serverSideEmitWithAck), `uid2` (a broadcast with acks) and,
+/// classic, `uid3` (allRooms), and gets `data` on every channel.
 fn node_with_pending_requests(data: &[u8], sharded: bool) {
     let now = Instant::now();
     let mut endpoint = Endpoint::new(EndpointConfig::default(), Box::new(|| "sid".to_owned()));
@@ -104,9 +105,13 @@ fn node_with_pending_requests(data: &[u8], sharded: bool) {
         ClusterNode::classic("socket.io", &namespaces)
     };
     node.attach(&mut endpoint);
+    let question = Packet::event(main.clone(), "q", &(), None).expect("an event builds");
+    let all = BroadcastTarget::all();
+    let timeout = Duration::from_secs(5);
     let mut requests = vec![
         node.fetch_sockets(now, &endpoint, &main, &BroadcastOptions::default()),
         node.server_side_emit_with_ack(now, &main, "[\"who\"]"),
+        node.broadcast_with_ack(now, &mut endpoint, question, &all, timeout),
     ];
     if !sharded {
         requests.push(node.all_rooms(now, &endpoint, &main));

@@ -307,6 +307,11 @@ fn c3_c4_broadcast_with_acks() {
     assert_eq!(request.packet.raw_json().unwrap().as_str(), r#"["e11"]"#);
     assert_eq!(request.opts.rooms, ["room1"]);
     assert_eq!(request.opts.flags.timeout, Some(1000));
+    // What our node publishes for the same broadcast.
+    let mut out = Vec::new();
+    classic::broadcast_with_ack(&mut out, "JATxCS", "ezi7V1", &request.packet, &request.opts)
+        .unwrap();
+    assert_eq!(out, bytes(c3));
     // JSON requests and other msgpack are not type 7.
     assert_eq!(
         BroadcastWithAck::decode(Bytes::from_static(b"{}"), &Limits::default()).unwrap(),
@@ -335,4 +340,39 @@ fn c3_c4_broadcast_with_acks() {
     let mut out = Vec::new();
     classic::broadcast_ack(&mut out, "ezi7V1", &ack).unwrap();
     assert_eq!(out, bytes(c4));
+}
+
+/// The ack on the response channel as our node reads it (C4): the binary first argument.
+#[test]
+fn c4_an_ack_from_another_node_keeps_its_binary() {
+    use socketio_proto::cluster::{Answers, ClusterNode, Command};
+    use socketio_proto::session::endpoint::{Endpoint, EndpointConfig};
+    use socketio_proto::session::rooms::BroadcastTarget;
+    let now = std::time::Instant::now();
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Box::new(|| "s".to_owned()));
+    let mut node = ClusterNode::classic("socket.io", &[(Namespace::main(), "JATxCS".into())]);
+    let packet = Packet::event(Namespace::main(), "e11", &(), None).unwrap();
+    let timeout = std::time::Duration::from_secs(1);
+    let all = BroadcastTarget::all();
+    let request = node
+        .broadcast_with_ack(now, &mut endpoint, packet, &all, timeout)
+        .unwrap();
+    while let Some(command) = node.poll_command() {
+        if let Command::CountServers { request, .. } = command {
+            node.servers_counted(request, 2);
+        }
+    }
+    let channel = "socket.io-response#/#";
+    let count = br#"{"type":8,"requestId":"JATxCS0","clientCount":1}"#;
+    node.handle(now, &mut endpoint, channel, Bytes::from_static(count));
+    let c4 = "83 a4 74 79 70 65 09 a9 72 65 71 75 65 73 74 49 64 a7 4a 41 54 78 43 53 30
+              a6 70 61 63 6b 65 74 c4 02 ca fe";
+    node.handle(now, &mut endpoint, channel, Bytes::from(bytes(c4)));
+    let reply = node.poll_reply().unwrap();
+    assert_eq!((reply.request, reply.timed_out), (request, false));
+    let Answers::Acks(acks) = reply.answers else {
+        panic!()
+    };
+    let (first,): (Bytes,) = acks[0].args().unwrap();
+    assert_eq!(first, Bytes::from_static(&[0xca, 0xfe]));
 }

@@ -39,6 +39,8 @@ struct Server {
     next_request: u64,
     /// Room channels the node subscribed to (sharded, dynamic).
     rooms: BTreeSet<String>,
+    /// The clients do not answer acks.
+    silent: bool,
 }
 
 const SHARDED: Mode = Mode::Sharded(SubscriptionMode::Dynamic);
@@ -69,6 +71,7 @@ impl Server {
             sockets: Vec::new(),
             next_request: 0,
             rooms: BTreeSet::new(),
+            silent: false,
         };
         server.node.attach(&mut server.endpoint);
         server
@@ -108,6 +111,7 @@ impl Server {
 
     fn drive(&mut self, now: Instant) {
         self.node.sync_rooms(&mut self.endpoint);
+        let mut answers = Vec::new();
         loop {
             if let Some(event) = self.endpoint.poll_event() {
                 match event {
@@ -115,6 +119,13 @@ impl Server {
                         self.endpoint.accept(now, &request).unwrap()
                     }
                     ServerEvent::Connected { socket, .. } => self.sockets.push(socket),
+                    // As a driver does: acks of cluster broadcasts go to the node.
+                    ServerEvent::Ack { socket, packet } => {
+                        assert!(self.node.acknowledged(&socket, &packet));
+                    }
+                    ServerEvent::AckTimeout { socket, ack_id } => {
+                        assert!(self.node.forget(&socket, ack_id));
+                    }
                     _ => {}
                 }
                 continue;
@@ -124,17 +135,30 @@ impl Server {
                     socket,
                     frame: Frame::Text(text),
                 }) => {
-                    // `42["name",…]`: keep the event name.
-                    if let (Some(sid), Some(json)) =
+                    // `42[id]["name",…]`: keep the event name; answer an ack id with the
+                    // socket id (unless the clients are silent).
+                    if let (Some(sid), Some(rest)) =
                         (self.sids.get(&socket), text.strip_prefix("42"))
                     {
+                        let json = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+                        let id = &rest[..rest.len() - json.len()];
                         let args: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
                         let name = args[0].as_str().unwrap().to_owned();
                         self.received.get_mut(sid).unwrap().push(name);
+                        if !id.is_empty() && !self.silent {
+                            answers.push((socket, format!("43{id}[\"{sid}\"]")));
+                        }
                     }
                 }
                 Some(_) => {}
-                None => return,
+                None if answers.is_empty() => return,
+                None => {
+                    for (socket, answer) in answers.drain(..) {
+                        let frame = Frame::Text(answer.into());
+                        self.endpoint
+                            .handle(now, Input::WebSocketFrame { socket, frame });
+                    }
+                }
             }
         }
     }
@@ -478,4 +502,65 @@ fn alone_a_request_ends_with_the_local_answer_and_late_answers_are_dropped() {
     );
     server.node.servers_counted(request, 3);
     assert_eq!(server.node.poll_reply(), None);
+}
+
+#[test]
+fn a_broadcast_with_acks_collects_every_client_of_every_node() {
+    for mode in [Mode::Classic, SHARDED] {
+        let now = Instant::now();
+        let (mut servers, clients) = cluster(now, mode);
+        let every: BTreeSet<String> = clients.iter().flatten().map(|c| c.id.clone()).collect();
+        for asker in 0..3 {
+            let packet = Packet::event(Namespace::main(), "q", &(), None).unwrap();
+            let s = &mut servers[asker];
+            let timeout = Duration::from_secs(1);
+            let all = BroadcastTarget::all();
+            let request = s
+                .node
+                .broadcast_with_ack(now, &mut s.endpoint, packet, &all, timeout)
+                .unwrap();
+            deliver(&mut servers, now);
+            let got = reply(&mut servers[asker]);
+            assert_eq!((got.request, got.timed_out), (request, false), "{mode:?}");
+            let Answers::Acks(acks) = got.answers else {
+                panic!()
+            };
+            let answered: BTreeSet<String> = acks
+                .iter()
+                .map(|ack| ack.args::<(String,)>().unwrap().0)
+                .collect();
+            assert_eq!(
+                (acks.len(), &answered),
+                (6, &every),
+                "{mode:?}, node {asker}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_broadcast_with_acks_ends_at_its_timeout_with_the_acks_that_came() {
+    for mode in [Mode::Classic, SHARDED] {
+        let start = Instant::now();
+        let (mut servers, _) = cluster(start, mode);
+        servers[2].silent = true;
+        let packet = Packet::event(Namespace::main(), "q", &(), None).unwrap();
+        let timeout = Duration::from_millis(1500);
+        let s = &mut servers[0];
+        let all = BroadcastTarget::all();
+        s.node
+            .broadcast_with_ack(start, &mut s.endpoint, packet, &all, timeout)
+            .unwrap();
+        deliver(&mut servers, start);
+        let node = &mut servers[0].node;
+        assert_eq!(node.poll_reply(), None, "{mode:?}: two clients are silent");
+        assert_eq!(node.poll_timeout(), Some(start + timeout));
+        node.handle_timeout(start + timeout);
+        let got = node.poll_reply().unwrap();
+        assert!(got.timed_out);
+        let Answers::Acks(acks) = got.answers else {
+            panic!()
+        };
+        assert_eq!(acks.len(), 4, "{mode:?}");
+    }
 }

@@ -33,17 +33,18 @@
 //!   `disconnect_sockets` and `server_side_emit` are published for every node (this one
 //!   applies them when they come back from Redis, as Node.js nodes do);
 //! * [`Io::fetch_sockets`](crate::socketio::Io::fetch_sockets), `all_rooms`,
-//!   `server_side_emit_with_ack` and `server_count` publish the request, ask Redis how many
-//!   servers listen (`PUBSUB NUMSUB`), and end in
+//!   `server_side_emit_with_ack`, `server_count` and `broadcast_with_ack` publish the
+//!   request, ask Redis how many servers listen (`PUBSUB NUMSUB`), and end in
 //!   [`App::on_cluster_reply`](crate::socketio::App::on_cluster_reply) once every other
-//!   server answered or after the requests timeout (5 s).
+//!   server answered (every client, for a broadcast with acks) or after the timeout (5 s
+//!   for requests, the broadcast's own).
 //!
 //! The cluster logic is sans-IO, in [`ClusterNode`]; this module moves its bytes.
 //!
 //! With the sharded adapter, `socketsJoin`, `socketsLeave` and `disconnectSockets` apply
 //! here at once (as its Node.js nodes do) and there is no `allRooms`.
 //!
-//! Not yet: broadcasts with acks from this node, the Redis-streams adapter.
+//! Not yet: the Redis-streams adapter.
 //!
 //! **Why the `redis` crate:** it is the Redis organisation's own client for Rust, the most
 //! used one, with async Pub/Sub (patterns included) on tokio and nothing else pulled in with

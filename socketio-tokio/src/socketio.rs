@@ -72,8 +72,9 @@ pub trait App: Send + 'static {
         None
     }
     /// A cluster request of this server ended ([`Io::fetch_sockets`], [`Io::all_rooms`],
-    /// [`Io::server_side_emit_with_ack`], [`Io::server_count`]): every other node answered,
-    /// or the requests timeout passed (`reply.timed_out`, with what arrived).
+    /// [`Io::server_side_emit_with_ack`], [`Io::server_count`],
+    /// [`Io::broadcast_with_ack`]): every node answered, or its timeout passed
+    /// (`reply.timed_out`, with what arrived).
     fn on_cluster_reply(&mut self, _io: &mut Io<'_>, _reply: Reply) {}
 }
 
@@ -298,6 +299,26 @@ impl Io<'_> {
                 Ok(())
             }
             None => self.endpoint.broadcast(self.now, packet, target),
+        }
+    }
+
+    /// A broadcast with acknowledgements (`io.timeout(ms).emit(…, callback)`) to the sockets
+    /// `target` selects on every node of the cluster; the clients' acknowledgements come to
+    /// [`App::on_cluster_reply`] as [`Answers::Acks`](socketio_proto::cluster::Answers) once
+    /// all arrived, or at `timeout` with those that did. Fails without a cluster (use
+    /// [`emit_with_ack`](Self::emit_with_ack) per socket then) and with too many requests
+    /// pending.
+    pub fn broadcast_with_ack(
+        &mut self,
+        packet: Packet,
+        target: &BroadcastTarget,
+        timeout: Duration,
+    ) -> Result<RequestId, RequestError> {
+        let (now, endpoint) = (self.now, &mut *self.endpoint);
+        match self.cluster.as_deref_mut() {
+            Some(cluster) => cluster
+                .with_node(|node| node.broadcast_with_ack(now, endpoint, packet, target, timeout)),
+            None => Err(RequestError::UnknownNamespace),
         }
     }
 

@@ -279,6 +279,26 @@ impl BroadcastWithAck {
     }
 }
 
+/// Appends a broadcast with acknowledgements as a classic node publishes it on the request
+/// channel (msgpack `{uid, requestId, type: 7, packet: {type, data, nsp}, opts: {rooms,
+/// except, flags}}`, ADAPTERS.md C3); `opts.flags.timeout` bounds every node's wait.
+pub fn broadcast_with_ack(
+    out: &mut Vec<u8>,
+    uid: &str,
+    request_id: &str,
+    packet: &Packet,
+    opts: &BroadcastOptions,
+) -> Result<(), EncodeError> {
+    out.extend_from_slice(b"\x85\xa3uid");
+    write::str(out, uid).map_err(|_| EncodeError::TooLarge)?;
+    out.extend_from_slice(b"\xa9requestId");
+    write::str(out, request_id).map_err(|_| EncodeError::TooLarge)?;
+    out.extend_from_slice(b"\xa4type\x07\xa6packet");
+    packet.write_msgpack(Side::Server, out)?;
+    out.extend_from_slice(b"\xa4opts");
+    write_options(out, opts, true)
+}
+
 /// Appends a client's acknowledgement of a [`BroadcastWithAck`] as a classic node publishes
 /// it (msgpack `{type: 9, requestId, packet}`): only the ack's first argument travels, binary
 /// as `bin`; an ack without arguments has no `packet` key (notepack drops `undefined`).

@@ -558,9 +558,10 @@ fn msgpack_broadcast(
     }))
 }
 
-/// A msgpack acknowledgement's `data`: `{requestId, packet?}`, the packet's binaries
-/// attachments (slices of `message`).
-fn msgpack_ack(
+/// A msgpack acknowledgement's `data`: `{requestId, packet?}` (other keys, such as the
+/// classic adapter's `type: 9`, ignored), the packet's binaries attachments (slices of
+/// `message`).
+pub(super) fn msgpack_ack(
     message: &Bytes,
     data: &[u8],
     nsp: &str,

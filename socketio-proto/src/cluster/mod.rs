@@ -10,8 +10,7 @@
 //! applies other nodes' messages to an [`Endpoint`](crate::session::endpoint::Endpoint),
 //! answers their requests, sends its own, and hands back the Redis commands to issue.
 //!
-//! Not yet here: broadcasts with acknowledgements from this node and the Redis-streams
-//! adapter.
+//! Not yet here: the Redis-streams adapter (with connection state recovery across nodes).
 //!
 //! Every decoder takes the peer's bytes as they come: it never panics, never allocates from
 //! an announced length, and bounds nesting by [`Limits::max_json_depth`](crate::Limits).

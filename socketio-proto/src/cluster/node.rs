@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::BroadcastOptions;
 use super::classic::{self, Broadcast, BroadcastWithAck, Request, Response};
-use super::envelope::{Envelope, Message};
+use super::envelope::{self, Envelope, Message};
 use super::sharded::{self, SubscriptionMode};
 use crate::session::endpoint::{Endpoint, SocketRef};
 use crate::session::rooms::{Adapter, BroadcastTarget};
@@ -127,6 +127,9 @@ pub enum Answers {
     /// `serverCount`: the servers of the namespace, this one included (0 when Redis did not
     /// answer in time).
     ServerCount(usize),
+    /// A broadcast with acknowledgements: each client's acknowledgement, an ACK whose first
+    /// argument is its answer (only the first argument crosses nodes, as in the reference).
+    Acks(Vec<Packet>),
 }
 
 /// The end of a request: what it collected and whether every node answered in time.
@@ -177,9 +180,12 @@ impl std::error::Error for RequestError {}
 struct Pending {
     member: usize,
     deadline: Instant,
-    /// How many other nodes answer, once Redis counted the servers.
+    /// How many nodes answer, once Redis counted the servers (a broadcast with acks counts
+    /// this one too).
     expected: Option<usize>,
     received: usize,
+    /// A broadcast with acks: the clients that received it, on the nodes that answered.
+    clients: u64,
     answers: Answers,
 }
 
@@ -237,7 +243,17 @@ enum Incoming {
     AllRooms(String),
     ServerSideEmit(Option<String>, String),
     /// An answer to one of this node's requests.
-    Answered(String, Answers),
+    Answered(String, Part),
+}
+
+/// One node's answer to one of this node's requests (or, for a broadcast with acks, one
+/// client's acknowledgement).
+enum Part {
+    Rooms(Vec<String>),
+    Sockets(Vec<RemoteSocket>),
+    ServerSideEmit(String),
+    ClientCount(u64),
+    Ack(Packet),
 }
 
 /// What one server does in a cluster: which channels to subscribe to, what to publish for
@@ -269,6 +285,9 @@ pub struct ClusterNode {
     /// request id and where the acks go. Each entry leaves on its ack, its timeout or its
     /// socket's disconnection.
     pending_acks: HashMap<(String, AckId), (String, Route)>,
+    /// Local deliveries of this node's broadcasts with acks: (socket id, ack id) ⇒ the
+    /// request. Each entry leaves on its ack, its timeout or its socket's disconnection.
+    own_acks: HashMap<(String, AckId), RequestId>,
 }
 
 impl ClusterNode {
@@ -318,6 +337,7 @@ impl ClusterNode {
             pending: BTreeMap::new(),
             replies: VecDeque::new(),
             pending_acks: HashMap::new(),
+            own_acks: HashMap::new(),
         }
     }
 
@@ -478,6 +498,75 @@ impl ClusterNode {
             }
             (Channels::Sharded(_), Mode::Classic) => {}
         }
+    }
+
+    /// A broadcast with acknowledgements (`io.timeout(ms).emit(…, callback)`): `packet` to
+    /// the sockets `target` selects on every node, each with an ack id of its own, and every
+    /// client's acknowledgement back, until `timeout`. The local sockets get it now (their
+    /// acks come through [`acknowledged`](Self::acknowledged)); the other nodes answer with
+    /// their client counts, then one acknowledgement per client. It ends in a [`Reply`] of
+    /// [`Answers::Acks`] once every server counted and every counted client answered, or at
+    /// `timeout` with what arrived.
+    pub fn broadcast_with_ack(
+        &mut self,
+        now: Instant,
+        endpoint: &mut Endpoint,
+        packet: Packet,
+        target: &BroadcastTarget,
+        timeout: Duration,
+    ) -> Result<RequestId, RequestError> {
+        let at = self
+            .member_of(packet.namespace())
+            .ok_or(RequestError::UnknownNamespace)?;
+        if self.pending.len() >= MAX_PENDING_REQUESTS {
+            return Err(RequestError::TooManyPending);
+        }
+        let request = RequestId(self.next_request);
+        let member = &self.members[at];
+        let request_id = format!("{}{}", member.uid, request.0);
+        let mut opts = BroadcastOptions::from(target);
+        opts.flags.timeout = Some(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        let (channel, message) = match &member.channels {
+            Channels::Classic(channels) => {
+                let mut out = Vec::new();
+                classic::broadcast_with_ack(&mut out, &member.uid, &request_id, &packet, &opts)
+                    .map_err(RequestError::Encode)?;
+                (channels.request().to_owned(), out)
+            }
+            Channels::Sharded(channels) => {
+                let message = Message::Broadcast {
+                    packet: packet.clone(),
+                    opts,
+                    request_id: Some(request_id),
+                };
+                let envelope = Envelope::new(&member.uid, member.namespace.as_str(), message);
+                let bytes = envelope.encode().map_err(RequestError::Encode)?;
+                (channels.main().to_owned(), bytes)
+            }
+        };
+        let namespace = member.namespace.clone();
+        self.send(channel.clone(), message);
+        let mut clients = 0;
+        for socket in endpoint.sockets(&namespace, target) {
+            if let Ok(id) = endpoint.emit_with_ack(now, &socket, packet.clone(), timeout) {
+                clients += 1;
+                self.own_acks.insert((socket.id, id), request);
+            }
+        }
+        self.next_request += 1;
+        self.commands
+            .push_back(Command::CountServers { request, channel });
+        let pending = Pending {
+            member: at,
+            deadline: now + timeout,
+            expected: None,
+            // This server counted its clients.
+            received: 1,
+            clients,
+            answers: Answers::Acks(Vec::new()),
+        };
+        self.pending.insert(request, pending);
+        Ok(request)
     }
 
     /// `socketsJoin`, `socketsLeave`, `disconnectSockets`, or a `serverSideEmit` without
@@ -706,6 +795,7 @@ impl ClusterNode {
             deadline: now + self.requests_timeout,
             expected: None,
             received: 0,
+            clients: 0,
             answers,
         };
         self.pending.insert(request, pending);
@@ -717,21 +807,27 @@ impl ClusterNode {
         let Some(pending) = self.pending.get_mut(&request) else {
             return; // Ended already.
         };
-        if let Answers::ServerCount(n) = &mut pending.answers {
-            *n = count;
-            pending.expected = Some(0);
-        } else {
+        match &mut pending.answers {
+            Answers::ServerCount(n) => {
+                *n = count;
+                pending.expected = Some(0);
+            }
+            // Every server answers its client count, this one included (at once).
+            Answers::Acks(_) => pending.expected = Some(count),
             // Every server but this one answers.
-            pending.expected = Some(count.saturating_sub(1));
+            _ => pending.expected = Some(count.saturating_sub(1)),
         }
         self.complete_if_done(request);
     }
 
     fn complete_if_done(&mut self, request: RequestId) {
-        let done = self
-            .pending
-            .get(&request)
-            .is_some_and(|p| p.expected.is_some_and(|expected| p.received >= expected));
+        let done = self.pending.get(&request).is_some_and(|p| {
+            let acks = match &p.answers {
+                Answers::Acks(acks) => acks.len() as u64 >= p.clients,
+                _ => true,
+            };
+            acks && p.expected.is_some_and(|expected| p.received >= expected)
+        });
         if done {
             self.finish(request, false);
         }
@@ -748,7 +844,7 @@ impl ClusterNode {
     }
 
     /// Adds another node's answer to the request it names, if it is one of ours.
-    fn answered(&mut self, member: usize, request_id: &str, answer: Answers) {
+    fn answered(&mut self, member: usize, request_id: &str, part: Part) {
         let Some(request) = request_id
             .strip_prefix(self.members[member].uid.as_str())
             .and_then(|n| n.parse().ok())
@@ -756,28 +852,56 @@ impl ClusterNode {
         else {
             return; // Another node's request.
         };
+        if self
+            .pending
+            .get(&request)
+            .is_some_and(|p| p.member == member)
+        {
+            self.add(request, part);
+        }
+    }
+
+    /// Adds an answer (or an acknowledgement) to a pending request of the same kind; extra
+    /// ones are dropped.
+    fn add(&mut self, request: RequestId, part: Part) {
         let Some(pending) = self.pending.get_mut(&request) else {
             return;
         };
-        if pending.member != member || pending.received >= pending.expected.unwrap_or(MAX_ANSWERS) {
-            return;
-        }
-        match (&mut pending.answers, answer) {
-            (Answers::Rooms(all), Answers::Rooms(rooms)) => all.extend(rooms),
-            (Answers::Sockets(all), Answers::Sockets(sockets)) => all.extend(sockets),
-            (Answers::ServerSideEmit(all), Answers::ServerSideEmit(data)) => all.extend(data),
+        let full = pending.received >= pending.expected.unwrap_or(MAX_ANSWERS);
+        let node_answer = !matches!(part, Part::Ack(_));
+        match (&mut pending.answers, part) {
+            (Answers::Acks(acks), Part::Ack(ack)) => {
+                if (acks.len() as u64) < pending.clients {
+                    acks.push(ack);
+                }
+            }
+            (_, Part::Ack(_)) => return,
+            _ if full => return,
+            (Answers::Rooms(all), Part::Rooms(rooms)) => all.extend(rooms),
+            (Answers::Sockets(all), Part::Sockets(sockets)) => all.extend(sockets),
+            (Answers::ServerSideEmit(all), Part::ServerSideEmit(data)) => all.push(data),
+            (Answers::Acks(_), Part::ClientCount(count)) => {
+                pending.clients = pending.clients.saturating_add(count);
+            }
             _ => return, // Not an answer to this kind of request.
         }
-        pending.received += 1;
+        if node_answer {
+            pending.received += 1;
+        }
         self.complete_if_done(request);
     }
 
-    /// Sends a client's ack of another node's broadcast back to it; `false` when the ack is
-    /// not one of those.
+    /// Takes a client's ack of a broadcast with acks: of another node's (sent back to it) or
+    /// of this node's (added to its answers); `false` when the ack is not one of those.
     pub fn acknowledged(&mut self, socket: &SocketRef, ack: &Packet) -> bool {
         let Some(id) = ack.ack_id() else {
             return false;
         };
+        if let Some(request) = self.own_acks.remove(&(socket.id.clone(), id)) {
+            // A local client's answer to this node's broadcast with acks.
+            self.add(request, Part::Ack(ack.clone()));
+            return true;
+        }
         let Some((request_id, route)) = self.pending_acks.remove(&(socket.id.clone(), id)) else {
             return false;
         };
@@ -799,17 +923,23 @@ impl ClusterNode {
         true
     }
 
-    /// Forgets a delivery whose ack did not come in time; `false` when it is not one of ours.
+    /// Forgets a delivery of a broadcast with acks whose ack did not come in time; `false`
+    /// when it is not one of those.
     pub fn forget(&mut self, socket: &SocketRef, ack_id: AckId) -> bool {
-        self.pending_acks
-            .remove(&(socket.id.clone(), ack_id))
-            .is_some()
+        let key = (socket.id.clone(), ack_id);
+        let own = self.own_acks.remove(&key).is_some();
+        self.pending_acks.remove(&key).is_some() || own
     }
 
-    /// Forgets the deliveries to a socket that left (its acks can no longer come).
+    /// Forgets the deliveries to a socket that left (its acks can no longer come; a
+    /// broadcast of this node then waits for them until its timeout, as the reference's
+    /// does).
     pub fn forget_socket(&mut self, socket: &SocketRef) {
         if !self.pending_acks.is_empty() {
             self.pending_acks.retain(|(id, _), _| *id != socket.id);
+        }
+        if !self.own_acks.is_empty() {
+            self.own_acks.retain(|(id, _), _| *id != socket.id);
         }
     }
 
@@ -918,22 +1048,36 @@ impl ClusterNode {
             ));
         }
         if channel != channels.request() {
+            if payload.first() != Some(&b'{') {
+                // A client's acknowledgement of this node's broadcast: msgpack type 9.
+                let ack = envelope::msgpack_ack(
+                    &payload,
+                    &payload,
+                    member.namespace.as_str(),
+                    &self.limits,
+                );
+                let Ok(Some(Message::BroadcastAck { request_id, ack })) = ack else {
+                    return None;
+                };
+                return Some((at, None, Incoming::Answered(request_id, Part::Ack(ack))));
+            }
             let answer = match Response::decode(&payload).ok()?? {
-                Response::Rooms { request_id, rooms } => {
-                    (request_id, Answers::Rooms(rooms.into_iter().collect()))
-                }
+                Response::Rooms { request_id, rooms } => (request_id, Part::Rooms(rooms)),
                 Response::Sockets {
                     request_id,
                     sockets,
                 } => {
                     // A descriptor list that does not parse still counts as that node's answer.
                     let sockets = serde_json::from_str(&sockets).unwrap_or_default();
-                    (request_id, Answers::Sockets(sockets))
+                    (request_id, Part::Sockets(sockets))
                 }
                 Response::ServerSideEmit { request_id, data } => {
-                    (request_id, Answers::ServerSideEmit(vec![data]))
+                    (request_id, Part::ServerSideEmit(data))
                 }
-                _ => return None,
+                Response::ClientCount {
+                    request_id,
+                    client_count,
+                } => (request_id, Part::ClientCount(client_count)),
             };
             return Some((at, None, Incoming::Answered(answer.0, answer.1)));
         }
@@ -1013,12 +1157,17 @@ impl ClusterNode {
             Message::FetchSocketsResponse {
                 request_id,
                 sockets,
-            } => Incoming::Answered(request_id, Answers::Sockets(sockets)),
+            } => Incoming::Answered(request_id, Part::Sockets(sockets)),
             Message::ServerSideEmitResponse { request_id, data } => {
-                Incoming::Answered(request_id, Answers::ServerSideEmit(vec![data]))
+                Incoming::Answered(request_id, Part::ServerSideEmit(data))
             }
-            // Answers to broadcasts with acks, which this node does not send.
-            _ => return None,
+            Message::BroadcastClientCount {
+                request_id,
+                client_count,
+            } => Incoming::Answered(request_id, Part::ClientCount(client_count)),
+            Message::BroadcastAck { request_id, ack } => {
+                Incoming::Answered(request_id, Part::Ack(ack))
+            }
         };
         Some((at, route, incoming))
     }

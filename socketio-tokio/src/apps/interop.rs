@@ -21,7 +21,9 @@
 //!   `note`) act on every node, then ack; `cluster-all-rooms` ⇒ ack(every node's rooms,
 //!   sorted), `cluster-fetch`(room) ⇒ ack([{id, rooms (sorted)}…]),
 //!   `cluster-server-side-emit` ⇒ ack({error, answers}) of `serverSideEmitWithAck("who")`,
-//!   `cluster-server-count` ⇒ ack(the number of servers).
+//!   `cluster-server-count` ⇒ ack(the number of servers), `cluster-broadcast-with-ack`(room)
+//!   ⇒ `question-all`("q") to the room on every node with a 3 s timeout, then
+//!   ack({error, answers}) with every client's answer (binary ones as binary).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -181,6 +183,26 @@ impl App for Interop {
                     io.ack(socket, ack);
                 }
             }
+            "cluster-broadcast-with-ack" => {
+                let (Some(room), Some(id)) = (room_name(rest), ack_id) else {
+                    return;
+                };
+                let Ok(question) = Packet::event(ns.clone(), "question-all", &("q",), None) else {
+                    return;
+                };
+                let target = BroadcastTarget::to([room]);
+                match io.broadcast_with_ack(question, &target, Duration::from_secs(3)) {
+                    Ok(request) => {
+                        self.waiting.insert(request, (socket.clone(), id));
+                    }
+                    Err(err) => {
+                        let error = serde_json::json!({ "error": err.to_string() });
+                        if let Ok(ack) = Packet::ack(ns, id, &(error,)) {
+                            io.ack(socket, ack);
+                        }
+                    }
+                }
+            }
             "cluster-all-rooms"
             | "cluster-fetch"
             | "cluster-server-side-emit"
@@ -248,6 +270,20 @@ impl App for Interop {
         let Some((socket, id)) = self.waiting.remove(&reply.request) else {
             return;
         };
+        if let Answers::Acks(acks) = &reply.answers {
+            // Each client's first argument, binaries kept: `{error, answers}` as the
+            // reference server's handler answers.
+            let answers: Vec<AnyValue> = acks
+                .iter()
+                .filter_map(|ack| ack.args::<(AnyValue,)>().ok().map(|(first,)| first))
+                .collect();
+            let error = reply.timed_out.then_some("operation has timed out");
+            let answer = AckAnswer { error, answers };
+            if let Ok(ack) = Packet::ack(socket.namespace.clone(), id, &(answer,)) {
+                io.ack(&socket, ack);
+            }
+            return;
+        }
         let answer = match reply.answers {
             Answers::Rooms(rooms) => serde_json::json!(rooms),
             Answers::Sockets(sockets) => sockets
@@ -282,4 +318,108 @@ impl App for Interop {
 /// the attachments of the remaining arguments intact when it is dropped).
 fn room_name(args: &[&RawValue]) -> Option<String> {
     serde_json::from_str(args.first()?.get()).ok()
+}
+
+/// The reference server's answer to `cluster-broadcast-with-ack`.
+#[derive(serde::Serialize)]
+struct AckAnswer {
+    error: Option<&'static str>,
+    answers: Vec<AnyValue>,
+}
+
+/// Any argument, binaries included: read from a packet's arguments (placeholders become
+/// bytes) and written back into another packet (bytes become attachments).
+#[derive(Debug)]
+enum AnyValue {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Binary(Vec<u8>),
+    Array(Vec<AnyValue>),
+    Object(Vec<(String, AnyValue)>),
+}
+
+impl serde::Serialize for AnyValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            AnyValue::Null => s.serialize_unit(),
+            AnyValue::Bool(b) => s.serialize_bool(*b),
+            AnyValue::Number(n) => n.serialize(s),
+            AnyValue::String(text) => s.serialize_str(text),
+            AnyValue::Binary(bytes) => s.serialize_bytes(bytes),
+            AnyValue::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            AnyValue::Object(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AnyValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AnyValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_unit<E>(self) -> Result<AnyValue, E> {
+                Ok(AnyValue::Null)
+            }
+            fn visit_none<E>(self) -> Result<AnyValue, E> {
+                Ok(AnyValue::Null)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<AnyValue, E> {
+                Ok(AnyValue::Bool(b))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<AnyValue, E> {
+                Ok(AnyValue::Number(n.into()))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<AnyValue, E> {
+                Ok(AnyValue::Number(n.into()))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<AnyValue, E> {
+                Ok(serde_json::Number::from_f64(n).map_or(AnyValue::Null, AnyValue::Number))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<AnyValue, E> {
+                Ok(AnyValue::String(text.to_owned()))
+            }
+            fn visit_bytes<E>(self, bytes: &[u8]) -> Result<AnyValue, E> {
+                Ok(AnyValue::Binary(bytes.to_vec()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<AnyValue, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(AnyValue::Array(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AnyValue, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(AnyValue::Object(entries))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
