@@ -12,7 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use socketio_proto::cluster::classic::{self, Broadcast, BroadcastWithAck, Request, Response};
 use socketio_proto::cluster::envelope::{Envelope, Message};
 use socketio_proto::cluster::sharded::SubscriptionMode;
-use socketio_proto::cluster::{BroadcastOptions, ClusterNode};
+use socketio_proto::cluster::{BroadcastOptions, ClusterNode, Mode};
 use socketio_proto::session::endpoint::{Endpoint, EndpointConfig};
 use socketio_proto::session::rooms::BroadcastTarget;
 use socketio_proto::{Limits, Namespace, Packet};
@@ -87,22 +87,32 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    node_with_pending_requests(data, false);
-    node_with_pending_requests(data, true);
+    // The same bytes as a stream entry's data, for every type.
+    for kind in 3..=12u8 {
+        let kind = kind.to_string();
+        let _ = Envelope::decode_entry(b"x", b"/", kind.as_bytes(), Some(data), &limits);
+    }
+    for mode in [
+        Mode::Classic,
+        Mode::Sharded(SubscriptionMode::Dynamic),
+        Mode::Streams,
+    ] {
+        node_with_pending_requests(data, mode);
+    }
 });
 
 /// Node `uid` waits for the answers of 3 other nodes to each of its requests `uid0`
 /// (fetchSockets), `uid1` (serverSideEmitWithAck), `uid2` (a broadcast with acks) and,
 /// classic, `uid3` (allRooms), and gets `data` on every channel.
-fn node_with_pending_requests(data: &[u8], sharded: bool) {
+fn node_with_pending_requests(data: &[u8], mode: Mode) {
     let now = Instant::now();
     let mut endpoint = Endpoint::new(EndpointConfig::default(), Box::new(|| "sid".to_owned()));
     let main = Namespace::main();
     let namespaces = [(main.clone(), "uid".to_owned())];
-    let mut node = if sharded {
-        ClusterNode::sharded("socket.io", &namespaces, SubscriptionMode::Dynamic)
-    } else {
-        ClusterNode::classic("socket.io", &namespaces)
+    let mut node = match mode {
+        Mode::Classic => ClusterNode::classic("socket.io", &namespaces),
+        Mode::Sharded(subscription) => ClusterNode::sharded("socket.io", &namespaces, subscription),
+        _ => ClusterNode::streams("socket.io", &namespaces, Default::default()),
     };
     node.attach(&mut endpoint);
     let question = Packet::event(main.clone(), "q", &(), None).expect("an event builds");
@@ -113,7 +123,7 @@ fn node_with_pending_requests(data: &[u8], sharded: bool) {
         node.server_side_emit_with_ack(now, &main, "[\"who\"]"),
         node.broadcast_with_ack(now, &mut endpoint, question, &all, timeout),
     ];
-    if !sharded {
+    if mode == Mode::Classic {
         requests.push(node.all_rooms(now, &endpoint, &main));
     }
     let sent = requests.len();
@@ -130,6 +140,19 @@ fn node_with_pending_requests(data: &[u8], sharded: bool) {
     ] {
         let _ = node.handle(now, &mut endpoint, channel, Bytes::copy_from_slice(data));
         node.sync_rooms(&mut endpoint);
+    }
+    if mode == Mode::Streams {
+        let kind = data.first().map_or(3, |b| 3 + b % 10).to_string();
+        let field = |k: &'static str, v: &[u8]| {
+            (Bytes::from_static(k.as_bytes()), Bytes::copy_from_slice(v))
+        };
+        let fields = [
+            field("uid", b"x"),
+            field("nsp", b"/"),
+            field("type", kind.as_bytes()),
+            field("data", data.get(1..).unwrap_or_default()),
+        ];
+        let _ = node.handle_entry(now, &mut endpoint, &fields);
     }
     while node.poll_command().is_some() {}
     node.handle_timeout(now + Duration::from_secs(5));

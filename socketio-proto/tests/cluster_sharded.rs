@@ -1,7 +1,8 @@
 //! The sharded adapter's messages (`ClusterAdapter` envelopes) against the captures of
 //! ADAPTERS.md §3.2 and §3.4 (node A uid `d68fee24e727e0fb`, node B `83fac4a2631c0e77`,
 //! socket.io 4.8.4, @socket.io/redis-adapter 8.3.0 `createShardedAdapter`): the JSON lines
-//! and the msgpack dumps byte for byte both ways.
+//! and the msgpack dumps byte for byte both ways; the Redis-streams adapter's entries and
+//! channel messages (§4), which share the envelope.
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
 use bytes::Bytes;
@@ -240,4 +241,182 @@ fn other_families_and_malformed_messages() {
             String::from_utf8_lossy(bad)
         );
     }
+}
+
+// The Redis-streams adapter (ADAPTERS.md §4.2, §4.4): the same envelopes, as stream entries
+// and as msgpack on the Pub/Sub channels (node A `afd71625045c9b41`, B `2486c147789cfdb5`).
+
+const SA: &str = "afd71625045c9b41";
+const SB: &str = "2486c147789cfdb5";
+
+fn msgpack(envelope: &Envelope) -> Vec<u8> {
+    let mut out = Vec::new();
+    envelope.write_msgpack(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn r1_a_binary_broadcast_entry_is_base64_of_msgpack() {
+    let data =
+        "gqZwYWNrZXSCpHR5cGUCpGRhdGGTomU4xAMBAgOBoWLEAf+kb3B0c4Olcm9vbXOQpmV4Y2VwdJClZmxhZ3OA";
+    #[derive(serde::Serialize)]
+    struct Bin {
+        b: Bytes,
+    }
+    let args = (
+        Bytes::from_static(&[1, 2, 3]),
+        Bin {
+            b: Bytes::from_static(&[0xff]),
+        },
+    );
+    let packet = event("e8", &args);
+    let envelope = Envelope::new(
+        SA,
+        "/",
+        Message::Broadcast {
+            packet: packet.clone(),
+            opts: BroadcastOptions::default(),
+            request_id: None,
+        },
+    );
+    assert_eq!(envelope.kind(), 3);
+    assert_eq!(envelope.entry_data().unwrap(), data.as_bytes());
+    let read = Envelope::decode_entry(
+        SA.as_bytes(),
+        b"/",
+        b"3",
+        Some(data.as_bytes()),
+        &Limits::default(),
+    )
+    .unwrap()
+    .unwrap();
+    let Message::Broadcast { packet: got, .. } = read.message else {
+        panic!()
+    };
+    assert_eq!(got.attachments(), packet.attachments());
+    assert_eq!(got.raw_json(), packet.raw_json());
+}
+
+#[test]
+fn the_captured_xadd_entries() {
+    for (message, data) in [
+        (
+            Message::Broadcast {
+                packet: event("e2", &("r1",)),
+                opts: to(&["room1"]),
+                request_id: None,
+            },
+            r#"{"packet":{"type":2,"data":["e2","r1"]},"opts":{"rooms":["room1"],"except":[],"flags":{}}}"#,
+        ),
+        (
+            Message::SocketsJoin {
+                opts: to(&["room1"]),
+                rooms: vec!["room3".into()],
+            },
+            r#"{"opts":{"rooms":["room1"],"except":[],"flags":{}},"rooms":["room3"]}"#,
+        ),
+        (
+            Message::DisconnectSockets {
+                opts: to(&["room1"]),
+                close: true,
+            },
+            r#"{"opts":{"rooms":["room1"],"except":[],"flags":{}},"close":true}"#,
+        ),
+    ] {
+        let envelope = Envelope::new(SA, "/", message);
+        assert_eq!(
+            String::from_utf8(envelope.entry_data().unwrap()).unwrap(),
+            data
+        );
+        let kind = envelope.kind().to_string();
+        let read = Envelope::decode_entry(
+            SA.as_bytes(),
+            b"/",
+            kind.as_bytes(),
+            Some(data.as_bytes()),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(read, Some(envelope));
+    }
+    // Another namespace's entry, an unknown type, bad data.
+    let limits = Limits::default();
+    assert_eq!(
+        Envelope::decode_entry(b"x", b"/", b"13", None, &limits).unwrap(),
+        None
+    );
+    assert!(Envelope::decode_entry(b"x", b"/", b"3", Some(b"!!"), &limits).is_err());
+}
+
+#[test]
+fn r2_to_r4_requests_and_answers_on_the_channels_are_msgpack() {
+    let r2 = "84 a4 74 79 70 65 03 a4 64 61 74 61 83 a6 70 61 63 6b 65 74 82 a4 74 79
+              70 65 02 a4 64 61 74 61 92 a3 65 31 30 a1 71 a9 72 65 71 75 65 73 74 49
+              64 b0 65 38 38 61 64 65 30 32 61 31 63 39 66 38 66 65 a4 6f 70 74 73 83
+              a5 72 6f 6f 6d 73 90 a6 65 78 63 65 70 74 90 a5 66 6c 61 67 73 81 a7 74
+              69 6d 65 6f 75 74 cd 03 e8 a3 75 69 64 b0 61 66 64 37 31 36 32 35 30 34
+              35 63 39 62 34 31 a3 6e 73 70 a1 2f";
+    let timeout = BroadcastOptions {
+        flags: Flags {
+            timeout: Some(1000),
+            ..Flags::default()
+        },
+        ..Default::default()
+    };
+    let request = Envelope::new(
+        SA,
+        "/",
+        Message::Broadcast {
+            packet: event("e10", &("q",)),
+            opts: timeout,
+            request_id: Some("e88ade02a1c9f8fe".into()),
+        },
+    );
+    assert_eq!(msgpack(&request), bytes(r2));
+    assert_eq!(decode(bytes(r2)), request);
+
+    let count = "84 a4 74 79 70 65 0b a4 64 61 74 61 82 a9 72 65 71 75 65 73 74 49 64 b0
+                 65 38 38 61 64 65 30 32 61 31 63 39 66 38 66 65 ab 63 6c 69 65 6e 74 43
+                 6f 75 6e 74 02 a3 75 69 64 b0 32 34 38 36 63 31 34 37 37 38 39 63 66 64
+                 62 35 a3 6e 73 70 a1 2f";
+    let answer = Envelope::new(
+        SB,
+        "/",
+        Message::BroadcastClientCount {
+            request_id: "e88ade02a1c9f8fe".into(),
+            client_count: 2,
+        },
+    );
+    assert_eq!(msgpack(&answer), bytes(count));
+    assert_eq!(decode(bytes(count)), answer);
+    let ack = "84 a4 74 79 70 65 0c a4 64 61 74 61 82 a9 72 65 71 75 65 73 74 49 64 b0
+               65 38 38 61 64 65 30 32 61 31 63 39 66 38 66 65 a6 70 61 63 6b 65 74 a7
+               61 63 6b 2d 63 42 31 a3 75 69 64 b0 32 34 38 36 63 31 34 37 37 38 39 63
+               66 64 62 35 a3 6e 73 70 a1 2f";
+    let client_ack = Packet::ack(Namespace::main(), AckId::new(1).unwrap(), &("ack-cB1",)).unwrap();
+    let answer = Envelope::new(
+        SB,
+        "/",
+        Message::BroadcastAck {
+            request_id: "e88ade02a1c9f8fe".into(),
+            ack: client_ack,
+        },
+    );
+    assert_eq!(msgpack(&answer), bytes(ack));
+
+    let r4 = "84 a4 74 79 70 65 07 a4 64 61 74 61 82 a4 6f 70 74 73 83 a5 72 6f 6f 6d
+              73 91 a5 72 6f 6f 6d 31 a6 65 78 63 65 70 74 90 a5 66 6c 61 67 73 80 a9
+              72 65 71 75 65 73 74 49 64 b0 33 34 34 35 64 65 65 34 32 64 36 38 66 38
+              35 35 a3 75 69 64 b0 61 66 64 37 31 36 32 35 30 34 35 63 39 62 34 31 a3
+              6e 73 70 a1 2f";
+    let fetch = Envelope::new(
+        SA,
+        "/",
+        Message::FetchSockets {
+            opts: to(&["room1"]),
+            request_id: "3445dee42d68f855".into(),
+        },
+    );
+    assert_eq!(msgpack(&fetch), bytes(r4));
+    assert_eq!(decode(bytes(r4)), fetch);
 }

@@ -1,6 +1,7 @@
-//! Several of our nodes in one cluster, classic or sharded, sans-IO: each an `Endpoint` with
-//! a `ClusterNode`, joined by an in-memory Redis Pub/Sub (pattern, exact and per-room
-//! subscriptions, delivery in publish order), clients over simulated WebSockets. Property: every client
+//! Several of our nodes in one cluster, classic, sharded or streams, sans-IO: each an
+//! `Endpoint` with a `ClusterNode`, joined by an in-memory Redis (Pub/Sub with pattern, exact
+//! and per-room subscriptions, delivery in publish order; one stream every node reads),
+//! clients over simulated WebSockets. Property: every client
 //! receives each broadcast exactly once when the broadcast's rooms and exceptions select it,
 //! and never otherwise, whichever node it came from; `socketsJoin` from any node moves
 //! sockets on every node; requests from any node (`fetchSockets`, `allRooms`,
@@ -65,6 +66,7 @@ impl Server {
                 Mode::Sharded(subscription) => {
                     ClusterNode::sharded("socket.io", &namespaces, subscription)
                 }
+                Mode::Streams => ClusterNode::streams("socket.io", &namespaces, Default::default()),
             },
             received: HashMap::new(),
             sids: HashMap::new(),
@@ -171,11 +173,20 @@ impl Server {
 fn deliver_with(servers: &mut [Server], now: Instant, silent: usize) {
     loop {
         let mut published = Vec::new();
+        let mut appended = Vec::new();
         for server in servers.iter_mut() {
             server.drive(now);
             while let Some(command) = server.node.poll_command() {
                 match command {
                     Command::Publish { channel, message } => published.push((channel, message)),
+                    Command::Append { stream, fields, .. } => {
+                        assert_eq!(stream, "socket.io");
+                        let fields: Vec<(Bytes, Bytes)> = fields
+                            .into_iter()
+                            .map(|(k, v)| (Bytes::from_static(k.as_bytes()), Bytes::from(v)))
+                            .collect();
+                        appended.push(fields);
+                    }
                     Command::CountServers { request, channel } => {
                         assert!(channel.starts_with("socket.io"), "{channel}");
                         server.node.servers_counted(request, 3 + silent);
@@ -185,8 +196,19 @@ fn deliver_with(servers: &mut [Server], now: Instant, silent: usize) {
                 }
             }
         }
-        if published.is_empty() {
+        if published.is_empty() && appended.is_empty() {
             return;
+        }
+        // Every node reads every entry of the stream, in order.
+        for fields in appended {
+            for (index, server) in servers.iter_mut().enumerate() {
+                let emit = server.node.handle_entry(now, &mut server.endpoint, &fields);
+                assert!(
+                    emit.is_none(),
+                    "node {index}: no serverSideEmit goes to the stream"
+                );
+                server.drive(now);
+            }
         }
         for (channel, payload) in published {
             for (index, server) in servers.iter_mut().enumerate() {
@@ -259,10 +281,9 @@ proptest! {
     #[test]
     fn every_selected_client_gets_each_broadcast_exactly_once(
         steps in prop::collection::vec(step(), 1..25),
-        sharded in any::<bool>(),
+        mode in prop_oneof![Just(Mode::Classic), Just(SHARDED), Just(Mode::Streams)],
     ) {
         let now = Instant::now();
-        let mode = if sharded { SHARDED } else { Mode::Classic };
         let mut servers: Vec<Server> = (0..3).map(|i| Server::with_mode(i, mode)).collect();
         let mut clients: Vec<Vec<SocketRef>> = Vec::new();
         for server in &mut servers {
@@ -347,6 +368,7 @@ fn reply(server: &mut Server) -> Reply {
 fn requests_from_any_node_collect_every_nodes_answers() {
     requests_from_any_node(Mode::Classic);
     requests_from_any_node(SHARDED);
+    requests_from_any_node(Mode::Streams);
 }
 
 fn requests_from_any_node(mode: Mode) {
@@ -506,7 +528,7 @@ fn alone_a_request_ends_with_the_local_answer_and_late_answers_are_dropped() {
 
 #[test]
 fn a_broadcast_with_acks_collects_every_client_of_every_node() {
-    for mode in [Mode::Classic, SHARDED] {
+    for mode in [Mode::Classic, SHARDED, Mode::Streams] {
         let now = Instant::now();
         let (mut servers, clients) = cluster(now, mode);
         let every: BTreeSet<String> = clients.iter().flatten().map(|c| c.id.clone()).collect();
@@ -540,7 +562,7 @@ fn a_broadcast_with_acks_collects_every_client_of_every_node() {
 
 #[test]
 fn a_broadcast_with_acks_ends_at_its_timeout_with_the_acks_that_came() {
-    for mode in [Mode::Classic, SHARDED] {
+    for mode in [Mode::Classic, SHARDED, Mode::Streams] {
         let start = Instant::now();
         let (mut servers, _) = cluster(start, mode);
         servers[2].silent = true;

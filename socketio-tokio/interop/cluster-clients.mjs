@@ -4,7 +4,7 @@
 // disconnectSockets) towards node B. Run it with A and B swapped too.
 //
 // Usage: node cluster-clients.mjs --a URL --b URL [--requests | --our-requests]
-//        [--adapter classic|sharded]
+//        [--adapter classic|sharded|streams]
 // --requests: A is the official server; --our-requests: A is ours. One JSON line per case on stdout; exit code 0 only if every
 // case passed.
 
@@ -20,7 +20,7 @@ const A = option("--a");
 const B = option("--b");
 const REQUESTS = args.includes("--requests");
 const OUR_REQUESTS = args.includes("--our-requests");
-// The sharded adapter has no allRooms.
+// Only the classic adapter has allRooms.
 const ALL_ROOMS = (option("--adapter") ?? "classic") === "classic";
 // What node B's application answers to serverSideEmitWithAck("who").
 const B_ANSWERS = OUR_REQUESTS ? "node" : "rust";

@@ -6,14 +6,15 @@
 // validated against this file, which proves the scripts themselves are right.
 //
 // Usage: node reference-server.mjs --port N [--recovery] [--ping-interval MS] [--ping-timeout MS]
-//        [--parser text|msgpack] [--redis redis://HOST:PORT [--adapter classic|sharded]]
+//        [--parser text|msgpack] [--redis redis://HOST:PORT [--adapter classic|sharded|streams]]
 //   --port 0     lets the OS pick a free port.
 //   --recovery   enables connection state recovery.
 //   --parser     the wire format: socket.io's default parser (text, the default) or
 //                socket.io-msgpack-parser 3.0.2 (msgpack; Engine.IO v3 clients cannot use it).
 //   --redis      joins a cluster through Redis with @socket.io/redis-adapter 8.3.0
 //                (node-redis 5.10.0 clients): createAdapter, the classic Pub/Sub adapter,
-//                or with `--adapter sharded` createShardedAdapter (default options).
+//                or with `--adapter sharded` createShardedAdapter, or with `--adapter streams`
+//                @socket.io/redis-streams-adapter 0.3.1 (default options).
 // Once listening, exactly one line `LISTENING <port>` is written to stdout.
 // SIGTERM (or SIGINT) closes the server and exits with code 0.
 //
@@ -45,6 +46,7 @@ import { createServer } from "node:http";
 import { Server } from "socket.io";
 import msgpackParser from "socket.io-msgpack-parser";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 
 // ---------------------------------------------------------------------------
@@ -71,7 +73,7 @@ function parseArgs(argv) {
       opts.redis = argv[++i];
     } else if (arg === "--adapter") {
       opts.adapter = argv[++i];
-      if (opts.adapter !== "classic" && opts.adapter !== "sharded") {
+      if (!["classic", "sharded", "streams"].includes(opts.adapter)) {
         throw new Error(`invalid --adapter value: ${opts.adapter}`);
       }
     } else if (arg === "--recovery") {
@@ -105,8 +107,12 @@ if (args.redis) {
   pubClient.on("error", () => {});
   subClient.on("error", () => {});
   await Promise.all([pubClient.connect(), subClient.connect()]);
-  const create = args.adapter === "sharded" ? createShardedAdapter : createAdapter;
-  adapter = { adapter: create(pubClient, subClient) };
+  if (args.adapter === "streams") {
+    adapter = { adapter: createStreamsAdapter(pubClient) };
+  } else {
+    const create = args.adapter === "sharded" ? createShardedAdapter : createAdapter;
+    adapter = { adapter: create(pubClient, subClient) };
+  }
 }
 
 const io = new Server(httpServer, {

@@ -1,14 +1,18 @@
 //! Multi-node through Redis with the adapters of `@socket.io/redis-adapter` 8.3, classic
-//! (`createAdapter`) or sharded (`createShardedAdapter`, Redis 7): this server joins a
-//! cluster of Node.js (or Rust) Socket.IO servers that share a Redis server.
+//! (`createAdapter`) or sharded (`createShardedAdapter`, Redis 7), or with
+//! `@socket.io/redis-streams-adapter` 0.3: this server joins a cluster of Node.js (or Rust)
+//! Socket.IO servers that share a Redis server.
 //!
 //! [`start`] connects to Redis and spawns two tasks: a subscriber that hands each message to
 //! the server core in order, and a publisher. Classic: one connection with
 //! `PSUBSCRIBE ‹key›#‹nsp›#*` and `SUBSCRIBE` on the request and response channels of every
 //! namespace, as the reference does. Sharded: `SSUBSCRIBE` on each namespace's channel and
 //! the node's own, and (the default dynamic mode) on the channel of each room the server has,
-//! following the rooms as they appear and empty. Both tasks reconnect with a backoff from
-//! 100 ms to 5 s when Redis goes away, and the subscriber subscribes again. [`SocketIo::with_cluster`](crate::socketio::SocketIo::with_cluster)
+//! following the rooms as they appear and empty. Streams: `SUBSCRIBE` on each namespace's
+//! channel and the node's own, and a third task reading the stream (`XREAD COUNT 100 BLOCK
+//! 5000`, from the entries added after it started, then from the last one read). Every task
+//! reconnects with a backoff from 100 ms to 5 s when Redis goes away; the subscriber
+//! subscribes again and the reader goes on from its last entry. [`SocketIo::with_cluster`](crate::socketio::SocketIo::with_cluster)
 //! plugs the returned [`Cluster`] into the server, and
 //! [`serve_with_external`](crate::server::serve_with_external) takes the message stream.
 //!
@@ -41,10 +45,12 @@
 //!
 //! The cluster logic is sans-IO, in [`ClusterNode`]; this module moves its bytes.
 //!
-//! With the sharded adapter, `socketsJoin`, `socketsLeave` and `disconnectSockets` apply
-//! here at once (as its Node.js nodes do) and there is no `allRooms`.
+//! With the sharded and streams adapters, `socketsJoin`, `socketsLeave` and
+//! `disconnectSockets` apply here at once (as their Node.js nodes do) and there is no
+//! `allRooms`.
 //!
-//! Not yet: the Redis-streams adapter.
+//! Not yet: connection state recovery across nodes with the streams adapter (the offsets
+//! and the sessions kept in Redis).
 //!
 //! **Why the `redis` crate:** it is the Redis organisation's own client for Rust, the most
 //! used one, with async Pub/Sub (patterns included) on tokio and nothing else pulled in with
@@ -66,6 +72,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use socketio_proto::AckId;
 use socketio_proto::cluster::classic::{self, Channels, Request};
+use socketio_proto::cluster::streams::StreamsOptions;
 use socketio_proto::cluster::{
     BroadcastOptions, ClusterNode, Command, Mode, Reply, ServerSideEmit,
 };
@@ -109,14 +116,16 @@ impl RedisOptions {
     }
 }
 
-/// The adapter named on a command line: `classic`, or `sharded` (the dynamic subscription
-/// mode, the reference's default).
+/// The adapter named on a command line: `classic`, `sharded` (the dynamic subscription
+/// mode, the reference's default) or `streams` (the reference's default options).
 pub fn parse_mode(name: &str) -> Result<Mode, String> {
     match name {
         "classic" => Ok(Mode::Classic),
         "sharded" => Ok(Mode::Sharded(Default::default())),
-        "streams" => Err("the streams adapter is not implemented yet".into()),
-        other => Err(format!("unknown adapter {other:?} (classic or sharded)")),
+        "streams" => Ok(Mode::Streams),
+        other => Err(format!(
+            "unknown adapter {other:?} (classic, sharded or streams)"
+        )),
     }
 }
 
@@ -150,11 +159,13 @@ pub fn start(options: &RedisOptions) -> Result<(Cluster, mpsc::Receiver<External
         let namespace = Namespace::new(name).map_err(|e| format!("{name}: {e}"))?;
         namespaces.push((namespace, uid(options.mode)?));
     }
+    let streams = StreamsOptions::default();
     let node = match options.mode {
         Mode::Classic => ClusterNode::classic(&options.key, &namespaces),
         Mode::Sharded(subscription) => {
             ClusterNode::sharded(&options.key, &namespaces, subscription)
         }
+        Mode::Streams => ClusterNode::streams(&options.key, &namespaces, streams.clone()),
     };
     let (patterns, channels) = node.subscriptions();
     let (external, messages) = mpsc::channel(SUBSCRIBE_QUEUE);
@@ -164,6 +175,15 @@ pub fn start(options: &RedisOptions) -> Result<(Cluster, mpsc::Receiver<External
         Mode::Classic => {
             let subscriber = subscriber(client.clone(), patterns, channels, external.clone());
             tokio::spawn(subscriber);
+        }
+        Mode::Streams => {
+            let subscriber = subscriber(client.clone(), patterns, channels, external.clone());
+            tokio::spawn(subscriber);
+            tokio::spawn(stream_reader(
+                client.clone(),
+                streams.streams(),
+                external.clone(),
+            ));
         }
         Mode::Sharded(_) => {
             let address = tcp_address(&client)?;
@@ -203,7 +223,7 @@ fn uid(mode: Mode) -> Result<String, String> {
             .iter()
             .map(|b| char::from(ALPHABET[usize::from(b & 63)]))
             .collect(),
-        Mode::Sharded(_) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        Mode::Sharded(_) | Mode::Streams => bytes.iter().map(|b| format!("{b:02x}")).collect(),
     })
 }
 
@@ -222,7 +242,7 @@ async fn subscriber(
     let mut delay = Duration::from_millis(100);
     loop {
         if let Ok(mut pubsub) = client.get_async_pubsub().await {
-            if pubsub.psubscribe(&patterns).await.is_ok()
+            if (patterns.is_empty() || pubsub.psubscribe(&patterns).await.is_ok())
                 && pubsub.subscribe(&channels).await.is_ok()
             {
                 delay = Duration::from_millis(100);
@@ -244,6 +264,109 @@ async fn subscriber(
         eprintln!("redis subscriber: connection lost, subscribing again in {delay:?}");
         backoff(&mut delay).await;
     }
+}
+
+/// Reads the streams adapter's streams: `XREAD COUNT 100 BLOCK 5000` from the entries added
+/// after it started (`$`), then from the last one read, on a connection of its own (whose
+/// response timeout outlasts the block); every entry goes to the core in order. After a
+/// lost connection it goes on from the last entry read.
+async fn stream_reader(
+    client: redis::Client,
+    streams: Vec<String>,
+    external: mpsc::Sender<External>,
+) {
+    let config =
+        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+    let mut last: Vec<String> = vec!["$".to_owned(); streams.len()];
+    let mut delay = Duration::from_millis(100);
+    loop {
+        if let Ok(mut conn) = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        {
+            loop {
+                let read: redis::RedisResult<redis::Value> = redis::cmd("XREAD")
+                    .arg("COUNT")
+                    .arg(100)
+                    .arg("BLOCK")
+                    .arg(5000)
+                    .arg("STREAMS")
+                    .arg(&streams)
+                    .arg(&last)
+                    .query_async(&mut conn)
+                    .await;
+                let Ok(read) = read else {
+                    break;
+                };
+                delay = Duration::from_millis(100);
+                for (stream, id, fields) in stream_entries(read) {
+                    if let Some(at) = streams.iter().position(|s| s.as_bytes() == &stream[..]) {
+                        last[at] = String::from_utf8_lossy(&id).into_owned();
+                    }
+                    if external.send(External::Entry { fields }).await.is_err() {
+                        return; // The server stopped.
+                    }
+                }
+            }
+        }
+        if external.is_closed() {
+            return;
+        }
+        eprintln!("redis stream reader: connection lost, reading again in {delay:?}");
+        backoff(&mut delay).await;
+    }
+}
+
+/// One entry of a stream: (stream, id, fields).
+type StreamEntry = (Bytes, Bytes, Vec<(Bytes, Bytes)>);
+
+/// The entries of an `XREAD` reply, in order.
+fn stream_entries(reply: redis::Value) -> Vec<StreamEntry> {
+    use redis::Value;
+    fn bytes(value: Value) -> Option<Bytes> {
+        match value {
+            Value::BulkString(bytes) => Some(Bytes::from(bytes)),
+            Value::SimpleString(text) => Some(Bytes::from(text)),
+            _ => None,
+        }
+    }
+    fn items(value: Value) -> Vec<Value> {
+        match value {
+            Value::Array(items) => items,
+            Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+            _ => Vec::new(),
+        }
+    }
+    let mut out = Vec::new();
+    let mut streams = items(reply).into_iter();
+    // RESP2: [[stream, entries], …]; RESP3: {stream: entries}.
+    while let Some(first) = streams.next() {
+        let (stream, entries) = match first {
+            Value::Array(pair) => {
+                let mut pair = pair.into_iter();
+                (pair.next(), pair.next())
+            }
+            stream => (Some(stream), streams.next()),
+        };
+        let (Some(stream), Some(entries)) = (stream.and_then(bytes), entries) else {
+            continue;
+        };
+        for entry in items(entries) {
+            let mut entry = items(entry).into_iter();
+            let (Some(id), Some(fields)) = (entry.next().and_then(bytes), entry.next()) else {
+                continue;
+            };
+            let mut values = items(fields).into_iter();
+            let mut fields = Vec::new();
+            while let (Some(key), Some(value)) = (values.next(), values.next()) {
+                if let (Some(key), Some(value)) = (bytes(key), bytes(value)) {
+                    fields.push((key, value));
+                }
+            }
+            out.push((stream.clone(), id, fields));
+        }
+    }
+    out
 }
 
 /// The sharded subscriber: its own RESP connection (`SSUBSCRIBE` on a standalone server is
@@ -357,7 +480,7 @@ async fn publisher(
     external: mpsc::Sender<External>,
 ) {
     let (publish, numsub) = match mode {
-        Mode::Classic => ("PUBLISH", "NUMSUB"),
+        Mode::Classic | Mode::Streams => ("PUBLISH", "NUMSUB"),
         Mode::Sharded(_) => ("SPUBLISH", "SHARDNUMSUB"),
     };
     let mut connection = None;
@@ -392,6 +515,22 @@ async fn publisher(
                             }
                             Err(err) => Err(err),
                         }
+                    }
+                    Command::Append {
+                        stream,
+                        max_len,
+                        fields,
+                    } => {
+                        let mut xadd = redis::cmd("XADD");
+                        xadd.arg(stream)
+                            .arg("MAXLEN")
+                            .arg("~")
+                            .arg(max_len)
+                            .arg("*");
+                        for (key, value) in fields {
+                            xadd.arg(key).arg(value);
+                        }
+                        xadd.query_async::<redis::Value>(conn).await.map(drop)
                     }
                     // The core hands subscriptions to the subscriber, not here.
                     _ => Ok(()),
@@ -466,6 +605,7 @@ impl Cluster {
             External::Message { channel, payload } => {
                 self.node.handle(now, endpoint, &channel, payload)
             }
+            External::Entry { fields } => self.node.handle_entry(now, endpoint, &fields),
             External::ServerCount { request, count } => {
                 self.node.servers_counted(request, count);
                 None
@@ -711,5 +851,50 @@ impl Emitter {
         let message = request.encode()?;
         let channel = self.channels(namespace).request().to_owned();
         self.publish(&channel, &message).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::Value;
+
+    fn bulk(text: &str) -> Value {
+        Value::BulkString(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn xread_replies_in_both_protocols() {
+        let entry = |id: &str| {
+            Value::Array(vec![
+                bulk(id),
+                Value::Array(vec![bulk("uid"), bulk("a"), bulk("type"), bulk("3")]),
+            ])
+        };
+        let entries = Value::Array(vec![entry("1-0"), entry("1-1")]);
+        let resp2 = Value::Array(vec![Value::Array(vec![bulk("socket.io"), entries.clone()])]);
+        let resp3 = Value::Map(vec![(bulk("socket.io"), entries)]);
+        for reply in [resp2, resp3] {
+            let read = stream_entries(reply);
+            let ids: Vec<&[u8]> = read.iter().map(|(_, id, _)| &id[..]).collect();
+            assert_eq!(ids, [&b"1-0"[..], b"1-1"]);
+            assert_eq!(&read[0].0[..], b"socket.io");
+            assert_eq!(read[0].2.len(), 2);
+            assert_eq!(&read[0].2[1].1[..], b"3");
+        }
+        assert!(stream_entries(Value::Nil).is_empty());
+    }
+
+    #[test]
+    fn uids_as_each_adapter_draws_them() {
+        let classic = uid(Mode::Classic).unwrap();
+        assert_eq!(classic.len(), 6);
+        let streams = uid(Mode::Streams).unwrap();
+        assert_eq!(streams.len(), 16);
+        assert!(
+            streams
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
     }
 }

@@ -88,6 +88,11 @@ pub enum External {
         /// Its bytes.
         payload: Bytes,
     },
+    /// An entry of a Redis stream the server reads (the streams adapter): its fields.
+    Entry {
+        /// The fields and their values, as read.
+        fields: Vec<(Bytes, Bytes)>,
+    },
     /// How many servers Redis counted for one of the server's cluster requests
     /// (`PUBSUB NUMSUB`).
     ServerCount {

@@ -1,6 +1,7 @@
 //! Multi-node through Redis, over real sockets: the official socket.io 4.8.4 server with
 //! `@socket.io/redis-adapter` 8.3.0 (`createAdapter`, the classic adapter, and
-//! `createShardedAdapter`, the sharded one) as node A, our `conformance-server --redis` as
+//! `createShardedAdapter`, the sharded one) or `@socket.io/redis-streams-adapter` 0.3.1 as
+//! node A, our `conformance-server --redis` as
 //! node B, a `redis-server` of the test's own, and socket.io-client 4.8.4 clients on both
 //! nodes (`interop/cluster-clients.mjs`):
 //!
@@ -8,8 +9,8 @@
 //! * the adapter's requests both ways: `allRooms` (classic), `fetchSockets`, `socketsJoin`/
 //!   `socketsLeave`, `serverSideEmit` with and without acks, `serverCount` and
 //!   `disconnectSockets`, broadcasts with acks (a binary ack included);
-//! * a Redis restart: our node subscribes again (both adapters) and broadcasts flow as
-//!   before;
+//! * a Redis restart: our node subscribes (and reads the stream) again, with each adapter,
+//!   and broadcasts flow as before;
 //! * emitters: the official `@socket.io/redis-emitter` 5.1.0 and our `emit` program drive
 //!   both nodes (broadcasts, rooms, `socketsJoin`, `disconnectSockets`)
 //!   (`interop/emitter-clients.mjs`).
@@ -116,6 +117,11 @@ fn the_same_with_the_sharded_adapter() {
 }
 
 #[test]
+fn the_same_with_the_streams_adapter() {
+    every_operation_both_ways("streams");
+}
+
+#[test]
 fn our_node_subscribes_again_after_a_redis_restart() {
     subscribes_again_after_a_restart("classic");
 }
@@ -123,6 +129,11 @@ fn our_node_subscribes_again_after_a_redis_restart() {
 #[test]
 fn our_sharded_node_subscribes_again_after_a_redis_restart() {
     subscribes_again_after_a_restart("sharded");
+}
+
+#[test]
+fn our_streams_node_reads_again_after_a_redis_restart() {
+    subscribes_again_after_a_restart("streams");
 }
 
 fn subscribes_again_after_a_restart(adapter: &str) {

@@ -283,17 +283,80 @@ impl Envelope {
         if !(3.0..=12.0).contains(&kind) || kind.fract() != 0.0 {
             return Ok(None);
         }
-        let kind = kind as u8;
-        let message = match (kind, data) {
-            (3, Some(data)) => msgpack_broadcast(&message, data, &nsp, limits)?,
-            (12, Some(data)) => msgpack_ack(&message, data, &nsp, limits)?,
-            (_, Some(data)) => {
-                let (json, _) = to_json(&message, data, limits, Dialect::ClusterJson)?;
-                json_message(kind, &json, &nsp)?
-            }
-            (_, None) => json_message(kind, "{}", &nsp)?,
+        let message = match data {
+            Some(data) => msgpack_message(kind as u8, &message, data, &nsp, limits)?,
+            None => json_message(kind as u8, "{}", &nsp)?,
         };
         Ok(message.map(|message| Envelope { uid, nsp, message }))
+    }
+
+    /// Decodes an entry of the Redis-streams adapter's stream: its fields `uid`, `nsp`,
+    /// `type` (a decimal string) and `data` (JSON text, or base64 of msgpack when it
+    /// carries binary). Unknown types are `Ok(None)`.
+    pub fn decode_entry(
+        uid: &[u8],
+        nsp: &[u8],
+        kind: &[u8],
+        data: Option<&[u8]>,
+        limits: &Limits,
+    ) -> Result<Option<Envelope>, ClusterError> {
+        use base64::Engine as _;
+        let text = |bytes: &[u8], what| {
+            std::str::from_utf8(bytes)
+                .map(str::to_owned)
+                .map_err(|_| ClusterError::Shape(what))
+        };
+        let (uid, nsp) = (text(uid, "uid")?, text(nsp, "nsp")?);
+        let Some(kind) = std::str::from_utf8(kind)
+            .ok()
+            .and_then(|k| k.parse::<u8>().ok())
+            .filter(|k| (3..=12).contains(k))
+        else {
+            return Ok(None);
+        };
+        let message = match data {
+            None => json_message(kind, "{}", &nsp)?,
+            Some(data) if data.first() == Some(&b'{') => {
+                json_message(kind, &text(data, "data")?, &nsp)?
+            }
+            Some(data) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .map_err(|_| ClusterError::Shape("data is neither JSON nor base64"))?;
+                let message = Bytes::from(bytes);
+                msgpack_message(kind, &message, &message, &nsp, limits)?
+            }
+        };
+        Ok(message.map(|message| Envelope { uid, nsp, message }))
+    }
+
+    /// The `data` field of this message as a stream entry: JSON text, or base64 of msgpack
+    /// when it carries binary (as the streams adapter writes it).
+    pub fn entry_data(&self) -> Result<Vec<u8>, EncodeError> {
+        use base64::Engine as _;
+        if self.has_binary() {
+            let mut data = Vec::new();
+            self.write_data_msgpack(&mut data)?;
+            Ok(base64::engine::general_purpose::STANDARD
+                .encode(data)
+                .into_bytes())
+        } else {
+            Ok(self.data_json()?.into_bytes())
+        }
+    }
+
+    /// The message's `type`.
+    pub fn kind(&self) -> u8 {
+        self.message.kind()
+    }
+
+    fn has_binary(&self) -> bool {
+        match &self.message {
+            Message::Broadcast { packet, .. } | Message::BroadcastAck { ack: packet, .. } => {
+                !packet.attachments().is_empty()
+            }
+            _ => false,
+        }
     }
 
     /// The message as a `ClusterAdapter` node publishes it: msgpack when it carries binary
@@ -301,13 +364,7 @@ impl Envelope {
     /// `{type, data, uid, nsp}` and each `data` in the reference's order. Fails when a
     /// payload is not JSON text or a value exceeds msgpack's limits.
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
-        let binary = match &self.message {
-            Message::Broadcast { packet, .. } | Message::BroadcastAck { ack: packet, .. } => {
-                !packet.attachments().is_empty()
-            }
-            _ => false,
-        };
-        if binary {
+        if self.has_binary() {
             let mut out = Vec::new();
             self.write_msgpack(&mut out)?;
             Ok(out)
@@ -317,6 +374,19 @@ impl Envelope {
     }
 
     fn to_json(&self) -> Result<Vec<u8>, EncodeError> {
+        let json = |value: &str| serde_json::to_string(value).map_err(EncodeError::Serialize);
+        Ok(format!(
+            r#"{{"type":{},"data":{},"uid":{},"nsp":{}}}"#,
+            self.message.kind(),
+            self.data_json()?,
+            json(&self.uid)?,
+            json(&self.nsp)?
+        )
+        .into_bytes())
+    }
+
+    /// `data` as JSON text, keys in the reference's order.
+    fn data_json(&self) -> Result<String, EncodeError> {
         let json = |value: &str| serde_json::to_string(value).map_err(EncodeError::Serialize);
         let opts = |opts: &BroadcastOptions| -> Result<String, EncodeError> {
             Ok(format!(
@@ -393,13 +463,7 @@ impl Envelope {
                 }
             }
         };
-        Ok(format!(
-            r#"{{"type":{},"data":{data},"uid":{},"nsp":{}}}"#,
-            self.message.kind(),
-            json(&self.uid)?,
-            json(&self.nsp)?
-        )
-        .into_bytes())
+        Ok(data)
     }
 
     /// The msgpack form (for messages with binary; the streams adapter's channels take every
@@ -409,6 +473,17 @@ impl Envelope {
         out.extend_from_slice(b"\x84\xa4type");
         out.push(self.message.kind());
         out.extend_from_slice(b"\xa4data");
+        self.write_data_msgpack(out)?;
+        out.extend_from_slice(b"\xa3uid");
+        write::str(out, &self.uid).map_err(too_large)?;
+        out.extend_from_slice(b"\xa3nsp");
+        write::str(out, &self.nsp).map_err(too_large)?;
+        Ok(())
+    }
+
+    /// `data` as msgpack.
+    fn write_data_msgpack(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let too_large = |_| EncodeError::TooLarge;
         let transcode = |out: &mut Vec<u8>, json: &str, attachments: &[Bytes]| {
             let mut deserializer = serde_json::Deserializer::from_str(json);
             ::serde::de::DeserializeSeed::deserialize(
@@ -454,21 +529,9 @@ impl Envelope {
                     transcode(out, first.get(), ack.attachments())?;
                 }
             }
-            _ => {
-                // No binary: the JSON form's `data`, transcoded.
-                let json = self.to_json()?;
-                let data = serde_json::from_slice::<RawEnvelope<'_>>(&json)
-                    .map_err(EncodeError::Serialize)?
-                    .data
-                    .map_or("{}", RawValue::get)
-                    .to_owned();
-                transcode(out, &data, &[])?;
-            }
+            // No binary: the JSON form, transcoded.
+            _ => transcode(out, &self.data_json()?, &[])?,
         }
-        out.extend_from_slice(b"\xa3uid");
-        write::str(out, &self.uid).map_err(too_large)?;
-        out.extend_from_slice(b"\xa3nsp");
-        write::str(out, &self.nsp).map_err(too_large)?;
         Ok(())
     }
 }
@@ -495,6 +558,24 @@ fn check_json(text: &str) -> Result<(), EncodeError> {
     serde_json::from_str::<&RawValue>(text)
         .map(drop)
         .map_err(EncodeError::Serialize)
+}
+
+/// `data` of type `kind` in msgpack (a slice of `message`).
+fn msgpack_message(
+    kind: u8,
+    message: &Bytes,
+    data: &[u8],
+    nsp: &str,
+    limits: &Limits,
+) -> Result<Option<Message>, ClusterError> {
+    match kind {
+        3 => msgpack_broadcast(message, data, nsp, limits),
+        12 => msgpack_ack(message, data, nsp, limits),
+        _ => {
+            let (json, _) = to_json(message, data, limits, Dialect::ClusterJson)?;
+            json_message(kind, &json, nsp)
+        }
+    }
 }
 
 /// A msgpack value of `message` as JSON text, its binaries as `dialect` says.

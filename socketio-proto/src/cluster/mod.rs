@@ -19,6 +19,7 @@ pub mod classic;
 pub mod envelope;
 mod node;
 pub mod sharded;
+pub mod streams;
 
 pub use node::{
     Answers, ClusterNode, Command, MAX_PENDING_REQUESTS, Mode, REQUESTS_TIMEOUT, RemoteSocket,

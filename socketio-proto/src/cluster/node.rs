@@ -15,6 +15,7 @@ use super::BroadcastOptions;
 use super::classic::{self, Broadcast, BroadcastWithAck, Request, Response};
 use super::envelope::{self, Envelope, Message};
 use super::sharded::{self, SubscriptionMode};
+use super::streams::StreamsOptions;
 use crate::session::endpoint::{Endpoint, SocketRef};
 use crate::session::rooms::{Adapter, BroadcastTarget};
 use crate::{AckId, EncodeError, Limits, Namespace, Packet};
@@ -103,6 +104,16 @@ pub enum Command {
         /// The room's channel.
         channel: String,
     },
+    /// `XADD stream MAXLEN ~ max_len * field value …` (the streams adapter's durable
+    /// messages).
+    Append {
+        /// The stream.
+        stream: String,
+        /// The approximate length to trim the stream to.
+        max_len: u64,
+        /// The entry's fields, in order: `uid`, `nsp`, `type`, `data`.
+        fields: Vec<(&'static str, Vec<u8>)>,
+    },
 }
 
 /// Which adapter the cluster runs; every node of a cluster runs the same.
@@ -112,6 +123,8 @@ pub enum Mode {
     Classic,
     /// `createShardedAdapter` ([`sharded`](super::sharded)), with its subscription mode.
     Sharded(SubscriptionMode),
+    /// `@socket.io/redis-streams-adapter` 0.3 ([`streams`](super::streams)).
+    Streams,
 }
 
 /// What a request collected: local answers first, then each other node's.
@@ -274,6 +287,7 @@ enum Part {
 #[derive(Debug)]
 pub struct ClusterNode {
     mode: Mode,
+    streams: StreamsOptions,
     members: Vec<Member>,
     limits: Limits,
     commands: VecDeque<Command>,
@@ -314,6 +328,22 @@ impl ClusterNode {
         })
     }
 
+    /// A node of a Redis-streams cluster whose channel prefix is `prefix` (`socket.io` by
+    /// default), serving `namespaces`, each with the uid the caller drew for it (16 random
+    /// lowercase hexadecimal characters); its durable messages go to the streams `options`
+    /// names.
+    pub fn streams(
+        prefix: &str,
+        namespaces: &[(Namespace, String)],
+        options: StreamsOptions,
+    ) -> ClusterNode {
+        let mut node = Self::new(Mode::Streams, namespaces, |nsp, uid| {
+            Channels::Sharded(sharded::Channels::new(prefix, nsp, uid))
+        });
+        node.streams = options;
+        node
+    }
+
     fn new(
         mode: Mode,
         namespaces: &[(Namespace, String)],
@@ -329,6 +359,7 @@ impl ClusterNode {
             .collect();
         ClusterNode {
             mode,
+            streams: StreamsOptions::default(),
             members,
             limits: Limits::default(),
             commands: VecDeque::new(),
@@ -462,14 +493,61 @@ impl ClusterNode {
             .push_back(Command::Publish { channel, message });
     }
 
-    /// Publishes a sharded envelope from member `at`.
+    /// Publishes an envelope from member `at` on `channel`, as the mode sends it: sharded,
+    /// JSON or msgpack with `SPUBLISH`; streams, a durable message as a stream entry and the
+    /// others in msgpack. Only a payload too deep to encode fails (the local delivery refused
+    /// it too).
     fn send_envelope(&mut self, at: usize, channel: String, message: Message) {
         let member = &self.members[at];
         let envelope = Envelope::new(&member.uid, member.namespace.as_str(), message);
-        // Only a payload too deep to encode, which the local delivery refused too.
-        if let Ok(bytes) = envelope.encode() {
+        let _ = self.publish_envelope(channel, &envelope);
+    }
+
+    fn send_outgoing(&mut self, channel: String, message: Outgoing) -> Result<(), EncodeError> {
+        match message {
+            Outgoing::Bytes(bytes) => {
+                self.send(channel, bytes);
+                Ok(())
+            }
+            Outgoing::Envelope(envelope) => self.publish_envelope(channel, &envelope),
+        }
+    }
+
+    fn publish_envelope(
+        &mut self,
+        channel: String,
+        envelope: &Envelope,
+    ) -> Result<(), EncodeError> {
+        if self.mode != Mode::Streams {
+            let bytes = envelope.encode()?;
+            self.send(channel, bytes);
+            return Ok(());
+        }
+        let durable = match &envelope.message {
+            Message::Broadcast { request_id, .. } => request_id.is_none(),
+            Message::SocketsJoin { .. }
+            | Message::SocketsLeave { .. }
+            | Message::DisconnectSockets { .. } => true,
+            _ => false,
+        };
+        if durable {
+            let fields = vec![
+                ("uid", envelope.uid.clone().into_bytes()),
+                ("nsp", envelope.nsp.clone().into_bytes()),
+                ("type", envelope.kind().to_string().into_bytes()),
+                ("data", envelope.entry_data()?),
+            ];
+            self.commands.push_back(Command::Append {
+                stream: self.streams.stream_for(&envelope.nsp),
+                max_len: self.streams.max_len,
+                fields,
+            });
+        } else {
+            let mut bytes = Vec::new();
+            envelope.write_msgpack(&mut bytes)?;
             self.send(channel, bytes);
         }
+        Ok(())
     }
 
     /// Publishes a broadcast this server just delivered locally.
@@ -487,8 +565,12 @@ impl ClusterNode {
                     self.send(channel, message);
                 }
             }
-            (Channels::Sharded(channels), Mode::Sharded(subscription)) => {
-                let channel = channels.broadcast_channel(&opts, subscription);
+            (Channels::Sharded(channels), mode) => {
+                let channel = match mode {
+                    Mode::Sharded(subscription) => channels.broadcast_channel(&opts, subscription),
+                    // A stream entry.
+                    _ => channels.main().to_owned(),
+                };
                 let message = Message::Broadcast {
                     packet: packet.clone(),
                     opts,
@@ -496,7 +578,6 @@ impl ClusterNode {
                 };
                 self.send_envelope(at, channel, message);
             }
-            (Channels::Sharded(_), Mode::Classic) => {}
         }
     }
 
@@ -531,7 +612,7 @@ impl ClusterNode {
                 let mut out = Vec::new();
                 classic::broadcast_with_ack(&mut out, &member.uid, &request_id, &packet, &opts)
                     .map_err(RequestError::Encode)?;
-                (channels.request().to_owned(), out)
+                (channels.request().to_owned(), Outgoing::Bytes(out))
             }
             Channels::Sharded(channels) => {
                 let message = Message::Broadcast {
@@ -540,12 +621,15 @@ impl ClusterNode {
                     request_id: Some(request_id),
                 };
                 let envelope = Envelope::new(&member.uid, member.namespace.as_str(), message);
-                let bytes = envelope.encode().map_err(RequestError::Encode)?;
-                (channels.main().to_owned(), bytes)
+                (
+                    channels.main().to_owned(),
+                    Outgoing::Envelope(Box::new(envelope)),
+                )
             }
         };
         let namespace = member.namespace.clone();
-        self.send(channel.clone(), message);
+        self.send_outgoing(channel.clone(), message)
+            .map_err(RequestError::Encode)?;
         let mut clients = 0;
         for socket in endpoint.sockets(&namespace, target) {
             if let Ok(id) = endpoint.emit_with_ack(now, &socket, packet.clone(), timeout) {
@@ -656,10 +740,9 @@ impl ClusterNode {
                     _ => return false,
                 };
                 let envelope = Envelope::new(&uid, namespace, message);
-                let Ok(bytes) = envelope.encode() else {
+                if self.publish_envelope(channel, &envelope).is_err() {
                     return false;
-                };
-                self.send(channel, bytes);
+                }
                 if let Some(local) = local {
                     self.apply(now, endpoint, at, None, local);
                 }
@@ -765,7 +848,7 @@ impl ClusterNode {
                     .map(|r| r.encode())
                     .transpose()
                     .map_err(RequestError::Encode)?;
-                (channels.request().to_owned(), message)
+                (channels.request().to_owned(), message.map(Outgoing::Bytes))
             }
             Channels::Sharded(channels) => {
                 let message = match ask {
@@ -777,15 +860,15 @@ impl ClusterNode {
                     }),
                     Ask::Count => None,
                 };
-                let message = message
-                    .map(|m| Envelope::new(uid, namespace.as_str(), m).encode())
-                    .transpose()
-                    .map_err(RequestError::Encode)?;
+                let message = message.map(|m| {
+                    Outgoing::Envelope(Box::new(Envelope::new(uid, namespace.as_str(), m)))
+                });
                 (channels.main().to_owned(), message)
             }
         };
         if let Some(message) = message {
-            self.send(channel.clone(), message);
+            self.send_outgoing(channel.clone(), message)
+                .map_err(RequestError::Encode)?;
         }
         self.next_request += 1;
         self.commands
@@ -912,7 +995,7 @@ impl ClusterNode {
                     self.send(route.channel, message);
                 }
             }
-            Mode::Sharded(_) => {
+            Mode::Sharded(_) | Mode::Streams => {
                 let message = Message::BroadcastAck {
                     request_id,
                     ack: ack.clone(),
@@ -971,7 +1054,7 @@ impl ClusterNode {
                     self.send(route.channel.clone(), bytes);
                 }
             }
-            Mode::Sharded(_) => {
+            Mode::Sharded(_) | Mode::Streams => {
                 let message = match answer {
                     Answer::Rooms(_) => return, // No such request in this adapter.
                     Answer::Sockets(sockets) => Message::FetchSocketsResponse {
@@ -1001,8 +1084,37 @@ impl ClusterNode {
     ) -> Option<ServerSideEmit> {
         let (at, route, incoming) = match self.mode {
             Mode::Classic => self.classic_incoming(endpoint, channel, payload)?,
-            Mode::Sharded(_) => self.sharded_incoming(channel, payload)?,
+            Mode::Sharded(_) | Mode::Streams => self.sharded_incoming(channel, payload)?,
         };
+        self.apply(now, endpoint, at, route, incoming)
+    }
+
+    /// Applies an entry of the streams adapter's stream (its fields as read, in any order);
+    /// entries of other namespaces and this node's own are skipped.
+    pub fn handle_entry(
+        &mut self,
+        now: Instant,
+        endpoint: &mut Endpoint,
+        fields: &[(Bytes, Bytes)],
+    ) -> Option<ServerSideEmit> {
+        let field = |name: &[u8]| {
+            fields
+                .iter()
+                .find(|(key, _)| &key[..] == name)
+                .map(|(_, value)| &value[..])
+        };
+        let nsp = field(b"nsp")?;
+        let (at, channels) =
+            self.members
+                .iter()
+                .enumerate()
+                .find_map(|(at, m)| match &m.channels {
+                    Channels::Sharded(c) if m.namespace.as_str().as_bytes() == nsp => Some((at, c)),
+                    _ => None,
+                })?;
+        let (uid, kind, data) = (field(b"uid")?, field(b"type")?, field(b"data"));
+        let envelope = Envelope::decode_entry(uid, nsp, kind, data, &self.limits).ok()??;
+        let (at, route, incoming) = self.envelope_incoming(at, channels, envelope)?;
         self.apply(now, endpoint, at, route, incoming)
     }
 
@@ -1127,8 +1239,20 @@ impl ClusterNode {
                     Channels::Sharded(c) if c.contains(channel) => Some((at, c)),
                     _ => None,
                 })?;
-        let member = &self.members[at];
         let envelope = Envelope::decode(payload, &self.limits).ok()??;
+        self.envelope_incoming(at, channels, envelope)
+    }
+
+    /// An envelope for member `at` (whose channels are `channels`), with the route of its
+    /// answers (the requester's own channel); `None` for this node's own and other
+    /// namespaces'.
+    fn envelope_incoming(
+        &self,
+        at: usize,
+        channels: &sharded::Channels,
+        envelope: Envelope,
+    ) -> Option<(usize, Option<Route>, Incoming)> {
+        let member = &self.members[at];
         if envelope.uid == member.uid || envelope.nsp != member.namespace.as_str() {
             return None;
         }
@@ -1249,6 +1373,13 @@ impl ClusterNode {
         }
         None
     }
+}
+
+/// A message of this node: bytes to publish (classic), or an envelope whose mode decides
+/// how it travels.
+enum Outgoing {
+    Bytes(Vec<u8>),
+    Envelope(Box<Envelope>),
 }
 
 /// A request of this node, before its mode writes it.

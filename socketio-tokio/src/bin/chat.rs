@@ -3,10 +3,10 @@
 //!
 //! Options: `--port N` (3000), `--host ADDR` (127.0.0.1), `--parser text|msgpack` (text; with
 //! msgpack the page gets the client bundle built with `socket.io-msgpack-parser`),
-//! `--redis redis://HOST:PORT [--adapter classic|sharded]` (join other chat servers, Rust or
-//! Node.js, through Redis with the classic adapter or the sharded one: run two with
-//! different ports on one Redis and their users meet). The page
-//! uses the official browser client: served from the npm package when it is installed
+//! `--redis redis://HOST:PORT [--adapter classic|sharded|streams]` (join other chat servers,
+//! Rust or Node.js, through Redis with the classic, sharded or streams adapter: run two with
+//! different ports on one Redis and their users meet). The page uses the official browser
+//! client: served from the npm package when it is installed
 //! (`npm ci --prefix socketio-tokio/interop`, or `SOCKET_IO_CLIENT_JS=/path/socket.io.min.js`),
 //! otherwise loaded from the public CDN. The start-up message says which.
 
@@ -80,7 +80,7 @@ async fn main() -> std::io::Result<()> {
             _ => {
                 return Err(std::io::Error::other(
                     "usage: chat [--port N] [--host ADDR] [--parser text|msgpack] \
-                     [--redis redis://HOST:PORT [--adapter classic|sharded]]",
+                     [--redis redis://HOST:PORT [--adapter classic|sharded|streams]]",
                 ));
             }
         }

@@ -18,8 +18,9 @@
 //! `--cors-origin ORIGIN` (repeatable), `--cookie` (the `io` cookie). For the load benchmark:
 //! `--threads N` (1 by default), `--ping-interval-ms N`, `--ping-timeout-ms N`. The Socket.IO
 //! modes take `--parser text|msgpack` (text by default; msgpack is `socket.io-msgpack-parser`)
-//! and `--redis redis://HOST:PORT [--adapter classic|sharded] [--redis-key KEY]` to join a cluster of
-//! servers through Redis (namespaces `/` and `/custom`; see `socketio_tokio::cluster`).
+//! and `--redis redis://HOST:PORT [--adapter classic|sharded|streams] [--redis-key KEY]` to
+//! join a cluster of servers through Redis (namespaces `/` and `/custom`; see
+//! `socketio_tokio::cluster`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -170,6 +171,6 @@ fn usage() -> std::io::Error {
          [--max-connections N] [--header-timeout-ms N] [--body-timeout-ms N] \
          [--allowed-origin ORIGIN]… [--cors | --cors-origin ORIGIN…] [--cookie] \
          [--threads N] [--ping-interval-ms N] [--ping-timeout-ms N] [--parser text|msgpack] \
-         [--redis redis://HOST:PORT [--adapter classic|sharded] [--redis-key KEY]]",
+         [--redis redis://HOST:PORT [--adapter classic|sharded|streams] [--redis-key KEY]]",
     )
 }
