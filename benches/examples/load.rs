@@ -29,7 +29,8 @@
 //! * **connections per second**: 50 workers that each open a WebSocket, join `/` and close,
 //!   again and again.
 //! * **cluster** (ours and node only; needs `redis-server`): two nodes of the same server on one
-//!   Redis (the classic adapter), 500 clients on each. Latency: a client of node A sends 200
+//!   Redis (the classic adapter; `cluster-sharded` and `cluster-streams` run the same with the
+//!   sharded and the streams adapter), 500 clients on each. Latency: a client of node A sends 200
 //!   `to-all` broadcasts one at a time, each when the last reached a client of node B (p50/p99
 //!   of send to arrival there). Throughput: it then sends 1 000, at most 10 in flight;
 //!   deliveries per second over both nodes, and node B's CPU per broadcast it received from
@@ -38,7 +39,8 @@
 //! Rounds are interleaved (server A, B, C, then again) and the median is reported. Options:
 //! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,socketioxide,node`
 //! (`ours-1` is our server on one worker thread, for the scaling row), `--only
-//! idle,echo,fanout,burst,heartbeat,connect,cluster` (a subset of the scenarios), `--ours PATH` (the
+//! idle,echo,fanout,burst,heartbeat,connect,cluster,cluster-sharded,cluster-streams` (a subset
+//! of the scenarios), `--ours PATH` (the
 //! `conformance-server` binary, `target/release/conformance-server`), `--idle N` (2 000; with a
 //! raised file-descriptor limit, 100 000 works: the benchmark raises its own soft limit to the
 //! hard one and spreads clients over several loopback source addresses).
@@ -171,7 +173,7 @@ async fn start_with(
     name: &str,
     config: &Config,
     (interval, timeout): (&str, &str),
-    redis: Option<&str>,
+    redis: Option<(&str, &str)>,
 ) -> Result<Server, String> {
     let mut command = match name {
         "ours" | "ours-1" => {
@@ -195,8 +197,8 @@ async fn start_with(
         }
         other => return Err(format!("unknown server {other}")),
     };
-    if let Some(url) = redis {
-        command.args(["--redis", url]);
+    if let Some((url, adapter)) = redis {
+        command.args(["--redis", url, "--adapter", adapter]);
     }
     command
         .stdout(Stdio::piped())
@@ -282,17 +284,23 @@ async fn run_server(name: &str, config: &Config) -> Result<Vec<(String, f64)>, S
         let cps = connections_per_second(&server, config.seconds).await?;
         out.push(("connections_per_s".into(), cps));
     }
-    if config.runs("cluster") && matches!(name, "ours" | "node") {
-        let cluster = cluster(name, config, 500, 1000, 10).await?;
-        out.extend([
-            ("cluster_p50_us".into(), cluster.p50_us),
-            ("cluster_p99_us".into(), cluster.p99_us),
-            ("cluster_deliveries_per_s".into(), cluster.per_second),
-            (
-                "cluster_cpu_us_per_broadcast".into(),
-                cluster.cpu_per_broadcast_us,
-            ),
-        ]);
+    for (scenario, adapter, prefix) in [
+        ("cluster", "classic", "cluster"),
+        ("cluster-sharded", "sharded", "cluster_sharded"),
+        ("cluster-streams", "streams", "cluster_streams"),
+    ] {
+        if config.runs(scenario) && matches!(name, "ours" | "node") {
+            let cluster = cluster(name, config, adapter, 500, 1000, 10).await?;
+            out.extend([
+                (format!("{prefix}_p50_us"), cluster.p50_us),
+                (format!("{prefix}_p99_us"), cluster.p99_us),
+                (format!("{prefix}_deliveries_per_s"), cluster.per_second),
+                (
+                    format!("{prefix}_cpu_us_per_broadcast"),
+                    cluster.cpu_per_broadcast_us,
+                ),
+            ]);
+        }
     }
     out.push(("rss_end_mib".into(), rss_kib(server.pid) as f64 / 1024.0));
     Ok(out)
@@ -513,19 +521,20 @@ async fn redis() -> Result<(Child, String), String> {
     Err("redis-server did not start".into())
 }
 
-/// Two nodes of `name` on one Redis, `per_node` clients each; a client of node A sends
-/// `broadcasts` `to-all` events numbered from 0, `window` in flight.
+/// Two nodes of `name` on one Redis with `adapter`, `per_node` clients each; a client of node
+/// A sends `broadcasts` `to-all` events numbered from 0, `window` in flight.
 async fn cluster(
     name: &str,
     config: &Config,
+    adapter: &str,
     per_node: usize,
     broadcasts: usize,
     window: usize,
 ) -> Result<Cluster, String> {
     let (_redis, url) = redis().await?;
     let heartbeat = (PING_INTERVAL_MS, PING_TIMEOUT_MS);
-    let a = start_with(name, config, heartbeat, Some(&url)).await?;
-    let b = start_with(name, config, heartbeat, Some(&url)).await?;
+    let a = start_with(name, config, heartbeat, Some((&url, adapter))).await?;
+    let b = start_with(name, config, heartbeat, Some((&url, adapter))).await?;
     let (on_a, received) = receivers(&a, per_node).await?;
     let mut on_b = Vec::with_capacity(per_node);
     for i in 0..per_node {

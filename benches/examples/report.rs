@@ -553,6 +553,46 @@ fn load_table(run: &Run, out: &mut String) {
             "cluster: node B's CPU per broadcast from Redis (µs)",
             1,
         ),
+        (
+            "cluster_sharded_p50_us",
+            "sharded adapter: latency p50 (µs)",
+            0,
+        ),
+        (
+            "cluster_sharded_p99_us",
+            "sharded adapter: latency p99 (µs)",
+            0,
+        ),
+        (
+            "cluster_sharded_deliveries_per_s",
+            "sharded adapter: deliveries/s",
+            0,
+        ),
+        (
+            "cluster_sharded_cpu_us_per_broadcast",
+            "sharded adapter: node B's CPU per broadcast (µs)",
+            1,
+        ),
+        (
+            "cluster_streams_p50_us",
+            "streams adapter: latency p50 (µs)",
+            0,
+        ),
+        (
+            "cluster_streams_p99_us",
+            "streams adapter: latency p99 (µs)",
+            0,
+        ),
+        (
+            "cluster_streams_deliveries_per_s",
+            "streams adapter: deliveries/s",
+            0,
+        ),
+        (
+            "cluster_streams_cpu_us_per_broadcast",
+            "streams adapter: node B's CPU per broadcast (µs)",
+            1,
+        ),
     ];
     for (scenario, label, digits) in rows {
         let cells: Vec<String> = run

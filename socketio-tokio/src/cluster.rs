@@ -70,14 +70,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use socketio_proto::AckId;
 use socketio_proto::cluster::classic::{self, Channels, Request};
 use socketio_proto::cluster::streams::StreamsOptions;
-use socketio_proto::cluster::{
-    BroadcastOptions, ClusterNode, Command, Mode, Reply, ServerSideEmit,
-};
-use socketio_proto::session::endpoint::{Endpoint, SocketRef};
-use socketio_proto::session::rooms::BroadcastTarget;
+use socketio_proto::cluster::{BroadcastOptions, ClusterNode, Command, Mode, ServerSideEmit};
+use socketio_proto::session::endpoint::Endpoint;
 use socketio_proto::{Namespace, Packet};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
@@ -548,51 +544,6 @@ async fn publisher(
 }
 
 impl Cluster {
-    /// Publishes a broadcast this server just delivered locally.
-    pub(crate) fn broadcast(&mut self, packet: &Packet, target: &BroadcastTarget) {
-        self.node.broadcast(packet, target);
-        self.flush();
-    }
-
-    /// Sends a client's ack of another node's broadcast back to it; `false` when the ack is
-    /// not one of those.
-    pub(crate) fn acknowledged(&mut self, socket: &SocketRef, ack: &Packet) -> bool {
-        let ours = self.node.acknowledged(socket, ack);
-        self.flush();
-        ours
-    }
-
-    /// Forgets a delivery whose ack did not come in time; `false` when it is not one of ours.
-    pub(crate) fn forget(&mut self, socket: &SocketRef, ack_id: AckId) -> bool {
-        self.node.forget(socket, ack_id)
-    }
-
-    /// Forgets the deliveries to a socket that left.
-    pub(crate) fn forget_socket(&mut self, socket: &SocketRef) {
-        self.node.forget_socket(socket);
-    }
-
-    /// Publishes this server's answer to a `serverSideEmit` with acks.
-    pub(crate) fn answer(&mut self, emit: &ServerSideEmit, answer: &str) {
-        self.node.answer(emit, answer);
-        self.flush();
-    }
-
-    /// Publishes a request every node applies (classic: this one when it comes back;
-    /// sharded: this one at once); `false` when the namespace is not in the cluster or the
-    /// request is not one of those.
-    pub(crate) fn request(
-        &mut self,
-        now: Instant,
-        endpoint: &mut Endpoint,
-        namespace: &str,
-        request: Request,
-    ) -> bool {
-        let sent = self.node.request(now, endpoint, namespace, request);
-        self.flush();
-        sent
-    }
-
     /// Applies what came from Redis; a `serverSideEmit` from another node comes back for
     /// the app.
     pub(crate) fn handle(
@@ -615,8 +566,8 @@ impl Cluster {
         emit
     }
 
-    /// Runs `f` on the node (a request of this server), then hands what it queued to the
-    /// publisher.
+    /// Runs `f` on the node (a local broadcast, a request, an ack, a deadline…), then hands
+    /// what it queued to the subscriber and the publisher.
     pub(crate) fn with_node<R>(&mut self, f: impl FnOnce(&mut ClusterNode) -> R) -> R {
         let result = f(&mut self.node);
         self.flush();
@@ -626,28 +577,6 @@ impl Cluster {
     /// The earliest deadline of this server's pending requests.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.node.poll_timeout()
-    }
-
-    /// Ends the requests whose deadline passed.
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        self.node.handle_timeout(now);
-    }
-
-    /// The next request of this server that ended.
-    pub(crate) fn poll_reply(&mut self) -> Option<Reply> {
-        self.node.poll_reply()
-    }
-
-    /// Plugs the node into the server's endpoint (the sharded adapter follows its rooms).
-    pub(crate) fn attach(&mut self, endpoint: &mut Endpoint) {
-        self.node.attach(endpoint);
-        self.flush();
-    }
-
-    /// Follows the endpoint's room changes (sharded adapter, dynamic modes).
-    pub(crate) fn sync_rooms(&mut self, endpoint: &mut Endpoint) {
-        self.node.sync_rooms(endpoint);
-        self.flush();
     }
 
     /// Hands what the node wants done to the subscriber (room channels) and the publisher.

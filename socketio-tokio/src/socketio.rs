@@ -101,7 +101,7 @@ impl<A: App> SocketIo<A> {
     /// [`serve_with_external`](crate::server::serve_with_external) and the message stream
     /// `start` returned.
     pub fn with_cluster(mut self, mut cluster: Cluster) -> Self {
-        cluster.attach(&mut self.endpoint);
+        cluster.with_node(|node| node.attach(&mut self.endpoint));
         self.cluster = Some(cluster);
         self
     }
@@ -144,7 +144,7 @@ impl<A: App> SocketIo<A> {
                     let ours = io
                         .cluster
                         .as_deref_mut()
-                        .is_none_or(|c| !c.acknowledged(&socket, &packet));
+                        .is_none_or(|c| !c.with_node(|node| node.acknowledged(&socket, &packet)));
                     if ours {
                         self.app.on_ack(&mut io, &socket, packet)
                     }
@@ -153,14 +153,14 @@ impl<A: App> SocketIo<A> {
                     let ours = io
                         .cluster
                         .as_deref_mut()
-                        .is_none_or(|c| !c.forget(&socket, ack_id));
+                        .is_none_or(|c| !c.with_node(|node| node.forget(&socket, ack_id)));
                     if ours {
                         self.app.on_ack_timeout(&mut io, &socket, ack_id)
                     }
                 }
                 ServerEvent::Disconnected { socket, reason } => {
                     if let Some(cluster) = io.cluster.as_deref_mut() {
-                        cluster.forget_socket(&socket);
+                        cluster.with_node(|node| node.forget_socket(&socket));
                     }
                     self.app.on_disconnect(&mut io, &socket, reason)
                 }
@@ -178,7 +178,7 @@ impl<A: App> Service for SocketIo<A> {
     fn handle_timeout(&mut self, now: Instant) {
         self.endpoint.handle_timeout(now);
         if let Some(cluster) = &mut self.cluster {
-            cluster.handle_timeout(now);
+            cluster.with_node(|node| node.handle_timeout(now));
         }
     }
 
@@ -196,8 +196,12 @@ impl<A: App> Service for SocketIo<A> {
             let Some(cluster) = &mut self.cluster else {
                 return;
             };
-            cluster.sync_rooms(&mut self.endpoint);
-            let Some(reply) = cluster.poll_reply() else {
+            let endpoint = &mut self.endpoint;
+            let reply = cluster.with_node(|node| {
+                node.sync_rooms(endpoint);
+                node.poll_reply()
+            });
+            let Some(reply) = reply else {
                 return;
             };
             let mut io = Io {
@@ -238,7 +242,7 @@ impl<A: App> Service for SocketIo<A> {
             .app
             .on_server_side_emit(&mut io, &emit.namespace, &emit.data, with_ack);
         if let (Some(answer), Some(cluster)) = (answer, &mut self.cluster) {
-            cluster.answer(&emit, &answer);
+            cluster.with_node(|node| node.answer(&emit, &answer));
         }
     }
 }
@@ -295,7 +299,7 @@ impl Io<'_> {
             Some(cluster) => {
                 // Local first: a packet that does not encode goes nowhere.
                 self.endpoint.broadcast(self.now, packet.clone(), target)?;
-                cluster.broadcast(&packet, target);
+                cluster.with_node(|node| node.broadcast(&packet, target));
                 Ok(())
             }
             None => self.endpoint.broadcast(self.now, packet, target),
@@ -465,9 +469,9 @@ impl Io<'_> {
 
     fn cluster_request(&mut self, namespace: &Namespace, request: Request) -> bool {
         let (now, endpoint) = (self.now, &mut *self.endpoint);
-        self.cluster
-            .as_deref_mut()
-            .is_some_and(|cluster| cluster.request(now, endpoint, namespace.as_str(), request))
+        self.cluster.as_deref_mut().is_some_and(|cluster| {
+            cluster.with_node(|node| node.request(now, endpoint, namespace.as_str(), request))
+        })
     }
 
     /// Puts the socket in `room`.
