@@ -352,3 +352,45 @@ impl Adapter for Rooms {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(room: &str, socket_room: bool, created: bool) -> RoomChange {
+        RoomChange {
+            namespace: "/".into(),
+            room: room.into(),
+            socket_room,
+            created,
+        }
+    }
+
+    #[test]
+    fn room_changes_are_recorded_only_when_tracked_and_once_per_room() {
+        let mut rooms = Rooms::default();
+        rooms.add_socket("/", "a");
+        rooms.join("/", "a", "r");
+        assert_eq!(rooms.take_changes(), [], "not tracked yet");
+        rooms.track_changes();
+        rooms.add_socket("/", "b");
+        rooms.join("/", "b", "r"); // `r` exists already.
+        rooms.join("/", "b", "s");
+        rooms.join("/", "b", "s"); // Twice: one change.
+        assert_eq!(
+            rooms.take_changes(),
+            [change("b", true, true), change("s", false, true)]
+        );
+        rooms.leave("/", "a", "r"); // `b` is still in `r`.
+        rooms.leave("/", "b", "b"); // Its own room.
+        assert_eq!(rooms.take_changes(), [change("b", true, false)]);
+        rooms.remove_socket("/", "b");
+        assert_eq!(
+            rooms.take_changes(),
+            [change("r", false, false), change("s", false, false)]
+        );
+        rooms.remove_socket("/", "a");
+        assert_eq!(rooms.take_changes(), [change("a", true, false)]);
+        assert_eq!(rooms.take_changes(), [], "taken");
+    }
+}
