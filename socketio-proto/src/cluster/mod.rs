@@ -1,16 +1,60 @@
 //! The messages Socket.IO nodes exchange through Redis, byte-exact with the official adapters,
 //! so a node built on this crate can join a cluster of Node.js servers.
 //!
-//! This module is the codec: it turns what arrives on a Redis channel into typed messages and
-//! builds what to publish, for the classic Pub/Sub adapter (`@socket.io/redis-adapter` 8.3
-//! `createAdapter`, [`classic`]) and the sharded one (`createShardedAdapter`, [`sharded`],
-//! whose messages are [`envelope`]s). It does no I/O and holds no Redis connection.
+//! This module is the codec: it turns what arrives from Redis into typed messages and builds
+//! what to publish, for the classic Pub/Sub adapter (`@socket.io/redis-adapter` 8.3
+//! `createAdapter`, [`classic`]), the sharded one (`createShardedAdapter`, [`sharded`]) and
+//! the Redis-streams adapter (`@socket.io/redis-streams-adapter` 0.3, [`streams`]), the last
+//! two speaking [`envelope`]s. It does no I/O and holds no Redis connection.
 //!
 //! Above the codec, [`ClusterNode`] is what one server does in a cluster, sans-IO: it
 //! applies other nodes' messages to an [`Endpoint`](crate::session::endpoint::Endpoint),
-//! answers their requests, sends its own, and hands back the Redis commands to issue.
+//! answers their requests, sends its own, and hands back the Redis commands to issue. A
+//! driver's loop around it:
 //!
-//! Not yet here: the Redis-streams adapter (with connection state recovery across nodes).
+//! ```
+//! use std::time::Instant;
+//! use socketio_proto::cluster::{ClusterNode, Command};
+//! use socketio_proto::session::endpoint::{Endpoint, EndpointConfig};
+//! use socketio_proto::session::rooms::BroadcastTarget;
+//! use socketio_proto::{Namespace, Packet};
+//!
+//! let now = Instant::now();
+//! let mut endpoint = Endpoint::new(EndpointConfig::default(), Box::new(|| "sid".to_owned()));
+//! // One uid per namespace, random (drawn by the driver).
+//! let mut node = ClusterNode::classic("socket.io", &[(Namespace::main(), "JATxCS".into())]);
+//! node.attach(&mut endpoint);
+//! // Subscribe once, on one connection.
+//! let (patterns, channels) = node.subscriptions();
+//! assert_eq!(patterns, ["socket.io#/#*"]);
+//! assert_eq!(channels.len(), 3);
+//!
+//! // A broadcast of this server: delivered here, then published for the others.
+//! let packet = Packet::event(Namespace::main(), "news", &("hi",), None)?;
+//! endpoint.broadcast(now, packet.clone(), &BroadcastTarget::all())?;
+//! node.broadcast(&packet, &BroadcastTarget::all());
+//! // A request that waits for the other nodes' answers.
+//! node.server_count(now, &Namespace::main())?;
+//!
+//! // After every input: carry out the commands, in order.
+//! while let Some(command) = node.poll_command() {
+//!     match command {
+//!         Command::Publish { channel, message } => { /* PUBLISH channel message */ }
+//!         Command::CountServers { request, channel } => {
+//!             // PUBSUB NUMSUB channel, and later:
+//!             node.servers_counted(request, 1);
+//!         }
+//!         _ => { /* (S)SUBSCRIBE, UNSUBSCRIBE, XADD: the other adapters */ }
+//!     }
+//! }
+//! // What arrives from Redis goes to `node.handle` (channels) or `node.handle_entry`
+//! // (stream entries); requests end in replies, at the latest at `node.poll_timeout()`.
+//! let reply = node.poll_reply().expect("alone, the count is known at once");
+//! assert!(!reply.timed_out);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Not yet here: connection state recovery across nodes with the streams adapter.
 //!
 //! Every decoder takes the peer's bytes as they come: it never panics, never allocates from
 //! an announced length, and bounds nesting by [`Limits::max_json_depth`](crate::Limits).

@@ -384,8 +384,8 @@ impl ClusterNode {
         self.mode
     }
 
-    /// The patterns to `PSUBSCRIBE` and the channels to `SUBSCRIBE` (sharded: `SSUBSCRIBE`,
-    /// no patterns), on one connection, at start.
+    /// The patterns to `PSUBSCRIBE` and the channels to `SUBSCRIBE` (sharded: `SSUBSCRIBE`;
+    /// sharded and streams have no patterns), on one connection, at start.
     pub fn subscriptions(&self) -> (Vec<String>, Vec<String>) {
         let mut patterns = Vec::new();
         let mut channels = Vec::new();
@@ -1173,7 +1173,7 @@ impl ClusterNode {
                 };
                 return Some((at, None, Incoming::Answered(request_id, Part::Ack(ack))));
             }
-            let answer = match Response::decode(&payload).ok()?? {
+            let (request_id, part) = match Response::decode(&payload).ok()?? {
                 Response::Rooms { request_id, rooms } => (request_id, Part::Rooms(rooms)),
                 Response::Sockets {
                     request_id,
@@ -1191,7 +1191,7 @@ impl ClusterNode {
                     client_count,
                 } => (request_id, Part::ClientCount(client_count)),
             };
-            return Some((at, None, Incoming::Answered(answer.0, answer.1)));
+            return Some((at, None, Incoming::Answered(request_id, part)));
         }
         if let Ok(Some(request)) = BroadcastWithAck::decode(payload.clone(), &self.limits) {
             if request.uid == member.uid || request.packet.namespace() != member.namespace.as_str()
