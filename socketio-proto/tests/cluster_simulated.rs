@@ -586,3 +586,49 @@ fn a_broadcast_with_acks_ends_at_its_timeout_with_the_acks_that_came() {
         assert_eq!(acks.len(), 4, "{mode:?}");
     }
 }
+
+/// Another node's broadcast with acks whose `timeout` is absurd: this node waits at most
+/// `MAX_REMOTE_ACK_TIMEOUT` for its client, then forgets the delivery.
+#[test]
+fn a_remote_ack_timeout_is_bounded() {
+    use socketio_proto::cluster::MAX_REMOTE_ACK_TIMEOUT;
+    use socketio_proto::cluster::classic;
+    let start = Instant::now();
+    let mut server = Server::new(0);
+    server.silent = true;
+    // Heartbeats slower than the bound: the socket outlives it.
+    let mut config = EndpointConfig::default();
+    config.engine.ping_interval = Duration::from_secs(3600);
+    config.engine.ping_timeout = Duration::from_secs(3600);
+    server.endpoint = Endpoint::new(config, Box::new(|| "s1".to_owned()));
+    server.connect(start);
+    let packet = Packet::event(Namespace::main(), "q", &(), None).unwrap();
+    let opts = BroadcastOptions {
+        flags: socketio_proto::cluster::Flags {
+            timeout: Some(1 << 50),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut request = Vec::new();
+    classic::broadcast_with_ack(&mut request, "other", "r1", &packet, &opts).unwrap();
+    let channel = "socket.io-request#/#";
+    let endpoint = &mut server.endpoint;
+    server
+        .node
+        .handle(start, endpoint, channel, Bytes::from(request));
+    server.drive(start);
+    // The count went out; then, at the bound, the delivery is forgotten (drive asserts that
+    // the node takes the timeout as its own).
+    let at = start + MAX_REMOTE_ACK_TIMEOUT;
+    assert!(server.endpoint.poll_timeout().is_some_and(|t| t <= at));
+    server.endpoint.handle_timeout(at);
+    let mut timed_out = false;
+    while let Some(event) = server.endpoint.poll_event() {
+        if let ServerEvent::AckTimeout { socket, ack_id } = event {
+            assert!(server.node.forget(&socket, ack_id));
+            timed_out = true;
+        }
+    }
+    assert!(timed_out, "the ack wait ended at the bound");
+}

@@ -66,8 +66,8 @@ pub mod sharded;
 pub mod streams;
 
 pub use node::{
-    Answers, ClusterNode, Command, MAX_PENDING_REQUESTS, Mode, REQUESTS_TIMEOUT, RemoteSocket,
-    Reply, RequestError, RequestId, ServerSideEmit,
+    Answers, ClusterNode, Command, MAX_PENDING_REQUESTS, MAX_REMOTE_ACK_TIMEOUT, MAX_REMOTE_ACKS,
+    Mode, REQUESTS_TIMEOUT, RemoteSocket, Reply, RequestError, RequestId, ServerSideEmit,
 };
 
 use std::fmt;

@@ -32,6 +32,15 @@ pub const MAX_PENDING_REQUESTS: usize = 256;
 /// many as there are other servers); extra answers are dropped.
 const MAX_ANSWERS: usize = 1024;
 
+/// Local deliveries of other nodes' broadcasts with acks waiting for their acks, at most;
+/// beyond, a broadcast still reaches the sockets but without an ack id, and they are not
+/// counted in the answer (the reference has no bound).
+pub const MAX_REMOTE_ACKS: usize = 65_536;
+
+/// The longest wait for a client's ack of another node's broadcast (the requester's
+/// `timeout`, which the reference takes as it comes).
+pub const MAX_REMOTE_ACK_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// A socket as `fetchSockets` returns it: `{id, handshake, rooms, data}`, the reference's
 /// descriptor (ADAPTERS.md §1.5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1315,9 +1324,16 @@ impl ClusterNode {
             }
             Incoming::BroadcastWithAck(request_id, packet, opts) => {
                 let route = route?;
-                let timeout = Duration::from_millis(opts.flags.timeout.unwrap_or(5000));
+                let timeout = Duration::from_millis(opts.flags.timeout.unwrap_or(5000))
+                    .min(MAX_REMOTE_ACK_TIMEOUT);
                 let mut count = 0;
                 for socket in sockets(endpoint, &opts) {
+                    if self.pending_acks.len() >= MAX_REMOTE_ACKS {
+                        // Delivered, but not awaited (and not counted): the requester does
+                        // not wait for it.
+                        let _ = endpoint.emit(now, &socket, packet.clone());
+                        continue;
+                    }
                     if let Ok(id) = endpoint.emit_with_ack(now, &socket, packet.clone(), timeout) {
                         count += 1;
                         let pending = (request_id.clone(), route.clone());
