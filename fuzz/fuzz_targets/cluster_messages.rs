@@ -87,6 +87,8 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
+    // The same bytes as a recovery session from Redis.
+    let _ = socketio_proto::cluster::streams::decode_session(data);
     // The same bytes as a stream entry's data, for every type.
     for kind in 3..=12u8 {
         let kind = kind.to_string();
@@ -152,7 +154,7 @@ fn node_with_pending_requests(data: &[u8], mode: Mode) {
             field("type", kind.as_bytes()),
             field("data", data.get(1..).unwrap_or_default()),
         ];
-        let _ = node.handle_entry(now, &mut endpoint, &fields);
+        let _ = node.handle_entry(now, &mut endpoint, b"1-0", &fields);
     }
     while node.poll_command().is_some() {}
     node.handle_timeout(now + Duration::from_secs(5));

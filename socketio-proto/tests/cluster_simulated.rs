@@ -193,6 +193,7 @@ fn deliver_with(servers: &mut [Server], now: Instant, silent: usize) {
                     }
                     Command::Subscribe { channel } => assert!(server.rooms.insert(channel)),
                     Command::Unsubscribe { channel } => assert!(server.rooms.remove(&channel)),
+                    other => panic!("not in these tests: {other:?}"),
                 }
             }
         }
@@ -202,7 +203,9 @@ fn deliver_with(servers: &mut [Server], now: Instant, silent: usize) {
         // Every node reads every entry of the stream, in order.
         for fields in appended {
             for (index, server) in servers.iter_mut().enumerate() {
-                let emit = server.node.handle_entry(now, &mut server.endpoint, &fields);
+                let emit = server
+                    .node
+                    .handle_entry(now, &mut server.endpoint, b"1-0", &fields);
                 assert!(
                     emit.is_none(),
                     "node {index}: no serverSideEmit goes to the stream"

@@ -49,8 +49,14 @@
 //! `disconnectSockets` apply here at once (as their Node.js nodes do) and there is no
 //! `allRooms`.
 //!
-//! Not yet: connection state recovery across nodes with the streams adapter (the offsets
-//! and the sessions kept in Redis).
+//! With the streams adapter and connection state recovery on the server
+//! ([`RedisOptions::recovery`]), a client recovers on any node: this server's broadcasts are
+//! appended to the stream first and delivered here with their entry id as the offset, the
+//! sessions of sockets that drop go to Redis (`SET sio:session:‹pid› … PX`), and a CONNECT
+//! with a pid and an offset waits for its session and the missed entries
+//! (`MULTI GET DEL EXEC`, `XRANGE`), as the reference does. Events sent to one socket
+//! ([`Io::emit`](crate::socketio::Io::emit)) carry no offset then: only broadcasts are part
+//! of the recovery.
 //!
 //! **Why the `redis` crate:** it is the Redis organisation's own client for Rust, the most
 //! used one, with async Pub/Sub (patterns included) on tokio and nothing else pulled in with
@@ -98,6 +104,10 @@ pub struct RedisOptions {
     pub namespaces: Vec<String>,
     /// The adapter, as on every node of the cluster: [`Mode::Classic`] by default.
     pub mode: Mode,
+    /// With the streams adapter and connection state recovery on the server: its
+    /// `maxDisconnectionDuration`, so sessions and offsets go through Redis and a client
+    /// recovers on any node (`None` by default).
+    pub recovery: Option<Duration>,
 }
 
 impl RedisOptions {
@@ -108,6 +118,7 @@ impl RedisOptions {
             key: "socket.io".to_owned(),
             namespaces: vec!["/".to_owned()],
             mode: Mode::Classic,
+            recovery: None,
         }
     }
 }
@@ -155,7 +166,10 @@ pub fn start(options: &RedisOptions) -> Result<(Cluster, mpsc::Receiver<External
         let namespace = Namespace::new(name).map_err(|e| format!("{name}: {e}"))?;
         namespaces.push((namespace, uid(options.mode)?));
     }
-    let streams = StreamsOptions::default();
+    let streams = StreamsOptions {
+        recovery: options.recovery,
+        ..StreamsOptions::default()
+    };
     let node = match options.mode {
         Mode::Classic => ClusterNode::classic(&options.key, &namespaces),
         Mode::Sharded(subscription) => {
@@ -299,7 +313,7 @@ async fn stream_reader(
                     if let Some(at) = streams.iter().position(|s| s.as_bytes() == &stream[..]) {
                         last[at] = String::from_utf8_lossy(&id).into_owned();
                     }
-                    if external.send(External::Entry { fields }).await.is_err() {
+                    if external.send(External::Entry { id, fields }).await.is_err() {
                         return; // The server stopped.
                     }
                 }
@@ -311,6 +325,70 @@ async fn stream_reader(
         eprintln!("redis stream reader: connection lost, reading again in {delay:?}");
         backoff(&mut delay).await;
     }
+}
+
+/// A recovery's reads, as the reference does them: the session taken (`GET` and `DEL` in one
+/// transaction) with the client's offset entry (`XRANGE offset offset`), both required; then
+/// the entries after it, 100 at a time, at most 100 times.
+async fn restore(
+    conn: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+    stream: &str,
+    offset: &str,
+) -> redis::RedisResult<(Option<Bytes>, Vec<RangeEntry>)> {
+    use socketio_proto::cluster::streams::next_entry_id;
+    let (session, _): (Option<Vec<u8>>, i64) = redis::pipe()
+        .atomic()
+        .get(key)
+        .del(key)
+        .query_async(conn)
+        .await?;
+    let found: redis::Value = redis::cmd("XRANGE")
+        .arg(stream)
+        .arg(offset)
+        .arg(offset)
+        .query_async(conn)
+        .await?;
+    let (Some(session), false) = (session, range_entries(found).is_empty()) else {
+        return Ok((None, Vec::new()));
+    };
+    let mut entries = Vec::new();
+    let mut last = offset.to_owned();
+    for _ in 0..100 {
+        let Some(start) = next_entry_id(&last) else {
+            break;
+        };
+        let read: redis::Value = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(100)
+            .query_async(conn)
+            .await?;
+        let read = range_entries(read);
+        let Some((id, _)) = read.last() else {
+            break;
+        };
+        last = String::from_utf8_lossy(id).into_owned();
+        entries.extend(read);
+    }
+    Ok((Some(Bytes::from(session)), entries))
+}
+
+/// One entry of a stream range: (id, fields).
+pub type RangeEntry = (Bytes, Vec<(Bytes, Bytes)>);
+
+/// The entries of an `XRANGE` reply.
+fn range_entries(reply: redis::Value) -> Vec<RangeEntry> {
+    let wrapped = redis::Value::Array(vec![redis::Value::Array(vec![
+        redis::Value::BulkString(Vec::new()),
+        reply,
+    ])]);
+    stream_entries(wrapped)
+        .into_iter()
+        .map(|(_, id, fields)| (id, fields))
+        .collect()
 }
 
 /// One entry of a stream: (stream, id, fields).
@@ -516,6 +594,7 @@ async fn publisher(
                         stream,
                         max_len,
                         fields,
+                        token,
                     } => {
                         let mut xadd = redis::cmd("XADD");
                         xadd.arg(stream)
@@ -526,8 +605,49 @@ async fn publisher(
                         for (key, value) in fields {
                             xadd.arg(key).arg(value);
                         }
-                        xadd.query_async::<redis::Value>(conn).await.map(drop)
+                        match (xadd.query_async::<String>(conn).await, token) {
+                            (Ok(id), Some(token)) => {
+                                let token = *token;
+                                if external
+                                    .send(External::Appended { token, id })
+                                    .await
+                                    .is_err()
+                                {
+                                    return;
+                                }
+                                Ok(())
+                            }
+                            (result, _) => result.map(drop),
+                        }
                     }
+                    Command::KeepSession { key, value, ttl } => redis::cmd("SET")
+                        .arg(key)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+                        .query_async::<redis::Value>(conn)
+                        .await
+                        .map(drop),
+                    Command::Restore {
+                        token,
+                        key,
+                        stream,
+                        offset,
+                    } => match restore(conn, key, stream, offset).await {
+                        Ok((session, entries)) => {
+                            let token = *token;
+                            let restored = External::Restored {
+                                token,
+                                session,
+                                entries,
+                            };
+                            if external.send(restored).await.is_err() {
+                                return;
+                            }
+                            Ok(())
+                        }
+                        Err(err) => Err(err),
+                    },
                     // The core hands subscriptions to the subscriber, not here.
                     _ => Ok(()),
                 };
@@ -556,7 +676,22 @@ impl Cluster {
             External::Message { channel, payload } => {
                 self.node.handle(now, endpoint, &channel, payload)
             }
-            External::Entry { fields } => self.node.handle_entry(now, endpoint, &fields),
+            External::Entry { id, fields } => self.node.handle_entry(now, endpoint, &id, &fields),
+            External::Appended { token, id } => {
+                self.node.appended(now, endpoint, token, &id);
+                None
+            }
+            External::Restored {
+                token,
+                session,
+                entries,
+            } => {
+                // Fails only when the client left meanwhile: nothing to answer.
+                let _ = self
+                    .node
+                    .restored(now, endpoint, token, session.as_deref(), &entries);
+                None
+            }
             External::ServerCount { request, count } => {
                 self.node.servers_counted(request, count);
                 None

@@ -88,10 +88,28 @@ pub enum External {
         /// Its bytes.
         payload: Bytes,
     },
-    /// An entry of a Redis stream the server reads (the streams adapter): its fields.
+    /// An entry of a Redis stream the server reads (the streams adapter).
     Entry {
+        /// Its id (`‹ms›-‹seq›`).
+        id: Bytes,
         /// The fields and their values, as read.
         fields: Vec<(Bytes, Bytes)>,
+    },
+    /// The id Redis gave an entry this server appended and waits for.
+    Appended {
+        /// The append.
+        token: u64,
+        /// The entry id.
+        id: String,
+    },
+    /// What Redis had for a recovery (the streams adapter).
+    Restored {
+        /// The recovery.
+        token: u64,
+        /// The session, when it and the client's offset were both there.
+        session: Option<Bytes>,
+        /// The entries after the offset: (id, fields).
+        entries: Vec<crate::cluster::RangeEntry>,
     },
     /// How many servers Redis counted for one of the server's cluster requests
     /// (`PUBSUB NUMSUB`).

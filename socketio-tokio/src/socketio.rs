@@ -110,7 +110,18 @@ impl<A: App> SocketIo<A> {
         let admission = self.app.admit(&request.namespace, request.auth.as_deref());
         // Errors mean the connection closed meanwhile: nothing left to answer.
         let _ = match admission {
-            Admission::Accept => self.endpoint.accept(now, &request),
+            Admission::Accept => {
+                // With recovery through Redis, a CONNECT that asks for it waits for its
+                // session (`External::Restored`).
+                let restoring = self
+                    .cluster
+                    .as_mut()
+                    .is_some_and(|cluster| cluster.with_node(|node| node.restore(&request)));
+                if restoring {
+                    return;
+                }
+                self.endpoint.accept(now, &request)
+            }
             Admission::Refuse { message, data } => {
                 self.endpoint.refuse(&request, &message, data.as_ref())
             }
@@ -156,6 +167,13 @@ impl<A: App> SocketIo<A> {
                         .is_none_or(|c| !c.with_node(|node| node.forget(&socket, ack_id)));
                     if ours {
                         self.app.on_ack_timeout(&mut io, &socket, ack_id)
+                    }
+                }
+                ServerEvent::SessionKept {
+                    sid, pid, rooms, ..
+                } => {
+                    if let Some(cluster) = io.cluster.as_deref_mut() {
+                        cluster.with_node(|node| node.keep_session(&sid, &pid, &rooms));
                     }
                 }
                 ServerEvent::Disconnected { socket, reason } => {
@@ -295,14 +313,12 @@ impl Io<'_> {
         packet: Packet,
         target: &BroadcastTarget,
     ) -> Result<(), SessionError> {
+        let (now, endpoint) = (self.now, &mut *self.endpoint);
         match self.cluster.as_deref_mut() {
             Some(cluster) => {
-                // Local first: a packet that does not encode goes nowhere.
-                self.endpoint.broadcast(self.now, packet.clone(), target)?;
-                cluster.with_node(|node| node.broadcast(&packet, target));
-                Ok(())
+                cluster.with_node(|node| node.broadcast_everywhere(now, endpoint, packet, target))
             }
-            None => self.endpoint.broadcast(self.now, packet, target),
+            None => endpoint.broadcast(now, packet, target),
         }
     }
 

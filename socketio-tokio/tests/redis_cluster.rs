@@ -11,6 +11,8 @@
 //!   `disconnectSockets`, broadcasts with acks (a binary ack included);
 //! * a Redis restart: our node subscribes (and reads the stream) again, with each adapter,
 //!   and broadcasts flow as before;
+//! * connection state recovery across nodes with the streams adapter, both ways
+//!   (`interop/recovery-clients.mjs`);
 //! * emitters: the official `@socket.io/redis-emitter` 5.1.0 and our `emit` program drive
 //!   both nodes (broadcasts, rooms, `socketsJoin`, `disconnectSockets`)
 //!   (`interop/emitter-clients.mjs`).
@@ -190,5 +192,36 @@ fn the_official_emitter_and_ours_drive_both_nodes() {
     let (reports, status) =
         run_script("emitter-clients.mjs", &args, Duration::from_secs(60), || {});
     assert_all_passed("emitters", &reports, &["official-emitter", "our-emitter"]);
+    assert!(status.success());
+}
+
+/// Connection state recovery across nodes with the streams adapter, both nodes with recovery
+/// on: a client that drops from one node recovers its socket id, rooms and missed broadcasts
+/// on the other, both ways (`interop/recovery-clients.mjs`).
+#[test]
+fn a_client_recovers_on_the_other_node_with_the_streams_adapter() {
+    if !available() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_redis, url) = support::redis_server();
+    let (_node_process, node) =
+        support::reference_cluster_node_with(&url, "streams", &["--recovery"]);
+    let args = ["--redis", &url, "--adapter", "streams"];
+    let (_ours_process, ours) = our_server_with("interop", 0, &args);
+    let (node, ours) = (format!("http://{node}"), format!("http://{ours}"));
+    let args = ["--a", node.as_str(), "--b", ours.as_str()];
+    let (reports, status) = run_script(
+        "recovery-clients.mjs",
+        &args,
+        Duration::from_secs(60),
+        || {},
+    );
+    let expected = [
+        "recover-from-a-on-b",
+        "recover-from-b-on-a",
+        "an-unknown-session-starts-fresh",
+    ];
+    assert_all_passed("recovery across nodes", &reports, &expected);
     assert!(status.success());
 }

@@ -54,7 +54,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Not yet here: connection state recovery across nodes with the streams adapter.
+//! With the streams adapter and recovery on ([`streams::StreamsOptions::recovery`]),
+//! connection state recovery works across nodes: broadcasts carry their stream entry ids as
+//! offsets, sessions go to Redis, and a client that reconnects to any node gets its state
+//! back ([`ClusterNode::restore`], [`ClusterNode::restored`]).
 //!
 //! Every decoder takes the peer's bytes as they come: it never panics, never allocates from
 //! an announced length, and bounds nesting by [`Limits::max_json_depth`](crate::Limits).

@@ -16,7 +16,9 @@ use super::classic::{self, Broadcast, BroadcastWithAck, Request, Response};
 use super::envelope::{self, Envelope, Message};
 use super::sharded::{self, SubscriptionMode};
 use super::streams::StreamsOptions;
-use crate::session::endpoint::{Endpoint, SocketRef};
+use crate::session::SessionError;
+use crate::session::endpoint::{ConnectRequest, Endpoint, SocketRef};
+use crate::session::recovery::RecoveryRequest;
 use crate::session::rooms::{Adapter, BroadcastTarget};
 use crate::{AckId, EncodeError, Limits, Namespace, Packet};
 
@@ -36,6 +38,14 @@ const MAX_ANSWERS: usize = 1024;
 /// beyond, a broadcast still reaches the sockets but without an ack id, and they are not
 /// counted in the answer (the reference has no bound).
 pub const MAX_REMOTE_ACKS: usize = 65_536;
+
+/// Streams with recovery: this server's broadcasts waiting for their stream entry ids, at
+/// most; beyond, they are delivered here at once, without an offset.
+const MAX_PENDING_LOCAL: usize = 4096;
+
+/// Streams with recovery: CONNECTs waiting for their sessions from Redis, at most; beyond,
+/// they start fresh.
+const MAX_PENDING_RESTORES: usize = 1024;
 
 /// The longest wait for a client's ack of another node's broadcast (the requester's
 /// `timeout`, which the reference takes as it comes).
@@ -122,6 +132,32 @@ pub enum Command {
         max_len: u64,
         /// The entry's fields, in order: `uid`, `nsp`, `type`, `data`.
         fields: Vec<(&'static str, Vec<u8>)>,
+        /// Set when this server waits for the entry's id (a broadcast delivered here only
+        /// then, carrying it as its recovery offset): hand it to [`ClusterNode::appended`].
+        token: Option<u64>,
+    },
+    /// `SET key value PX ttl`: a disconnected socket's session, for recovery on any node.
+    KeepSession {
+        /// `‹sessionKeyPrefix›‹pid›`.
+        key: String,
+        /// The session.
+        value: Vec<u8>,
+        /// How long Redis keeps it.
+        ttl: Duration,
+    },
+    /// A recovery: `MULTI GET key DEL key EXEC` and `XRANGE stream offset offset`; when both
+    /// found something, the entries after `offset` (`XRANGE stream ‹next id› +`). Hand the
+    /// session (`None` when either was missing) and those entries to
+    /// [`ClusterNode::restored`].
+    Restore {
+        /// The recovery.
+        token: u64,
+        /// The session's key.
+        key: String,
+        /// The stream.
+        stream: String,
+        /// The client's offset, a stream entry id.
+        offset: String,
     },
 }
 
@@ -256,7 +292,8 @@ enum Answer {
 
 /// What another node asked, whatever the mode.
 enum Incoming {
-    Broadcast(Packet, BroadcastOptions),
+    /// With the stream entry id that carried it (the streams adapter), its recovery offset.
+    Broadcast(Packet, BroadcastOptions, Option<String>),
     BroadcastWithAck(String, Packet, BroadcastOptions),
     Join(BroadcastOptions, Vec<String>),
     Leave(BroadcastOptions, Vec<String>),
@@ -311,6 +348,11 @@ pub struct ClusterNode {
     /// Local deliveries of this node's broadcasts with acks: (socket id, ack id) ⇒ the
     /// request. Each entry leaves on its ack, its timeout or its socket's disconnection.
     own_acks: HashMap<(String, AckId), RequestId>,
+    /// Streams with recovery: this server's broadcasts waiting for their entry ids.
+    pending_local: HashMap<u64, (Packet, BroadcastTarget)>,
+    /// Streams with recovery: CONNECTs waiting for their sessions from Redis.
+    pending_restores: HashMap<u64, ConnectRequest>,
+    next_token: u64,
 }
 
 impl ClusterNode {
@@ -378,6 +420,9 @@ impl ClusterNode {
             replies: VecDeque::new(),
             pending_acks: HashMap::new(),
             own_acks: HashMap::new(),
+            pending_local: HashMap::new(),
+            pending_restores: HashMap::new(),
+            next_token: 0,
         }
     }
 
@@ -413,6 +458,9 @@ impl ClusterNode {
     /// Plugs the node into `endpoint`: in the sharded dynamic modes, the endpoint records
     /// its rooms' changes from now on, and the node subscribes to the rooms it already has.
     pub fn attach(&mut self, endpoint: &mut Endpoint) {
+        if self.recovers() {
+            endpoint.use_external_recovery();
+        }
         let Mode::Sharded(subscription) = self.mode else {
             return;
         };
@@ -550,6 +598,7 @@ impl ClusterNode {
                 stream: self.streams.stream_for(&envelope.nsp),
                 max_len: self.streams.max_len,
                 fields,
+                token: None,
             });
         } else {
             let mut bytes = Vec::new();
@@ -588,6 +637,170 @@ impl ClusterNode {
                 self.send_envelope(at, channel, message);
             }
         }
+    }
+
+    /// Whether connection state recovery goes through Redis (the streams adapter with
+    /// [`StreamsOptions::recovery`]).
+    pub fn recovers(&self) -> bool {
+        self.mode == Mode::Streams && self.streams.recovery.is_some()
+    }
+
+    /// A broadcast of this server, here and on every node: delivered here at once and
+    /// published, or, when recovery goes through Redis, appended to the stream first and
+    /// delivered here once its entry id (the packet's offset) comes back
+    /// ([`appended`](Self::appended)), as the reference does. Fails only when the packet does
+    /// not encode here.
+    pub fn broadcast_everywhere(
+        &mut self,
+        now: Instant,
+        endpoint: &mut Endpoint,
+        packet: Packet,
+        target: &BroadcastTarget,
+    ) -> Result<(), SessionError> {
+        let Some(at) = self
+            .member_of(packet.namespace())
+            .filter(|_| self.recovers() && self.pending_local.len() < MAX_PENDING_LOCAL)
+        else {
+            // Local first: a packet that does not encode goes nowhere.
+            endpoint.broadcast(now, packet.clone(), target)?;
+            self.broadcast(&packet, target);
+            return Ok(());
+        };
+        let member = &self.members[at];
+        let message = Message::Broadcast {
+            packet: packet.clone(),
+            opts: BroadcastOptions::from(target),
+            request_id: None,
+        };
+        let envelope = Envelope::new(&member.uid, member.namespace.as_str(), message);
+        let fields = vec![
+            ("uid", envelope.uid.clone().into_bytes()),
+            ("nsp", envelope.nsp.clone().into_bytes()),
+            ("type", b"3".to_vec()),
+            ("data", envelope.entry_data()?),
+        ];
+        let token = self.next_token;
+        self.next_token += 1;
+        self.pending_local.insert(token, (packet, target.clone()));
+        self.commands.push_back(Command::Append {
+            stream: self.streams.stream_for(&envelope.nsp),
+            max_len: self.streams.max_len,
+            fields,
+            token: Some(token),
+        });
+        Ok(())
+    }
+
+    /// Redis gave this server's broadcast its entry id: it is delivered here now, the id as
+    /// its offset.
+    pub fn appended(&mut self, now: Instant, endpoint: &mut Endpoint, token: u64, id: &str) {
+        if let Some((packet, target)) = self.pending_local.remove(&token) {
+            let _ = endpoint.broadcast_with_offset(now, packet, &target, id);
+        }
+    }
+
+    /// A socket left with its session kept
+    /// ([`ServerEvent::SessionKept`](crate::session::endpoint::ServerEvent::SessionKept)): it
+    /// goes to Redis for its time, so the client can recover on any node.
+    pub fn keep_session(&mut self, sid: &str, pid: &str, rooms: &[String]) {
+        let Some(ttl) = self.streams.recovery.filter(|_| self.recovers()) else {
+            return;
+        };
+        self.commands.push_back(Command::KeepSession {
+            key: format!("{}{pid}", self.streams.session_key_prefix),
+            value: super::streams::encode_session(sid, pid, rooms),
+            ttl,
+        });
+    }
+
+    /// A CONNECT the app admitted: when it asks for recovery (`pid` and an `offset` that is a
+    /// stream entry id) and recovery goes through Redis, the node looks its session up
+    /// ([`Command::Restore`]) and `true` says to wait for [`restored`](Self::restored);
+    /// `false`: accept it now.
+    pub fn restore(&mut self, request: &ConnectRequest) -> bool {
+        if !self.recovers() || self.pending_restores.len() >= MAX_PENDING_RESTORES {
+            return false;
+        }
+        let Some(wanted) = request
+            .auth
+            .as_deref()
+            .and_then(RecoveryRequest::from_auth)
+            .filter(|wanted| super::streams::is_entry_id(&wanted.offset))
+        else {
+            return false;
+        };
+        let token = self.next_token;
+        self.next_token += 1;
+        self.pending_restores.insert(token, request.clone());
+        self.commands.push_back(Command::Restore {
+            token,
+            key: format!("{}{}", self.streams.session_key_prefix, wanted.pid),
+            stream: self.streams.stream_for(request.namespace.as_str()),
+            offset: wanted.offset,
+        });
+        true
+    }
+
+    /// What Redis had for a recovery: the session (`None` when it or the offset's entry was
+    /// missing) and the stream's entries after the offset (id, fields). The socket gets its
+    /// id, pid and rooms back and the broadcasts it missed (of its namespace, to its rooms,
+    /// not excepting them; volatile ones too, as the reference does), or a fresh start.
+    pub fn restored(
+        &mut self,
+        now: Instant,
+        endpoint: &mut Endpoint,
+        token: u64,
+        session: Option<&[u8]>,
+        entries: &[(Bytes, Vec<(Bytes, Bytes)>)],
+    ) -> Result<(), SessionError> {
+        let Some(request) = self.pending_restores.remove(&token) else {
+            return Ok(());
+        };
+        let ns = request.namespace.as_str();
+        let Some((sid, pid, rooms)) = session.and_then(super::streams::decode_session) else {
+            return endpoint.accept(now, &request);
+        };
+        let mut missed = Vec::new();
+        for (id, fields) in entries {
+            let field = |name: &[u8]| {
+                fields
+                    .iter()
+                    .find(|(key, _)| &key[..] == name)
+                    .map(|(_, value)| &value[..])
+            };
+            if field(b"nsp") != Some(ns.as_bytes()) || field(b"type") != Some(b"3") {
+                continue;
+            }
+            let (Some(uid), Some(data)) = (field(b"uid"), field(b"data")) else {
+                continue;
+            };
+            let Ok(Some(envelope)) =
+                Envelope::decode_entry(uid, ns.as_bytes(), b"3", Some(data), &self.limits)
+            else {
+                continue;
+            };
+            let Message::Broadcast {
+                packet,
+                opts,
+                request_id: None,
+            } = envelope.message
+            else {
+                continue;
+            };
+            let shares = |list: &[String]| list.iter().any(|r| rooms.contains(r));
+            if (!opts.rooms.is_empty() && !shares(&opts.rooms)) || shares(&opts.except) {
+                continue;
+            }
+            // Flags are not consulted (a volatile packet is restored too).
+            let offset = String::from_utf8_lossy(id);
+            let all = BroadcastTarget::all();
+            if let Ok(packet) =
+                crate::session::recovery::with_offset_if_recoverable(packet, &offset, &all)
+            {
+                missed.push(packet);
+            }
+        }
+        endpoint.accept_restored(&request, &sid, &pid, &rooms, missed)
     }
 
     /// A broadcast with acknowledgements (`io.timeout(ms).emit(…, callback)`): `packet` to
@@ -1104,6 +1317,7 @@ impl ClusterNode {
         &mut self,
         now: Instant,
         endpoint: &mut Endpoint,
+        id: &[u8],
         fields: &[(Bytes, Bytes)],
     ) -> Option<ServerSideEmit> {
         let field = |name: &[u8]| {
@@ -1123,7 +1337,10 @@ impl ClusterNode {
                 })?;
         let (uid, kind, data) = (field(b"uid")?, field(b"type")?, field(b"data"));
         let envelope = Envelope::decode_entry(uid, nsp, kind, data, &self.limits).ok()??;
-        let (at, route, incoming) = self.envelope_incoming(at, channels, envelope)?;
+        let (at, route, mut incoming) = self.envelope_incoming(at, channels, envelope)?;
+        if let Incoming::Broadcast(_, _, offset) = &mut incoming {
+            *offset = Some(String::from_utf8_lossy(id).into_owned());
+        }
         self.apply(now, endpoint, at, route, incoming)
     }
 
@@ -1165,7 +1382,7 @@ impl ClusterNode {
             return Some((
                 at,
                 None,
-                Incoming::Broadcast(broadcast.packet, broadcast.opts),
+                Incoming::Broadcast(broadcast.packet, broadcast.opts, None),
             ));
         }
         if channel != channels.request() {
@@ -1274,7 +1491,7 @@ impl ClusterNode {
                 packet,
                 opts,
                 request_id: None,
-            } => Incoming::Broadcast(packet, opts),
+            } => Incoming::Broadcast(packet, opts, None),
             Message::Broadcast {
                 packet,
                 opts,
@@ -1319,8 +1536,12 @@ impl ClusterNode {
             endpoint.sockets(&namespace, &BroadcastTarget::from(opts))
         };
         match incoming {
-            Incoming::Broadcast(packet, opts) => {
-                let _ = endpoint.broadcast(now, packet, &BroadcastTarget::from(&opts));
+            Incoming::Broadcast(packet, opts, offset) => {
+                let target = BroadcastTarget::from(&opts);
+                let _ = match offset {
+                    Some(offset) => endpoint.broadcast_with_offset(now, packet, &target, &offset),
+                    None => endpoint.broadcast(now, packet, &target),
+                };
             }
             Incoming::BroadcastWithAck(request_id, packet, opts) => {
                 let route = route?;

@@ -18,7 +18,7 @@
 //! assert_eq!(four.stream_for("/notifications"), "socket.io--3");
 //! ```
 
-/// The adapter's options that decide where messages go (the reference's defaults).
+/// The adapter's options (the reference's defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamsOptions {
     /// `streamName`: `socket.io`.
@@ -27,6 +27,15 @@ pub struct StreamsOptions {
     pub stream_count: u32,
     /// `maxLen`: each `XADD` trims the stream to about this many entries (10 000).
     pub max_len: u64,
+    /// Connection state recovery across nodes: the server's `maxDisconnectionDuration`, how
+    /// long a disconnected socket's session is kept in Redis; `None` (the default) when the
+    /// server has no recovery. With it, broadcasts carry their stream entry id as their offset
+    /// and sessions go to Redis (the endpoint must use
+    /// [`use_external_recovery`](crate::session::endpoint::Endpoint::use_external_recovery),
+    /// which [`ClusterNode::attach`](super::ClusterNode::attach) calls).
+    pub recovery: Option<std::time::Duration>,
+    /// `sessionKeyPrefix`: the sessions' keys are this and the pid (`sio:session:`).
+    pub session_key_prefix: String,
 }
 
 impl Default for StreamsOptions {
@@ -35,6 +44,8 @@ impl Default for StreamsOptions {
             stream_name: "socket.io".to_owned(),
             stream_count: 1,
             max_len: 10_000,
+            recovery: None,
+            session_key_prefix: "sio:session:".to_owned(),
         }
     }
 }
@@ -63,4 +74,89 @@ impl StreamsOptions {
             .map(|i| format!("{}-{i}", self.stream_name))
             .collect()
     }
+}
+
+/// Whether `offset` is a stream entry id (`‹ms›-‹seq›`), the only offsets the reference
+/// restores from.
+pub fn is_entry_id(offset: &str) -> bool {
+    entry_id(offset).is_some()
+}
+
+/// `‹ms›-‹seq›` as numbers.
+pub(crate) fn entry_id(offset: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = offset.split_once('-')?;
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(ms) || !digits(seq) {
+        return None;
+    }
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+/// The first entry id after `offset`, as the reference computes the inclusive start of its
+/// `XRANGE` (`‹ms›-‹seq+1›`).
+pub fn next_entry_id(offset: &str) -> Option<String> {
+    let (ms, seq) = entry_id(offset)?;
+    Some(match seq.checked_add(1) {
+        Some(seq) => format!("{ms}-{seq}"),
+        None => format!("{}-0", ms.checked_add(1)?),
+    })
+}
+
+/// A session as the streams adapter keeps it in Redis: base64 of msgpack
+/// `{sid, pid, rooms, data}` (this server keeps no `socket.data`: `{}`).
+pub fn encode_session(sid: &str, pid: &str, rooms: &[String]) -> Vec<u8> {
+    use crate::msgpack::write;
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"\x84\xa3sid");
+    let _ = write::str(&mut out, sid);
+    out.extend_from_slice(b"\xa3pid");
+    let _ = write::str(&mut out, pid);
+    out.extend_from_slice(b"\xa5rooms");
+    let _ = write::array_header(&mut out, rooms.len());
+    for room in rooms {
+        let _ = write::str(&mut out, room);
+    }
+    out.extend_from_slice(b"\xa4data\x80");
+    base64::engine::general_purpose::STANDARD
+        .encode(out)
+        .into_bytes()
+}
+
+/// A session read back from Redis: (sid, pid, rooms); `None` when it is not one.
+pub fn decode_session(value: &[u8]) -> Option<(String, String, Vec<String>)> {
+    use crate::msgpack::read::{Reader, Token};
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()?;
+    let mut reader = Reader::new(&bytes);
+    let Token::Map(n) = reader.next().ok()? else {
+        return None;
+    };
+    let text = |token: Token<'_>| match token {
+        Token::Str(s) => Some(String::from_utf8_lossy(s).into_owned()),
+        _ => None,
+    };
+    let (mut sid, mut pid, mut rooms) = (None, None, Vec::new());
+    for _ in 0..n {
+        match reader.next().ok()? {
+            Token::Str(b"sid") => sid = text(reader.next().ok()?),
+            Token::Str(b"pid") => pid = text(reader.next().ok()?),
+            Token::Str(b"rooms") => {
+                let Token::Array(count) = reader.next().ok()? else {
+                    return None;
+                };
+                for _ in 0..count {
+                    rooms.extend(text(
+                        reader.skip(crate::Limits::default().max_json_depth).ok()?,
+                    ));
+                }
+            }
+            _ => {
+                reader.skip(crate::Limits::default().max_json_depth).ok()?;
+            }
+        }
+    }
+    Some((sid?, pid?, rooms))
 }

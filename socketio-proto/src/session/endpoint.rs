@@ -81,7 +81,7 @@ use engineio_proto::session::endpoint::{self as engine, IdSource, Input, Session
 use engineio_proto::session::server::{ServerConfig as EngineConfig, SessionEvent, Transmit};
 use serde::Serialize;
 
-use super::recovery::{RecoveryConfig, RecoveryRequest, RecoveryStore};
+use super::recovery::{self, RecoveryConfig, RecoveryRequest, RecoveryStore};
 use super::rooms::{Adapter, BroadcastTarget, RoomChange, Rooms};
 use super::server::{Connection, ConnectionConfig, ConnectionEvent, DisconnectReason, Output};
 use super::{NamespaceMap, SessionError};
@@ -167,6 +167,20 @@ pub enum ServerEvent {
         /// Why.
         reason: DisconnectReason,
     },
+    /// With recovery kept elsewhere ([`Endpoint::use_external_recovery`]): a socket left for
+    /// a reason that allows recovery; keep its session for the recovery's
+    /// `max_disconnection_duration`. Reported just before its
+    /// [`Disconnected`](Self::Disconnected).
+    SessionKept {
+        /// The namespace.
+        namespace: Namespace,
+        /// The socket id, which a recovered socket gets back.
+        sid: String,
+        /// The private id the client sends back to recover.
+        pid: String,
+        /// Its rooms, its own id included.
+        rooms: Vec<String>,
+    },
 }
 
 /// One client: its connection and its sockets.
@@ -197,6 +211,8 @@ pub struct Endpoint {
     owners: FxHashMap<String, SessionKey>,
     rooms: Rooms,
     recovery: Option<RecoveryStore>,
+    /// Recovery is kept elsewhere (a cluster's store): no local offsets, sessions or restores.
+    external_recovery: bool,
     next_offset: u64,
     dirty: Vec<SessionKey>,
     timers: engineio_proto::session::TimerTable<SessionKey>,
@@ -218,6 +234,7 @@ impl Endpoint {
             peers: Peers::default(),
             owners: FxHashMap::default(),
             rooms: Rooms::default(),
+            external_recovery: false,
             next_offset: 0,
             dirty: Vec::new(),
             timers: Default::default(),
@@ -250,6 +267,18 @@ impl Endpoint {
     /// The rooms that appeared or emptied since the last call ([`Rooms::take_changes`]).
     pub fn take_room_changes(&mut self) -> Vec<RoomChange> {
         self.rooms.take_changes()
+    }
+
+    /// Hands connection state recovery to a store outside this endpoint (the Redis-streams
+    /// cluster adapter): broadcasts carry the offsets given to
+    /// [`broadcast_with_offset`](Self::broadcast_with_offset) (others none), sessions are
+    /// reported ([`ServerEvent::SessionKept`]) instead of kept, and a CONNECT asking for
+    /// recovery is accepted with [`accept_restored`](Self::accept_restored) once the store
+    /// answered (or with [`accept`](Self::accept), fresh). Recovery must be configured
+    /// ([`EndpointConfig::recovery`]): its pids and its rule of which disconnections keep a
+    /// session still apply.
+    pub fn use_external_recovery(&mut self) {
+        self.external_recovery = true;
     }
 
     /// Feeds one input from the wire. Deadlines due at `now` are applied first.
@@ -312,7 +341,10 @@ impl Endpoint {
             .remove(request.namespace.as_str())
             .ok_or(SessionError::NotConnected)?;
         let ns = request.namespace.as_str();
-        let wanted = auth.as_deref().and_then(RecoveryRequest::from_auth);
+        let wanted = auth
+            .as_deref()
+            .filter(|_| !self.external_recovery)
+            .and_then(RecoveryRequest::from_auth);
         let restored = match (&mut self.recovery, wanted) {
             (Some(store), Some(wanted)) => store.recover(now, ns, &wanted),
             _ => None,
@@ -354,6 +386,54 @@ impl Endpoint {
             },
             auth,
             recovered,
+        });
+        Ok(())
+    }
+
+    /// Accepts a CONNECT as the recovery of a socket whose state an external store kept
+    /// ([`use_external_recovery`](Self::use_external_recovery)): the socket gets `sid` and
+    /// `pid` back and joins `rooms`, and the `missed` EVENTs (their offsets appended) go out
+    /// before the CONNECT reply; the app sees [`ServerEvent::Connected`] with `recovered`.
+    pub fn accept_restored(
+        &mut self,
+        request: &ConnectRequest,
+        sid: &str,
+        pid: &str,
+        rooms: &[String],
+        missed: Vec<Packet>,
+    ) -> Result<(), SessionError> {
+        let parser = self.config.connection.parser;
+        let missed = missed
+            .into_iter()
+            .map(|packet| packet.encode_as(parser, Side::Server))
+            .collect::<Result<Vec<_>, _>>()?;
+        let peer = self
+            .peers
+            .get_mut(request.session)
+            .ok_or(SessionError::Closed)?;
+        let auth = peer
+            .pending
+            .remove(request.namespace.as_str())
+            .ok_or(SessionError::NotConnected)?;
+        let ns = request.namespace.as_str();
+        peer.connection
+            .accept_recovered(&request.namespace, sid, Some(pid), &missed, true)?;
+        self.rooms.add_socket(ns, sid);
+        for room in rooms {
+            self.rooms.join(ns, sid, room);
+        }
+        peer.sockets
+            .insert(ns.to_owned(), (sid.to_owned(), Some(pid.to_owned())));
+        mark(&mut self.dirty, request.session, peer);
+        self.owners.insert(sid.to_owned(), request.session);
+        self.events.push_back(ServerEvent::Connected {
+            socket: SocketRef {
+                session: request.session,
+                namespace: request.namespace.clone(),
+                id: sid.to_owned(),
+            },
+            auth,
+            recovered: true,
         });
         Ok(())
     }
@@ -440,6 +520,34 @@ impl Endpoint {
     ) -> Result<(), SessionError> {
         let namespace = packet.namespace().to_owned();
         let encoded = self.tag(now, packet, target)?;
+        self.deliver_all(&namespace, &encoded, target);
+        Ok(())
+    }
+
+    /// [`broadcast`](Self::broadcast) with the recovery offset an external store gave the
+    /// packet ([`use_external_recovery`](Self::use_external_recovery)): an EVENT without ack
+    /// id that is not volatile carries `offset` as its last argument (when recovery is on).
+    pub fn broadcast_with_offset(
+        &mut self,
+        now: Instant,
+        packet: Packet,
+        target: &BroadcastTarget,
+        offset: &str,
+    ) -> Result<(), SessionError> {
+        let namespace = packet.namespace().to_owned();
+        let parser = self.config.connection.parser;
+        let encoded = match &self.recovery {
+            Some(_) => recovery::with_offset_if_recoverable(packet, offset, target)?
+                .encode_as(parser, Side::Server)?,
+            None => packet.encode_as(parser, Side::Server)?,
+        };
+        self.now = Some(self.now.map_or(now, |seen| seen.max(now)));
+        self.deliver_all(&namespace, &encoded, target);
+        Ok(())
+    }
+
+    /// Hands `encoded` to every socket of `namespace` that `target` selects.
+    fn deliver_all(&mut self, namespace: &str, encoded: &EncodedPacket, target: &BroadcastTarget) {
         if target.rooms.is_empty() && target.except.is_empty() {
             // The whole namespace: every peer joined to it, walked in slot order, with no
             // room or owner lookups (the most common broadcast, and the widest).
@@ -448,14 +556,14 @@ impl Endpoint {
                     &mut self.engine,
                     &mut self.dirty,
                     peer,
-                    &namespace,
-                    &encoded,
+                    namespace,
+                    encoded,
                     target,
                 );
             }
-            return Ok(());
+            return;
         }
-        for id in self.rooms.recipients(&namespace, target) {
+        for id in self.rooms.recipients(namespace, target) {
             let Some(&key) = self.owners.get(id) else {
                 continue;
             };
@@ -464,13 +572,12 @@ impl Endpoint {
                     &mut self.engine,
                     &mut self.dirty,
                     peer,
-                    &namespace,
-                    &encoded,
+                    namespace,
+                    encoded,
                     target,
                 );
             }
         }
-        Ok(())
     }
 
     /// The local sockets of `namespace` that `target` selects (its rooms and exceptions; the
@@ -541,7 +648,7 @@ impl Endpoint {
         target: &BroadcastTarget,
     ) -> Result<EncodedPacket, SessionError> {
         let parser = self.config.connection.parser;
-        let Some(store) = &mut self.recovery else {
+        let Some(store) = self.recovery.as_mut().filter(|_| !self.external_recovery) else {
             return Ok(packet.encode_as(parser, Side::Server)?);
         };
         self.next_offset += 1;
@@ -704,7 +811,16 @@ impl Endpoint {
                 );
                 if let (Some(store), Some(pid), true) = (&mut self.recovery, pid, recoverable) {
                     let rooms = self.rooms.rooms_of(ns, &id);
-                    store.save_session(now, &id, &pid, ns, &rooms);
+                    if self.external_recovery {
+                        self.events.push_back(ServerEvent::SessionKept {
+                            namespace: namespace.clone(),
+                            sid: id.clone(),
+                            pid,
+                            rooms: rooms.into_iter().map(str::to_owned).collect(),
+                        });
+                    } else {
+                        store.save_session(now, &id, &pid, ns, &rooms);
+                    }
                 }
                 self.rooms.remove_socket(ns, &id);
                 self.owners.remove(&id);

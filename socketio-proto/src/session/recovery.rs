@@ -238,6 +238,23 @@ impl RecoveryStore {
     }
 }
 
+/// `packet` with `offset` appended when the reference would store it for recovery: an EVENT
+/// without ack id, not volatile; other packets as they are.
+pub(crate) fn with_offset_if_recoverable(
+    packet: Packet,
+    offset: &str,
+    target: &BroadcastTarget,
+) -> Result<Packet, EncodeError> {
+    let event = matches!(
+        packet.packet_type(),
+        PacketType::Event | PacketType::BinaryEvent
+    );
+    if packet.ack_id().is_some() || target.volatile || !event {
+        return Ok(packet);
+    }
+    with_offset(packet, offset)
+}
+
 /// The EVENT (binary or not) with `offset` appended to its arguments: `["hello","world"]` ⇒
 /// `["hello","world","<offset>"]`.
 fn with_offset(packet: Packet, offset: &str) -> Result<Packet, EncodeError> {

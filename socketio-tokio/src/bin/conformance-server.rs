@@ -145,10 +145,13 @@ async fn run() -> std::io::Result<()> {
             if mode == "interop" {
                 sio.recovery = Some(RecoveryConfig::default());
             }
+            let recovery = sio.recovery.as_ref().map(|r| r.max_disconnection_duration);
             let app = SocketIo::new(Interop::default(), sio);
             match redis {
                 Some(mut redis) => {
                     redis.namespaces = vec!["/".into(), "/custom".into()];
+                    // With the streams adapter, recovery goes through Redis (any node).
+                    redis.recovery = recovery;
                     let (cluster, messages) =
                         cluster::start(&redis).map_err(std::io::Error::other)?;
                     let app = app.with_cluster(cluster);

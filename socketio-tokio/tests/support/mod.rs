@@ -229,11 +229,21 @@ pub fn our_server_with(mode: &str, port: u16, extra: &[&str]) -> (Process, Socke
 /// The official socket.io 4.8 server running the interop app without recovery, on a free
 /// port, in the Redis cluster at `redis` with `adapter` (`classic` or `sharded`).
 pub fn reference_cluster_node(redis: &str, adapter: &str) -> (Process, SocketAddr) {
+    reference_cluster_node_with(redis, adapter, &[])
+}
+
+/// [`reference_cluster_node`] with more arguments (`--recovery`).
+pub fn reference_cluster_node_with(
+    redis: &str,
+    adapter: &str,
+    extra: &[&str],
+) -> (Process, SocketAddr) {
     npm_packages();
     let mut command = Command::new("node");
     command
         .arg(interop_dir().join("reference-server.mjs"))
-        .args(["--port", "0", "--redis", redis, "--adapter", adapter]);
+        .args(["--port", "0", "--redis", redis, "--adapter", adapter])
+        .args(extra);
     let mut process = Process::spawn(command);
     let port: u16 = process
         .wait_for_line("LISTENING ")
