@@ -157,7 +157,7 @@ fn node_with_pending_requests(data: &[u8], mode: Mode) {
         let _ = node.handle_entry(now, &mut endpoint, b"1-0", &fields);
     }
     while node.poll_command().is_some() {}
-    node.handle_timeout(now + Duration::from_secs(5));
+    node.handle_timeout(now + Duration::from_secs(5), &mut endpoint);
     let mut ended = Vec::new();
     while let Some(reply) = node.poll_reply() {
         ended.push(reply.request);

@@ -78,7 +78,7 @@ impl Server {
         loop {
             if let Some(event) = self.endpoint.poll_event() {
                 match event {
-                    ServerEvent::ConnectRequest(request) if !self.node.restore(&request) => {
+                    ServerEvent::ConnectRequest(request) if !self.node.restore(now, &request) => {
                         self.endpoint.accept(now, &request).unwrap();
                     }
                     ServerEvent::SessionKept {
@@ -297,4 +297,29 @@ fn r5_a_session_written_by_node() {
     );
     assert!(!streams::is_entry_id("1796133353908"));
     assert!(!streams::is_entry_id("-1"));
+}
+
+#[test]
+fn a_recovery_redis_does_not_answer_in_time_starts_fresh_at_the_requests_timeout() {
+    use socketio_proto::cluster::REQUESTS_TIMEOUT;
+    let now = Instant::now();
+    let mut server = Server::new();
+    server.open(now, r#"40{"pid":"p","offset":"1-0"}"#);
+    assert_eq!(server.run(now), []);
+    let [Command::Restore { token, .. }] = &server.commands()[..] else {
+        panic!()
+    };
+    let token = *token;
+    assert_eq!(server.node.poll_timeout(), Some(now + REQUESTS_TIMEOUT));
+    let late = now + REQUESTS_TIMEOUT;
+    server.node.handle_timeout(late, &mut server.endpoint);
+    let frames = server.run(late);
+    assert_eq!(frames.len(), 1, "accepted fresh");
+    assert_ne!(connect_reply(&frames[0].1).0, "p");
+    // Redis's late answer changes nothing.
+    server
+        .node
+        .restored(late, &mut server.endpoint, token, None, &[])
+        .unwrap();
+    assert_eq!(server.run(late), []);
 }

@@ -462,16 +462,19 @@ fn a_silent_server_makes_requests_time_out_at_the_deadline_with_partial_answers(
         .unwrap();
     // One subscriber more than the nodes that answer.
     deliver_with(&mut servers, start, 1);
-    let node = &mut servers[0].node;
+    let Server { node, endpoint, .. } = &mut servers[0];
     assert_eq!(
         node.poll_reply(),
         None,
         "still waiting for the silent server"
     );
     assert_eq!(node.poll_timeout(), Some(start + REQUESTS_TIMEOUT));
-    node.handle_timeout(start + REQUESTS_TIMEOUT - Duration::from_millis(1));
+    node.handle_timeout(
+        start + REQUESTS_TIMEOUT - Duration::from_millis(1),
+        endpoint,
+    );
     assert_eq!(node.poll_reply(), None, "not before the deadline");
-    node.handle_timeout(start + REQUESTS_TIMEOUT);
+    node.handle_timeout(start + REQUESTS_TIMEOUT, endpoint);
     let rooms = node.poll_reply().unwrap();
     assert!(rooms.timed_out);
     let Answers::Rooms(rooms) = rooms.answers else {
@@ -577,10 +580,10 @@ fn a_broadcast_with_acks_ends_at_its_timeout_with_the_acks_that_came() {
             .broadcast_with_ack(start, &mut s.endpoint, packet, &all, timeout)
             .unwrap();
         deliver(&mut servers, start);
-        let node = &mut servers[0].node;
+        let Server { node, endpoint, .. } = &mut servers[0];
         assert_eq!(node.poll_reply(), None, "{mode:?}: two clients are silent");
         assert_eq!(node.poll_timeout(), Some(start + timeout));
-        node.handle_timeout(start + timeout);
+        node.handle_timeout(start + timeout, endpoint);
         let got = node.poll_reply().unwrap();
         assert!(got.timed_out);
         let Answers::Acks(acks) = got.answers else {

@@ -116,7 +116,7 @@ impl<A: App> SocketIo<A> {
                 let restoring = self
                     .cluster
                     .as_mut()
-                    .is_some_and(|cluster| cluster.with_node(|node| node.restore(&request)));
+                    .is_some_and(|cluster| cluster.with_node(|node| node.restore(now, &request)));
                 if restoring {
                     return;
                 }
@@ -196,7 +196,7 @@ impl<A: App> Service for SocketIo<A> {
     fn handle_timeout(&mut self, now: Instant) {
         self.endpoint.handle_timeout(now);
         if let Some(cluster) = &mut self.cluster {
-            cluster.with_node(|node| node.handle_timeout(now));
+            cluster.with_node(|node| node.handle_timeout(now, &mut self.endpoint));
         }
     }
 

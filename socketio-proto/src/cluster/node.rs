@@ -351,7 +351,8 @@ pub struct ClusterNode {
     /// Streams with recovery: this server's broadcasts waiting for their entry ids.
     pending_local: HashMap<u64, (Packet, BroadcastTarget)>,
     /// Streams with recovery: CONNECTs waiting for their sessions from Redis.
-    pending_restores: HashMap<u64, ConnectRequest>,
+    /// Each with the time it starts fresh if Redis has not answered.
+    pending_restores: HashMap<u64, (ConnectRequest, Instant)>,
     next_token: u64,
 }
 
@@ -523,11 +524,20 @@ impl ClusterNode {
 
     /// The earliest deadline of a pending request.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pending.values().map(|p| p.deadline).min()
+        let restores = self
+            .pending_restores
+            .values()
+            .map(|(_, deadline)| *deadline);
+        self.pending
+            .values()
+            .map(|p| p.deadline)
+            .chain(restores)
+            .min()
     }
 
-    /// Ends the requests whose deadline passed, with what they collected.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    /// Ends the requests whose deadline passed, with what they collected, and accepts fresh
+    /// the CONNECTs whose recovery Redis did not answer in time.
+    pub fn handle_timeout(&mut self, now: Instant, endpoint: &mut Endpoint) {
         let due: Vec<RequestId> = self
             .pending
             .iter()
@@ -536,6 +546,21 @@ impl ClusterNode {
             .collect();
         for request in due {
             self.finish(request, true);
+        }
+        if self.pending_restores.is_empty() {
+            return;
+        }
+        let due: Vec<u64> = self
+            .pending_restores
+            .iter()
+            .filter(|(_, (_, deadline))| *deadline <= now)
+            .map(|(token, _)| *token)
+            .collect();
+        for token in due {
+            if let Some((request, _)) = self.pending_restores.remove(&token) {
+                // Fails only when the client left meanwhile.
+                let _ = endpoint.accept(now, &request);
+            }
         }
     }
 
@@ -715,9 +740,10 @@ impl ClusterNode {
 
     /// A CONNECT the app admitted: when it asks for recovery (`pid` and an `offset` that is a
     /// stream entry id) and recovery goes through Redis, the node looks its session up
-    /// ([`Command::Restore`]) and `true` says to wait for [`restored`](Self::restored);
-    /// `false`: accept it now.
-    pub fn restore(&mut self, request: &ConnectRequest) -> bool {
+    /// ([`Command::Restore`]) and `true` says to wait for [`restored`](Self::restored) (at
+    /// most the requests timeout: then [`handle_timeout`](Self::handle_timeout) accepts it
+    /// fresh); `false`: accept it now.
+    pub fn restore(&mut self, now: Instant, request: &ConnectRequest) -> bool {
         if !self.recovers() || self.pending_restores.len() >= MAX_PENDING_RESTORES {
             return false;
         }
@@ -731,7 +757,9 @@ impl ClusterNode {
         };
         let token = self.next_token;
         self.next_token += 1;
-        self.pending_restores.insert(token, request.clone());
+        let deadline = now + self.requests_timeout;
+        self.pending_restores
+            .insert(token, (request.clone(), deadline));
         self.commands.push_back(Command::Restore {
             token,
             key: format!("{}{}", self.streams.session_key_prefix, wanted.pid),
@@ -753,8 +781,8 @@ impl ClusterNode {
         session: Option<&[u8]>,
         entries: &[(Bytes, Vec<(Bytes, Bytes)>)],
     ) -> Result<(), SessionError> {
-        let Some(request) = self.pending_restores.remove(&token) else {
-            return Ok(());
+        let Some((request, _)) = self.pending_restores.remove(&token) else {
+            return Ok(()); // Started fresh already (Redis was late).
         };
         let ns = request.namespace.as_str();
         let Some((sid, pid, rooms)) = session.and_then(super::streams::decode_session) else {
