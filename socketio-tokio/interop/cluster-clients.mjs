@@ -26,7 +26,8 @@ const ALL_ROOMS = (option("--adapter") ?? "classic") === "classic";
 const B_ANSWERS = OUR_REQUESTS ? "node" : "rust";
 
 async function connect(ctx, url) {
-  const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false });
+  const auth = { token: "t-cluster" };
+  const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false, auth });
   ctx.track(socket);
   const queues = {};
   for (const event of ["all-message", "room-message", "auth"]) queues[event] = new EventQueue(socket, event);
@@ -123,7 +124,8 @@ if (REQUESTS || OUR_REQUESTS) {
         const [a, b] = await pair(ctx);
         await b.socket.emitWithAck("join", "fetch-room");
         const sockets = await a.socket.emitWithAck("cluster-fetch", "fetch-room");
-        assertDeepEqual(sockets, [{ id: b.socket.id, rooms: [b.socket.id, "fetch-room"].sort() }], "fetched");
+        const expected = { id: b.socket.id, rooms: [b.socket.id, "fetch-room"].sort(), auth: { token: "t-cluster" } };
+        assertDeepEqual(sockets, [expected], "fetched, with the handshake's auth");
       },
     },
     {

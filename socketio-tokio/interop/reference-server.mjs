@@ -201,7 +201,7 @@ function attachHandlers(nsp, socket) {
   });
   socket.on("cluster-fetch", async (room, ack) => {
     const sockets = await nsp.in(room).fetchSockets();
-    ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort() })));
+    ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), auth: s.handshake.auth })));
   });
   socket.on("cluster-sockets-join", (room, newRoom, ack) => {
     nsp.in(room).socketsJoin(newRoom);

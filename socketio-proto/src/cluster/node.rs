@@ -58,8 +58,8 @@ pub struct RemoteSocket {
     /// The socket id.
     pub id: String,
     /// The handshake as its server describes it (headers, time, address, url, query, auth…).
-    /// Sockets of this crate's servers have the shape with empty values: the endpoint does
-    /// not keep the HTTP handshake.
+    /// Sockets of this crate's servers have their `auth`, and the rest of the shape with
+    /// empty values: the endpoint does not keep the HTTP request.
     #[serde(default)]
     pub handshake: serde_json::Value,
     /// Its rooms, its own id included.
@@ -71,16 +71,22 @@ pub struct RemoteSocket {
 }
 
 impl RemoteSocket {
-    /// A local socket's descriptor.
+    /// A local socket's descriptor: its rooms and the `auth` of its CONNECT; the rest of the
+    /// handshake has the reference's shape with empty values (the endpoint does not keep the
+    /// HTTP request).
     fn local(endpoint: &Endpoint, socket: &SocketRef) -> RemoteSocket {
         let rooms = endpoint
             .rooms()
             .rooms_of(socket.namespace.as_str(), &socket.id);
+        let auth = endpoint
+            .auth(socket)
+            .and_then(|auth| serde_json::from_str(auth).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
         RemoteSocket {
             id: socket.id.clone(),
             handshake: serde_json::json!({
                 "headers": {}, "time": "", "address": "", "xdomain": false, "secure": false,
-                "issued": 0, "url": "", "query": {}, "auth": {}
+                "issued": 0, "url": "", "query": {}, "auth": auth
             }),
             rooms: rooms.into_iter().map(str::to_owned).collect(),
             data: None,

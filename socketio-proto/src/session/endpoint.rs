@@ -187,8 +187,8 @@ pub enum ServerEvent {
 #[derive(Debug)]
 struct Peer {
     connection: Connection,
-    /// Namespace ⇒ (socket id, recovery pid).
-    sockets: NamespaceMap<(String, Option<String>)>,
+    /// Namespace ⇒ (socket id, recovery pid, CONNECT auth).
+    sockets: NamespaceMap<(String, Option<String>, Option<Utf8Bytes>)>,
     /// Namespace ⇒ auth of a CONNECT waiting for an answer.
     pending: NamespaceMap<Option<Utf8Bytes>>,
     dirty: bool,
@@ -375,7 +375,8 @@ impl Endpoint {
                 (id, pid, false)
             }
         };
-        peer.sockets.insert(ns.to_owned(), (id.clone(), pid));
+        peer.sockets
+            .insert(ns.to_owned(), (id.clone(), pid, auth.clone()));
         mark(&mut self.dirty, request.session, peer);
         self.owners.insert(id.clone(), request.session);
         self.events.push_back(ServerEvent::Connected {
@@ -422,8 +423,8 @@ impl Endpoint {
         for room in rooms {
             self.rooms.join(ns, sid, room);
         }
-        peer.sockets
-            .insert(ns.to_owned(), (sid.to_owned(), Some(pid.to_owned())));
+        let entry = (sid.to_owned(), Some(pid.to_owned()), auth.clone());
+        peer.sockets.insert(ns.to_owned(), entry);
         mark(&mut self.dirty, request.session, peer);
         self.owners.insert(sid.to_owned(), request.session);
         self.events.push_back(ServerEvent::Connected {
@@ -597,6 +598,15 @@ impl Endpoint {
             .collect()
     }
 
+    /// The CONNECT payload a socket joined with (raw JSON; for a v4 client, its namespace
+    /// query as an object), as [`ServerEvent::Connected`] reported it: the `auth` of its
+    /// handshake for a cluster's `fetchSockets`.
+    pub fn auth(&self, socket: &SocketRef) -> Option<&str> {
+        let peer = self.peers.get(socket.session)?;
+        let (id, _, auth) = peer.sockets.get(socket.namespace.as_str())?;
+        auth.as_deref().filter(|_| *id == socket.id)
+    }
+
     /// Puts a socket in `room`.
     pub fn join(&mut self, socket: &SocketRef, room: &str) {
         self.rooms.join(socket.namespace.as_str(), &socket.id, room);
@@ -759,7 +769,7 @@ impl Endpoint {
             return;
         };
         let socket = |peer: &Peer, namespace: &Namespace| {
-            let (id, _) = peer.sockets.get(namespace.as_str())?;
+            let (id, ..) = peer.sockets.get(namespace.as_str())?;
             Some(SocketRef {
                 session: key,
                 namespace: namespace.clone(),
@@ -800,7 +810,7 @@ impl Endpoint {
             }
             ConnectionEvent::Disconnected { namespace, reason } => {
                 let ns = namespace.as_str();
-                let Some((id, pid)) = peer.sockets.remove(ns) else {
+                let Some((id, pid, _)) = peer.sockets.remove(ns) else {
                     return;
                 };
                 // Kept for recovery when the transport failed or the server closed, not when
@@ -848,6 +858,10 @@ impl Endpoint {
 struct Peers(Vec<Option<Peer>>);
 
 impl Peers {
+    fn get(&self, key: SessionKey) -> Option<&Peer> {
+        self.0.get(key.index())?.as_ref().filter(|p| p.key == key)
+    }
+
     fn get_mut(&mut self, key: SessionKey) -> Option<&mut Peer> {
         self.0
             .get_mut(key.index())?

@@ -19,7 +19,7 @@
 //!   `cluster-sockets-join`(room, new), `cluster-sockets-leave`(room, old),
 //!   `cluster-disconnect`(room) and `cluster-server-side-note`(…args) (a `serverSideEmit` of
 //!   `note`) act on every node, then ack; `cluster-all-rooms` ⇒ ack(every node's rooms,
-//!   sorted), `cluster-fetch`(room) ⇒ ack([{id, rooms (sorted)}…]),
+//!   sorted), `cluster-fetch`(room) ⇒ ack([{id, rooms (sorted), auth}…]),
 //!   `cluster-server-side-emit` ⇒ ack({error, answers}) of `serverSideEmitWithAck("who")`,
 //!   `cluster-server-count` ⇒ ack(the number of servers), `cluster-broadcast-with-ack`(room)
 //!   ⇒ `question-all`("q") to the room on every node with a 3 s timeout, then
@@ -290,7 +290,8 @@ impl App for Interop {
                 .into_iter()
                 .map(|mut s| {
                     s.rooms.sort();
-                    serde_json::json!({ "id": s.id, "rooms": s.rooms })
+                    let auth = s.handshake.get("auth").cloned();
+                    serde_json::json!({ "id": s.id, "rooms": s.rooms, "auth": auth })
                 })
                 .collect(),
             Answers::ServerSideEmit(answers) => {
