@@ -344,8 +344,8 @@ impl Io<'_> {
 
     /// `socketsJoin`: the sockets of `namespace` that `target` selects join `rooms`, on every
     /// node of the cluster (here too: with the classic adapter once the request comes back
-    /// from Redis, with the sharded one at once, as Node.js nodes do); without a cluster,
-    /// here at once.
+    /// from Redis, with the sharded and streams ones at once, as Node.js nodes do); without a
+    /// cluster, here at once.
     pub fn sockets_join(
         &mut self,
         namespace: &Namespace,

@@ -912,9 +912,9 @@ impl ClusterNode {
     /// `socketsJoin`, `socketsLeave`, `disconnectSockets`, or a `serverSideEmit` without
     /// acks (which the other nodes' apps receive), for every node. The classic adapter
     /// applies them here when they come back from Redis, as Node.js classic nodes do; the
-    /// sharded one applies them here at once. The request's `uid` is replaced by this node's
-    /// for its namespace; `false` when the namespace is not one of the node's or the request
-    /// is not one of those.
+    /// sharded and streams ones apply them here at once. The request's `uid` is replaced by
+    /// this node's for its namespace; `false` when the namespace is not one of the node's or
+    /// the request is not one of those.
     pub fn request(
         &mut self,
         now: Instant,
