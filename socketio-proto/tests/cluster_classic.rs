@@ -3,18 +3,13 @@
 //! ways, requests and responses as the JSON lines Node.js published.
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
+mod support;
+
 use bytes::Bytes;
 use socketio_proto::cluster::classic::{self, Broadcast, Channels, Request, Response};
 use socketio_proto::cluster::{BroadcastOptions, Flags};
 use socketio_proto::{Limits, Namespace, Packet};
-
-fn bytes(hex: &str) -> Vec<u8> {
-    let hex: String = hex.split_whitespace().collect();
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
+use support::bytes;
 
 fn to(rooms: &[&str]) -> BroadcastOptions {
     BroadcastOptions {

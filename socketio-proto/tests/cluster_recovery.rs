@@ -5,13 +5,15 @@
 //! missed broadcasts of its rooms (with their entry ids) before the CONNECT reply.
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use engineio_proto::Frame;
+use engineio_proto::session::SocketId;
 use engineio_proto::session::endpoint::Input;
-use engineio_proto::session::server::{Method, Transmit};
-use engineio_proto::session::{RequestId, SocketId};
+use engineio_proto::session::server::Transmit;
 use socketio_proto::cluster::envelope::{Envelope, Message};
 use socketio_proto::cluster::streams::{self, StreamsOptions};
 use socketio_proto::cluster::{BroadcastOptions, ClusterNode, Command};
@@ -55,21 +57,7 @@ impl Server {
     /// handed to the node first, as the driver does.
     fn open(&mut self, now: Instant, connect: &str) -> SocketId {
         self.next_request += 1;
-        let input = Input::Request {
-            request: RequestId(self.next_request),
-            method: Method::Get,
-            query: "EIO=4&transport=websocket",
-            websocket_upgrade: true,
-        };
-        self.endpoint.handle(now, input);
-        let Some(Transmit::AcceptWebSocket { socket, .. }) = self.endpoint.poll_transmit() else {
-            panic!("not accepted")
-        };
-        self.endpoint.handle(now, Input::WebSocketOpen { socket });
-        let frame = Frame::Text(connect.to_owned().into());
-        self.endpoint
-            .handle(now, Input::WebSocketFrame { socket, frame });
-        socket
+        support::open_websocket(&mut self.endpoint, now, self.next_request, connect)
     }
 
     /// Runs the events (as a driver's app loop) and returns the text frames sent, in order.

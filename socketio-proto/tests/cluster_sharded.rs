@@ -5,21 +5,16 @@
 //! channel messages (§4), which share the envelope.
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
+mod support;
+
 use bytes::Bytes;
 use socketio_proto::cluster::envelope::{Envelope, Message};
 use socketio_proto::cluster::{BroadcastOptions, Flags};
 use socketio_proto::{AckId, Limits, Namespace, Packet};
+use support::bytes;
 
 const A: &str = "d68fee24e727e0fb";
 const B: &str = "83fac4a2631c0e77";
-
-fn bytes(hex: &str) -> Vec<u8> {
-    let hex: String = hex.split_whitespace().collect();
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 fn to(rooms: &[&str]) -> BroadcastOptions {
     BroadcastOptions {

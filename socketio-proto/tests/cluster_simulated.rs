@@ -9,14 +9,16 @@
 //! reference's do when a server stays silent.
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
+mod support;
+
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use engineio_proto::Frame;
+use engineio_proto::session::SocketId;
 use engineio_proto::session::endpoint::Input;
-use engineio_proto::session::server::{Method, Transmit};
-use engineio_proto::session::{RequestId, SocketId};
+use engineio_proto::session::server::Transmit;
 use proptest::prelude::*;
 use socketio_proto::cluster::classic::Request;
 use socketio_proto::cluster::sharded::SubscriptionMode;
@@ -90,20 +92,7 @@ impl Server {
     /// A client that joins `/`.
     fn connect(&mut self, now: Instant) -> SocketRef {
         self.next_request += 1;
-        let input = Input::Request {
-            request: RequestId(self.next_request),
-            method: Method::Get,
-            query: "EIO=4&transport=websocket",
-            websocket_upgrade: true,
-        };
-        self.endpoint.handle(now, input);
-        let Some(Transmit::AcceptWebSocket { socket, .. }) = self.endpoint.poll_transmit() else {
-            panic!("not accepted")
-        };
-        self.endpoint.handle(now, Input::WebSocketOpen { socket });
-        let frame = Frame::Text("40".to_owned().into());
-        self.endpoint
-            .handle(now, Input::WebSocketFrame { socket, frame });
+        let socket = support::open_websocket(&mut self.endpoint, now, self.next_request, "40");
         self.drive(now);
         let socket_ref = self.sockets.last().unwrap().clone();
         self.sids.insert(socket, socket_ref.id.clone());

@@ -332,63 +332,20 @@ impl Endpoint {
     /// Accepts a CONNECT: recovers the socket's state when its auth asks for it and recovery
     /// is on, else gives it a fresh id; sends the reply and reports [`ServerEvent::Connected`].
     pub fn accept(&mut self, now: Instant, request: &ConnectRequest) -> Result<(), SessionError> {
-        let peer = self
-            .peers
-            .get_mut(request.session)
-            .ok_or(SessionError::Closed)?;
-        let auth = peer
-            .pending
-            .remove(request.namespace.as_str())
-            .ok_or(SessionError::NotConnected)?;
-        let ns = request.namespace.as_str();
+        let auth = self.take_pending(request)?;
         let wanted = auth
             .as_deref()
             .filter(|_| !self.external_recovery)
             .and_then(RecoveryRequest::from_auth);
         let restored = match (&mut self.recovery, wanted) {
-            (Some(store), Some(wanted)) => store.recover(now, ns, &wanted),
+            (Some(store), Some(wanted)) => store.recover(now, request.namespace.as_str(), &wanted),
             _ => None,
         };
-        let (id, pid, recovered) = match restored {
-            Some(restored) => {
-                let id = restored.session.sid.clone();
-                let pid = restored.session.pid.clone();
-                peer.connection.accept_recovered(
-                    &request.namespace,
-                    &id,
-                    Some(&pid),
-                    &restored.missed,
-                    true,
-                )?;
-                self.rooms.add_socket(ns, &id);
-                for room in &restored.session.rooms {
-                    self.rooms.join(ns, &id, room);
-                }
-                (id, Some(pid), true)
-            }
-            None => {
-                let id = self.engine.next_id();
-                let pid = self.recovery.is_some().then(|| self.engine.next_id());
-                peer.connection
-                    .accept(&request.namespace, &id, pid.as_deref())?;
-                self.rooms.add_socket(ns, &id);
-                (id, pid, false)
-            }
-        };
-        peer.sockets
-            .insert(ns.to_owned(), (id.clone(), pid, auth.clone()));
-        mark(&mut self.dirty, request.session, peer);
-        self.owners.insert(id.clone(), request.session);
-        self.events.push_back(ServerEvent::Connected {
-            socket: SocketRef {
-                session: request.session,
-                namespace: request.namespace.clone(),
-                id,
-            },
-            auth,
-            recovered,
+        let state = restored.map(|restored| {
+            let session = restored.session;
+            (session.sid, session.pid, session.rooms, restored.missed)
         });
-        Ok(())
+        self.connect(request, auth, state)
     }
 
     /// Accepts a CONNECT as the recovery of a socket whose state an external store kept
@@ -408,33 +365,72 @@ impl Endpoint {
             .into_iter()
             .map(|packet| packet.encode_as(parser, Side::Server))
             .collect::<Result<Vec<_>, _>>()?;
+        let auth = self.take_pending(request)?;
+        let state = (sid.to_owned(), pid.to_owned(), rooms.to_vec(), missed);
+        self.connect(request, auth, Some(state))
+    }
+
+    /// The auth of a CONNECT waiting for its answer, which it no longer is.
+    fn take_pending(
+        &mut self,
+        request: &ConnectRequest,
+    ) -> Result<Option<Utf8Bytes>, SessionError> {
         let peer = self
             .peers
             .get_mut(request.session)
             .ok_or(SessionError::Closed)?;
-        let auth = peer
-            .pending
+        peer.pending
             .remove(request.namespace.as_str())
-            .ok_or(SessionError::NotConnected)?;
+            .ok_or(SessionError::NotConnected)
+    }
+
+    /// Answers a CONNECT: a fresh socket, or one recovered with (sid, pid, rooms, missed).
+    fn connect(
+        &mut self,
+        request: &ConnectRequest,
+        auth: Option<Utf8Bytes>,
+        recovered: Option<(String, String, Vec<String>, Vec<EncodedPacket>)>,
+    ) -> Result<(), SessionError> {
+        let peer = self
+            .peers
+            .get_mut(request.session)
+            .ok_or(SessionError::Closed)?;
         let ns = request.namespace.as_str();
-        peer.connection
-            .accept_recovered(&request.namespace, sid, Some(pid), &missed, true)?;
-        self.rooms.add_socket(ns, sid);
-        for room in rooms {
-            self.rooms.join(ns, sid, room);
+        let (id, pid, rooms, is_recovered) = match recovered {
+            Some((id, pid, rooms, missed)) => {
+                peer.connection.accept_recovered(
+                    &request.namespace,
+                    &id,
+                    Some(&pid),
+                    &missed,
+                    true,
+                )?;
+                (id, Some(pid), rooms, true)
+            }
+            None => {
+                let id = self.engine.next_id();
+                let pid = self.recovery.is_some().then(|| self.engine.next_id());
+                peer.connection
+                    .accept(&request.namespace, &id, pid.as_deref())?;
+                (id, pid, Vec::new(), false)
+            }
+        };
+        self.rooms.add_socket(ns, &id);
+        for room in &rooms {
+            self.rooms.join(ns, &id, room);
         }
-        let entry = (sid.to_owned(), Some(pid.to_owned()), auth.clone());
-        peer.sockets.insert(ns.to_owned(), entry);
+        peer.sockets
+            .insert(ns.to_owned(), (id.clone(), pid, auth.clone()));
         mark(&mut self.dirty, request.session, peer);
-        self.owners.insert(sid.to_owned(), request.session);
+        self.owners.insert(id.clone(), request.session);
         self.events.push_back(ServerEvent::Connected {
             socket: SocketRef {
                 session: request.session,
                 namespace: request.namespace.clone(),
-                id: sid.to_owned(),
+                id,
             },
             auth,
-            recovered: true,
+            recovered: is_recovered,
         });
         Ok(())
     }
