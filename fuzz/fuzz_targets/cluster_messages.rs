@@ -2,7 +2,8 @@
 //! broadcast, request and response decoders and the sharded adapter's envelope decoder
 //! never panic, and what they accept is written back to bytes that decode to the same
 //! message; a node of either adapter with requests of its own waiting takes the bytes on
-//! every channel it listens to, and each request still ends exactly once.
+//! every channel it listens to, and each request still ends exactly once. The bytes are also
+//! read as a recovery session from Redis and as the HTTP request of a socket's handshake.
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use socketio_proto::cluster::envelope::{Envelope, Message};
 use socketio_proto::cluster::sharded::SubscriptionMode;
 use socketio_proto::cluster::{BroadcastOptions, ClusterNode, Mode};
 use socketio_proto::session::endpoint::{Endpoint, EndpointConfig};
+use socketio_proto::session::handshake::Handshake;
 use socketio_proto::session::rooms::BroadcastTarget;
 use socketio_proto::{Limits, Namespace, Packet};
 
@@ -89,6 +91,19 @@ fuzz_target!(|data: &[u8]| {
     }
     // The same bytes as a recovery session from Redis.
     let _ = socketio_proto::cluster::streams::decode_session(data);
+    // The same bytes as the HTTP request a socket's handshake describes (header names and
+    // values, URL, address), as `fetchSockets` sends it.
+    let text = String::from_utf8_lossy(data);
+    let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+    let names: Vec<&str> = text.split('\n').collect();
+    let headers = names
+        .iter()
+        .zip(&lines)
+        .map(|(name, value)| (*name, *value));
+    let handshake = Handshake::new(&text, &text, false, u64::MAX, headers);
+    assert_eq!(handshake.headers().count(), lines.len().min(names.len()));
+    let _ = handshake.to_json(Default::default());
+    let _ = handshake.query().count();
     // The same bytes as a stream entry's data, for every type.
     for kind in 3..=12u8 {
         let kind = kind.to_string();

@@ -135,10 +135,7 @@ fn a_fetched_socket_keeps_its_handshake_and_data() {
     assert_eq!(sockets[0].id, "TFvt5XeAZp6Rl1-UAAAC");
     assert_eq!(sockets[0].rooms, ["TFvt5XeAZp6Rl1-UAAAC", "room1"]);
     assert_eq!(sockets[0].handshake["issued"], 1796133313551u64);
-    assert_eq!(
-        sockets[0].data,
-        Some(serde_json::json!({"name": "cB1", "n": 1}))
-    );
+    assert_eq!(sockets[0].data, serde_json::json!({"name": "cB1", "n": 1}));
 }
 
 #[test]

@@ -340,7 +340,7 @@ impl Server {
                                         .collect();
                                     let rooms: Vec<&str> =
                                         rooms.iter().map(String::as_str).collect();
-                                    self.store.save_session(now, &sid, pid, &ns, &rooms);
+                                    self.store.save_session(now, &sid, pid, &ns, &rooms, None);
                                 }
                                 self.rooms.remove_socket(&ns, &sid);
                             }

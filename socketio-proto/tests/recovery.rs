@@ -58,7 +58,7 @@ fn missed_events_are_replayed_before_the_connect_reply() {
 
     // The transport dies; the session is saved with its rooms.
     let saved_rooms = rooms.rooms_of("/", "s1");
-    store.save_session(t0, "s1", "p1", "/", &saved_rooms);
+    store.save_session(t0, "s1", "p1", "/", &saved_rooms, None);
     rooms.remove_socket("/", "s1");
 
     // Missed while away: one for r1, one for another room, one for everyone, one except r1.
@@ -134,7 +134,7 @@ fn recovery_fails_after_the_max_duration_or_for_an_unknown_offset() {
     store
         .store(t0, "o1", event("a"), &BroadcastTarget::all())
         .unwrap();
-    store.save_session(t0, "s1", "p1", "/", &["s1"]);
+    store.save_session(t0, "s1", "p1", "/", &["s1"], None);
     let request = |offset: &str| RecoveryRequest {
         pid: "p1".into(),
         offset: offset.into(),
@@ -164,7 +164,7 @@ fn stored_packets_are_capped() {
             .unwrap();
     }
     assert_eq!(store.stored_packets(), 3);
-    store.save_session(t0, "s1", "p1", "/", &["s1"]);
+    store.save_session(t0, "s1", "p1", "/", &["s1"], None);
     // o5 fell out: the client cannot be recovered exactly, so it is not recovered at all.
     assert!(
         store

@@ -402,3 +402,110 @@ fn commands_on_a_socket_that_left_fail_cleanly() {
     h.drive();
     assert!(h.take(s).is_empty());
 }
+
+#[test]
+fn the_request_that_opened_a_session_is_its_sockets_handshake() {
+    use socketio_proto::session::handshake::Handshake;
+    let describe = |url: &str| {
+        let headers = [("X-Client", &b"one"[..])];
+        Handshake::new(url, "127.0.0.1", false, 1_000, headers)
+    };
+    let mut h = Harness::new(false, false);
+    // A WebSocket-only client: its session opens with the socket, which brings the request.
+    h.next_request += 1;
+    let input = Input::Request {
+        request: RequestId(h.next_request),
+        method: Method::Get,
+        query: V5,
+        websocket_upgrade: true,
+    };
+    // The upgrade request opens nothing yet: its description is dropped.
+    h.server
+        .handle_handshake(h.now, input, describe("/dropped"));
+    let Some(Transmit::AcceptWebSocket { socket, .. }) = h.server.poll_transmit() else {
+        panic!("not accepted")
+    };
+    let url = format!("/socket.io/?{V5}");
+    h.server
+        .handle_handshake(h.now, Input::WebSocketOpen { socket }, describe(&url));
+    h.drive();
+    h.take(socket);
+    h.send(socket, "40");
+    let (alice, _) = h.connected().remove(0);
+    let handshake = h.server.handshake(alice.session).unwrap();
+    assert_eq!(handshake.url(), url);
+    assert_eq!(handshake.header("x-client"), Some("one"));
+    assert_eq!(
+        handshake.query().collect::<Vec<_>>(),
+        [
+            ("EIO".into(), "4".into()),
+            ("transport".into(), "websocket".into())
+        ]
+    );
+
+    // A polling client: its handshake GET opens the session.
+    h.next_request += 1;
+    let input = Input::Request {
+        request: RequestId(h.next_request),
+        method: Method::Get,
+        query: "EIO=4&transport=polling",
+        websocket_upgrade: false,
+    };
+    h.server
+        .handle_handshake(h.now, input, describe("/polling"));
+    let Some(Transmit::Response { response, .. }) = h.server.poll_transmit() else {
+        panic!("no open packet")
+    };
+    let open: serde_json::Value = serde_json::from_slice(&response.body[1..]).unwrap();
+    let session = h
+        .server
+        .engine()
+        .find(open["sid"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(h.server.handshake(session).unwrap().url(), "/polling");
+    // A session opened without a description has none.
+    let plain = h.connect(V5);
+    h.send(plain, "40");
+    let (bob, _) = h.connected().remove(0);
+    assert_eq!(h.server.handshake(bob.session), None);
+}
+
+#[test]
+fn socket_data_is_kept_and_recovered_with_the_session() {
+    let mut h = Harness::new(true, false);
+    let a = h.connect(V5);
+    h.send(a, "40");
+    let reply = h.take(a).remove(0);
+    let json: serde_json::Value = serde_json::from_str(&reply[2..]).unwrap();
+    let pid = json["pid"].as_str().unwrap().to_owned();
+    let (alice, _) = h.connected().remove(0);
+    assert_eq!(h.server.data(&alice), None, "the reference's `{{}}`");
+    let data = serde_json::json!({"user": "alice", "n": 1});
+    assert!(h.server.set_data(&alice, data.clone()));
+    assert_eq!(h.server.data(&alice), Some(&data));
+    // An offset to recover from.
+    let now = h.now;
+    h.server
+        .broadcast(
+            now,
+            event(&Namespace::main(), "n", "1"),
+            &BroadcastTarget::all(),
+        )
+        .unwrap();
+    h.drive();
+    let first = h.take(a).remove(0);
+    let offset: serde_json::Value = serde_json::from_str(&first[2..]).unwrap();
+    let offset = offset[2].as_str().unwrap().to_owned();
+    h.drop_socket(a);
+    assert!(!h.server.set_data(&alice, serde_json::json!(1)), "gone");
+
+    let again = h.connect(V5);
+    h.send(
+        again,
+        &format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#),
+    );
+    let (back, recovered) = h.connected().remove(0);
+    assert!(recovered);
+    assert_eq!(back.id, alice.id);
+    assert_eq!(h.server.data(&back), Some(&data));
+}

@@ -27,7 +27,9 @@ const B_ANSWERS = OUR_REQUESTS ? "node" : "rust";
 
 async function connect(ctx, url) {
   const auth = { token: "t-cluster" };
-  const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false, auth });
+  // A header `fetchSockets` must show on the other node.
+  const extraHeaders = { "x-cluster-test": url === B ? "on-b" : "on-a" };
+  const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false, auth, extraHeaders });
   ctx.track(socket);
   const queues = {};
   for (const event of ["all-message", "room-message", "auth"]) queues[event] = new EventQueue(socket, event);
@@ -123,9 +125,24 @@ if (REQUESTS || OUR_REQUESTS) {
       run: async (ctx) => {
         const [a, b] = await pair(ctx);
         await b.socket.emitWithAck("join", "fetch-room");
+        const data = { name: "b", n: 1, nested: [true, null] };
+        await b.socket.emitWithAck("set-data", data);
         const sockets = await a.socket.emitWithAck("cluster-fetch", "fetch-room");
-        const expected = { id: b.socket.id, rooms: [b.socket.id, "fetch-room"].sort(), auth: { token: "t-cluster" } };
-        assertDeepEqual(sockets, [expected], "fetched, with the handshake's auth");
+        assert(sockets.length === 1, `one socket, got ${JSON.stringify(sockets)}`);
+        const [s] = sockets;
+        const { time, issued, url, query, address } = s;
+        const expected = {
+          id: b.socket.id, rooms: [b.socket.id, "fetch-room"].sort(), data, auth: { token: "t-cluster" },
+          header: "on-b", xdomain: false, secure: false,
+        };
+        for (const key of ["time", "issued", "url", "query", "address"]) delete s[key];
+        assertDeepEqual(s, expected, "fetched: id, rooms, data, auth, headers");
+        // The handshake of a WebSocket-only client: its upgrade request.
+        assert(url.startsWith("/socket.io/?") && url.includes("transport=websocket"), `url ${url}`);
+        assertDeepEqual([query.EIO, query.transport], ["4", "websocket"], "query");
+        assert(/127\.0\.0\.1$/.test(address), `address ${address}`);
+        assert(typeof issued === "number" && Math.abs(Date.now() - issued) < 60_000, `issued ${issued}`);
+        assert(Math.abs(Date.parse(time) - issued) < 1000, `time ${time} against issued ${issued}`);
       },
     },
     {

@@ -24,7 +24,7 @@ async function connect(ctx, url, auth) {
   const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false, auth });
   ctx.track(socket);
   const queues = {};
-  for (const event of ["all-message", "room-message"]) queues[event] = new EventQueue(socket, event);
+  for (const event of ["all-message", "room-message", "message-back"]) queues[event] = new EventQueue(socket, event);
   await new Promise((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("connect_error", reject);
@@ -44,6 +44,11 @@ async function acrossNodes(ctx, from, to) {
   const first = await connect(ctx, from);
   const helper = await connect(ctx, to);
   assert((await first.socket.emitWithAck("join", "r7")) === "r7", "join ack");
+  const data = { user: "u1", n: 2 };
+  await first.socket.emitWithAck("set-data", data);
+  // A direct emit goes through the stream too: it carries an offset.
+  first.socket.emit("message", "direct");
+  assertDeepEqual(withoutOffset(await first.queues["message-back"].next()), ["direct"], "direct emit");
   // One broadcast received gives the client an offset.
   helper.socket.emit("to-all", "before");
   assertDeepEqual(withoutOffset(await first.queues["all-message"].next()), ["before"], "before");
@@ -65,6 +70,7 @@ async function acrossNodes(ctx, from, to) {
   assertDeepEqual(withoutOffset(await second.queues["room-message"].next()), ["missed-room", 1], "missed room message");
   const all = withoutOffset(await second.queues["all-message"].next());
   assert(all[0] === "missed-all" && Buffer.isBuffer(all[1]) && all[1].equals(Buffer.from([1, 2])), `missed binary ${JSON.stringify(all)}`);
+  assertDeepEqual(await second.socket.emitWithAck("get-data"), data, "socket.data restored");
   // Still in its room.
   helper.socket.emit("to-room", "r7", "after");
   assertDeepEqual(withoutOffset(await second.queues["room-message"].next()), ["after"], "room kept");

@@ -195,13 +195,29 @@ function attachHandlers(nsp, socket) {
     socket.disconnect();
   });
 
+  // `socket.data`, which fetchSockets shows other nodes and recovery gives back.
+  socket.on("set-data", (value, ack) => {
+    socket.data = value;
+    ack();
+  });
+  socket.on("get-data", (ack) => ack(socket.data));
+
   // Cluster operations (meaningful with --redis): they reach the other nodes' sockets.
   socket.on("cluster-all-rooms", async (ack) => {
     ack([...(await nsp.adapter.allRooms())].sort());
   });
   socket.on("cluster-fetch", async (room, ack) => {
     const sockets = await nsp.in(room).fetchSockets();
-    ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), auth: s.handshake.auth })));
+    ack(
+      sockets.map((s) => {
+        const h = s.handshake;
+        return {
+          id: s.id, rooms: [...s.rooms].sort(), data: s.data, auth: h.auth,
+          address: h.address, url: h.url, query: h.query, time: h.time, issued: h.issued,
+          xdomain: h.xdomain, secure: h.secure, header: h.headers["x-cluster-test"] ?? null,
+        };
+      }),
+    );
   });
   socket.on("cluster-sockets-join", (room, newRoom, ack) => {
     nsp.in(room).socketsJoin(newRoom);

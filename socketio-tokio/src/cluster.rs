@@ -709,6 +709,11 @@ impl Cluster {
         result
     }
 
+    /// Whether connection state recovery goes through Redis.
+    pub(crate) fn recovers(&self) -> bool {
+        self.node.recovers()
+    }
+
     /// The earliest deadline of this server's pending requests.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.node.poll_timeout()

@@ -30,7 +30,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -43,6 +43,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use socketio_proto::session::handshake::Handshake;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -60,6 +61,13 @@ use crate::websocket::{self, Outbox};
 pub trait Service: Send + 'static {
     /// Feeds one input (the endpoint applies due deadlines first).
     fn handle(&mut self, now: Instant, input: Input<'_>);
+    /// Feeds an input that may open a session, with what the driver read of its HTTP request
+    /// (see [`Endpoint::handle_handshake`](socketio_proto::session::endpoint::Endpoint::handle_handshake)).
+    /// By default the description is dropped.
+    fn handle_handshake(&mut self, now: Instant, input: Input<'_>, handshake: Handshake) {
+        let _ = handshake;
+        self.handle(now, input);
+    }
     /// Fires due deadlines.
     fn handle_timeout(&mut self, now: Instant);
     /// The next deadline.
@@ -328,6 +336,8 @@ enum Msg {
         method: Method,
         query: String,
         upgrade: bool,
+        /// A polling handshake's request, described for the session it opens.
+        handshake: Option<Box<Handshake>>,
         reply: oneshot::Sender<Reply>,
     },
     Body {
@@ -339,6 +349,8 @@ enum Msg {
     Opened {
         socket: SocketId,
         frames: Outbox,
+        /// A WebSocket-only handshake's upgrade request, described for the session it opens.
+        handshake: Option<Box<Handshake>>,
     },
     Frame(SocketId, Frame),
     SocketClosed(SocketId),
@@ -431,6 +443,7 @@ impl Shared {
         let upgrade = is_websocket_upgrade(&req);
         let query = req.uri().query().unwrap_or("").to_owned();
         let handshake = method == Method::Get && is_handshake(&query, upgrade);
+        let mut description = None;
         if handshake {
             let info = RequestInfo {
                 method: req.method(),
@@ -441,6 +454,7 @@ impl Shared {
             if policy.refuses(&info) {
                 return self.answer(&req, HttpResponse::error(ErrorCode::Forbidden), false);
             }
+            description = Some(Box::new(describe(&req, remote)));
         }
         let request = RequestId(self.next_request.fetch_add(1, Ordering::Relaxed));
         let mut guard = AbortGuard {
@@ -454,6 +468,8 @@ impl Shared {
             method,
             query,
             upgrade,
+            // A WebSocket-only handshake's session opens with its socket (`Msg::Opened`).
+            handshake: if upgrade { None } else { description.take() },
             reply,
         });
         let mut next = answer.await;
@@ -516,8 +532,13 @@ impl Shared {
                 }
                 Reply::Accept(socket, max_payload) => {
                     guard.armed = false;
-                    let mut response =
-                        self.accept_websocket(&mut req, socket, max_payload, connection);
+                    let mut response = self.accept_websocket(
+                        &mut req,
+                        socket,
+                        max_payload,
+                        connection,
+                        description.take(),
+                    );
                     policy.add_cors(req.headers(), response.headers_mut());
                     return response;
                 }
@@ -549,6 +570,7 @@ impl Shared {
         socket: SocketId,
         max_payload: usize,
         connection: Connection,
+        handshake: Option<Box<Handshake>>,
     ) -> Response<Full<Bytes>> {
         let inputs = self.inputs.clone();
         let Some(accept) = req
@@ -566,7 +588,8 @@ impl Shared {
             let _connection = connection;
             match tokio::time::timeout(limits.upgrade_timeout, upgrade).await {
                 Ok(Ok(upgraded)) => {
-                    run_websocket(upgraded, socket, max_payload, &limits, inputs).await
+                    let open = (socket, handshake);
+                    run_websocket(upgraded, open, max_payload, &limits, inputs).await
                 }
                 _ => drop(inputs.send(Msg::SocketClosed(socket))),
             }
@@ -591,6 +614,20 @@ fn is_handshake(query: &str, upgrade: bool) -> bool {
         Ok(q) => q.sid.is_none() && (q.transport != Transport::Websocket || upgrade),
         Err(_) => false,
     }
+}
+
+/// The handshake request as `socket.handshake` shows it: headers, peer address, URL, and the
+/// wall-clock time it arrived (this server speaks plain HTTP: never `secure`).
+fn describe(req: &Request<Incoming>, remote: SocketAddr) -> Handshake {
+    let issued = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    let url = req.uri().path_and_query().map_or("/", |path| path.as_str());
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+    Handshake::new(url, &remote.ip().to_string(), false, issued, headers)
 }
 
 fn is_websocket_upgrade(req: &Request<Incoming>) -> bool {
@@ -619,7 +656,7 @@ fn to_hyper(response: HttpResponse) -> Response<Full<Bytes>> {
 /// Pumps one accepted WebSocket: frames in go to the core, frames from the core go out.
 async fn run_websocket(
     upgraded: hyper::upgrade::Upgraded,
-    socket: SocketId,
+    (socket, handshake): (SocketId, Option<Box<Handshake>>),
     max_payload: usize,
     limits: &ConnectionLimits,
     inputs: Inputs,
@@ -634,7 +671,11 @@ async fn run_websocket(
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
     let backlog = limits.backlog;
     let (frames, inbox) = websocket::channel(&backlog);
-    let _ = inputs.send(Msg::Opened { socket, frames });
+    let _ = inputs.send(Msg::Opened {
+        socket,
+        frames,
+        handshake,
+    });
     websocket::pump(ws, inbox, backlog, |frame| {
         inputs.send(Msg::Frame(socket, frame)).is_ok()
     })
@@ -714,6 +755,7 @@ impl<S: Service> Core<S> {
                 method,
                 query,
                 upgrade,
+                handshake,
                 reply,
             } => {
                 self.requests.insert(request, reply);
@@ -723,7 +765,10 @@ impl<S: Service> Core<S> {
                     query: &query,
                     websocket_upgrade: upgrade,
                 };
-                self.service.handle(now, input);
+                match handshake {
+                    Some(handshake) => self.service.handle_handshake(now, input, *handshake),
+                    None => self.service.handle(now, input),
+                }
             }
             Msg::Body {
                 request,
@@ -745,9 +790,17 @@ impl<S: Service> Core<S> {
                 self.requests.remove(&request);
                 self.service.handle(now, Input::RequestAborted { request });
             }
-            Msg::Opened { socket, frames } => {
+            Msg::Opened {
+                socket,
+                frames,
+                handshake,
+            } => {
                 self.sockets.insert(socket, frames);
-                self.service.handle(now, Input::WebSocketOpen { socket });
+                let input = Input::WebSocketOpen { socket };
+                match handshake {
+                    Some(handshake) => self.service.handle_handshake(now, input, *handshake),
+                    None => self.service.handle(now, input),
+                }
             }
             Msg::Frame(socket, frame) => {
                 self.service

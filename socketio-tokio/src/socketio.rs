@@ -12,6 +12,7 @@ use engineio_proto::session::server::Transmit;
 use socketio_proto::session::SessionError;
 use socketio_proto::session::endpoint::{ConnectRequest, Endpoint, ServerEvent};
 pub use socketio_proto::session::endpoint::{EndpointConfig, SocketRef};
+use socketio_proto::session::handshake::Handshake;
 use socketio_proto::session::rooms::{Adapter, BroadcastTarget};
 use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{AckId, Namespace, Packet};
@@ -169,11 +170,9 @@ impl<A: App> SocketIo<A> {
                         self.app.on_ack_timeout(&mut io, &socket, ack_id)
                     }
                 }
-                ServerEvent::SessionKept {
-                    sid, pid, rooms, ..
-                } => {
+                ServerEvent::SessionKept { session, .. } => {
                     if let Some(cluster) = io.cluster.as_deref_mut() {
-                        cluster.with_node(|node| node.keep_session(&sid, &pid, &rooms));
+                        cluster.with_node(|node| node.keep_session(&session));
                     }
                 }
                 ServerEvent::Disconnected { socket, reason } => {
@@ -191,6 +190,10 @@ impl<A: App> SocketIo<A> {
 impl<A: App> Service for SocketIo<A> {
     fn handle(&mut self, now: Instant, input: Input<'_>) {
         self.endpoint.handle(now, input);
+    }
+
+    fn handle_handshake(&mut self, now: Instant, input: Input<'_>, handshake: Handshake) {
+        self.endpoint.handle_handshake(now, input, handshake);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -283,8 +286,36 @@ impl Io<'_> {
     /// Sends `packet` (an EVENT built with [`Packet::event`]) to one socket. Fails only when
     /// the packet does not encode in the server's wire format (msgpack: a payload deeper than
     /// 128 levels, or a string over 4 GiB).
+    ///
+    /// When connection state recovery goes through Redis (the streams adapter), an event
+    /// without an ack id goes through the stream, as the reference's `socket.emit` does, so
+    /// that it carries an offset and a client recovering on another node gets it back.
     pub fn emit(&mut self, socket: &SocketRef, packet: Packet) -> Result<(), SessionError> {
-        self.endpoint.emit(self.now, socket, packet)
+        let (now, endpoint) = (self.now, &mut *self.endpoint);
+        match self.cluster.as_deref_mut() {
+            Some(cluster) if packet.ack_id().is_none() && cluster.recovers() => {
+                let target = BroadcastTarget::to([socket.id.as_str()]);
+                cluster.with_node(|node| node.broadcast_everywhere(now, endpoint, packet, &target))
+            }
+            _ => endpoint.emit(now, socket, packet),
+        }
+    }
+
+    /// The HTTP request that opened a socket's connection (`socket.handshake`, less the
+    /// `auth`, which [`App::on_connect`] has): headers, address, URL and query, time.
+    pub fn handshake(&self, socket: &SocketRef) -> Option<&Handshake> {
+        self.endpoint.handshake(socket.session)
+    }
+
+    /// `socket.data`, as [`set_data`](Self::set_data) left it (`None`: the reference's `{}`).
+    pub fn data(&self, socket: &SocketRef) -> Option<&serde_json::Value> {
+        self.endpoint.data(socket)
+    }
+
+    /// Sets `socket.data`: other nodes see it in `fetchSockets`, and connection state
+    /// recovery gives it back. Returns `false` when the socket is gone.
+    pub fn set_data(&mut self, socket: &SocketRef, data: serde_json::Value) -> bool {
+        self.endpoint.set_data(socket, data)
     }
 
     /// Sends an event with an ack id; the answer comes to [`App::on_ack`], or
@@ -320,6 +351,16 @@ impl Io<'_> {
             }
             None => endpoint.broadcast(now, packet, target),
         }
+    }
+
+    /// Sends `packet` to the sockets of this server only, as the reference's `io.local.emit`:
+    /// never published to the cluster (and, with recovery through Redis, without an offset).
+    pub fn broadcast_local(
+        &mut self,
+        packet: Packet,
+        target: &BroadcastTarget,
+    ) -> Result<(), SessionError> {
+        self.endpoint.broadcast(self.now, packet, target)
     }
 
     /// A broadcast with acknowledgements (`io.timeout(ms).emit(…, callback)`) to the sockets

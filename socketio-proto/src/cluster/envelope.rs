@@ -579,7 +579,7 @@ fn msgpack_message(
 }
 
 /// A msgpack value of `message` as JSON text, its binaries as `dialect` says.
-fn to_json(
+pub(crate) fn to_json(
     message: &Bytes,
     value: &[u8],
     limits: &Limits,

@@ -17,7 +17,7 @@ use super::envelope::{self, Envelope, Message};
 use super::sharded::{self, SubscriptionMode};
 use super::streams::StreamsOptions;
 use crate::session::SessionError;
-use crate::session::endpoint::{ConnectRequest, Endpoint, SocketRef};
+use crate::session::endpoint::{ConnectRequest, Endpoint, KeptSession, SocketRef};
 use crate::session::recovery::RecoveryRequest;
 use crate::session::rooms::{Adapter, BroadcastTarget};
 use crate::{AckId, EncodeError, Limits, Namespace, Packet};
@@ -57,23 +57,22 @@ pub const MAX_REMOTE_ACK_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct RemoteSocket {
     /// The socket id.
     pub id: String,
-    /// The handshake as its server describes it (headers, time, address, url, query, auth…).
-    /// Sockets of this crate's servers have their `auth`, and the rest of the shape with
-    /// empty values: the endpoint does not keep the HTTP request.
+    /// The handshake as its server describes it (headers, time, address, url, query, auth…):
+    /// for this crate's sockets, [`Handshake::to_json`](crate::session::handshake::Handshake::to_json).
     #[serde(default)]
     pub handshake: serde_json::Value,
     /// Its rooms, its own id included.
     #[serde(default)]
     pub rooms: Vec<String>,
-    /// `socket.data`, when its server set one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<serde_json::Value>,
+    /// `socket.data` (the reference's default is `{}`).
+    #[serde(default)]
+    pub data: serde_json::Value,
 }
 
 impl RemoteSocket {
-    /// A local socket's descriptor: its rooms and the `auth` of its CONNECT; the rest of the
-    /// handshake has the reference's shape with empty values (the endpoint does not keep the
-    /// HTTP request).
+    /// A local socket's descriptor: its rooms, its data, and its session's handshake with the
+    /// `auth` of its CONNECT (when the driver did not describe the request, the handshake's
+    /// fields are empty, in the reference's shape).
     fn local(endpoint: &Endpoint, socket: &SocketRef) -> RemoteSocket {
         let rooms = endpoint
             .rooms()
@@ -82,14 +81,21 @@ impl RemoteSocket {
             .auth(socket)
             .and_then(|auth| serde_json::from_str(auth).ok())
             .unwrap_or_else(|| serde_json::json!({}));
-        RemoteSocket {
-            id: socket.id.clone(),
-            handshake: serde_json::json!({
+        let handshake = match endpoint.handshake(socket.session) {
+            Some(handshake) => handshake.to_json(auth),
+            None => serde_json::json!({
                 "headers": {}, "time": "", "address": "", "xdomain": false, "secure": false,
                 "issued": 0, "url": "", "query": {}, "auth": auth
             }),
+        };
+        RemoteSocket {
+            id: socket.id.clone(),
+            handshake,
             rooms: rooms.into_iter().map(str::to_owned).collect(),
-            data: None,
+            data: endpoint
+                .data(socket)
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({})),
         }
     }
 }
@@ -733,13 +739,13 @@ impl ClusterNode {
     /// A socket left with its session kept
     /// ([`ServerEvent::SessionKept`](crate::session::endpoint::ServerEvent::SessionKept)): it
     /// goes to Redis for its time, so the client can recover on any node.
-    pub fn keep_session(&mut self, sid: &str, pid: &str, rooms: &[String]) {
+    pub fn keep_session(&mut self, session: &KeptSession) {
         let Some(ttl) = self.streams.recovery.filter(|_| self.recovers()) else {
             return;
         };
         self.commands.push_back(Command::KeepSession {
-            key: format!("{}{pid}", self.streams.session_key_prefix),
-            value: super::streams::encode_session(sid, pid, rooms),
+            key: format!("{}{}", self.streams.session_key_prefix, session.pid),
+            value: super::streams::encode_session(session),
             ttl,
         });
     }
@@ -777,7 +783,7 @@ impl ClusterNode {
 
     /// What Redis had for a recovery: the session (`None` when it or the offset's entry was
     /// missing) and the stream's entries after the offset (id, fields). The socket gets its
-    /// id, pid and rooms back and the broadcasts it missed (of its namespace, to its rooms,
+    /// id, pid, rooms and data back and the broadcasts it missed (of its namespace, to its rooms,
     /// not excepting them; volatile ones too, as the reference does), or a fresh start.
     pub fn restored(
         &mut self,
@@ -791,7 +797,7 @@ impl ClusterNode {
             return Ok(()); // Started fresh already (Redis was late).
         };
         let ns = request.namespace.as_str();
-        let Some((sid, pid, rooms)) = session.and_then(super::streams::decode_session) else {
+        let Some(session) = session.and_then(super::streams::decode_session) else {
             return endpoint.accept(now, &request);
         };
         let mut missed = Vec::new();
@@ -821,7 +827,7 @@ impl ClusterNode {
             else {
                 continue;
             };
-            let shares = |list: &[String]| list.iter().any(|r| rooms.contains(r));
+            let shares = |list: &[String]| list.iter().any(|r| session.rooms.contains(r));
             if (!opts.rooms.is_empty() && !shares(&opts.rooms)) || shares(&opts.except) {
                 continue;
             }
@@ -834,7 +840,7 @@ impl ClusterNode {
                 missed.push(packet);
             }
         }
-        endpoint.accept_restored(&request, &sid, &pid, &rooms, missed)
+        endpoint.accept_restored(&request, session, missed)
     }
 
     /// A broadcast with acknowledgements (`io.timeout(ms).emit(…, callback)`): `packet` to

@@ -18,6 +18,8 @@
 //! assert_eq!(four.stream_for("/notifications"), "socket.io--3");
 //! ```
 
+use crate::session::endpoint::KeptSession;
+
 /// The adapter's options (the reference's defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamsOptions {
@@ -103,33 +105,43 @@ pub fn next_entry_id(offset: &str) -> Option<String> {
 }
 
 /// A session as the streams adapter keeps it in Redis: base64 of msgpack
-/// `{sid, pid, rooms, data}` (this server keeps no `socket.data`: `{}`).
-pub fn encode_session(sid: &str, pid: &str, rooms: &[String]) -> Vec<u8> {
+/// `{sid, pid, rooms, data}` (`data` is `{}` when the socket has none).
+pub fn encode_session(session: &KeptSession) -> Vec<u8> {
     use crate::msgpack::write;
     use base64::Engine as _;
     let mut out = Vec::new();
     out.extend_from_slice(b"\x84\xa3sid");
-    let _ = write::str(&mut out, sid);
+    let _ = write::str(&mut out, &session.sid);
     out.extend_from_slice(b"\xa3pid");
-    let _ = write::str(&mut out, pid);
+    let _ = write::str(&mut out, &session.pid);
     out.extend_from_slice(b"\xa5rooms");
-    let _ = write::array_header(&mut out, rooms.len());
-    for room in rooms {
+    let _ = write::array_header(&mut out, session.rooms.len());
+    for room in &session.rooms {
         let _ = write::str(&mut out, room);
     }
-    out.extend_from_slice(b"\xa4data\x80");
+    out.extend_from_slice(b"\xa4data");
+    let written = match &session.data {
+        Some(data) => crate::msgpack::to_writer(&mut out, data).is_ok(),
+        None => false,
+    };
+    if !written {
+        out.push(0x80);
+    }
     base64::engine::general_purpose::STANDARD
         .encode(out)
         .into_bytes()
 }
 
-/// A session read back from Redis: (sid, pid, rooms); `None` when it is not one.
-pub fn decode_session(value: &[u8]) -> Option<(String, String, Vec<String>)> {
+/// A session read back from Redis; `None` when it is not one. A `data` that is `{}` or not
+/// readable comes back as `None`.
+pub fn decode_session(value: &[u8]) -> Option<KeptSession> {
     use crate::msgpack::read::{Reader, Token};
     use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(value)
-        .ok()?;
+    let bytes = bytes::Bytes::from(
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .ok()?,
+    );
     let mut reader = Reader::new(&bytes);
     let Token::Map(n) = reader.next().ok()? else {
         return None;
@@ -138,7 +150,8 @@ pub fn decode_session(value: &[u8]) -> Option<(String, String, Vec<String>)> {
         Token::Str(s) => Some(String::from_utf8_lossy(s).into_owned()),
         _ => None,
     };
-    let (mut sid, mut pid, mut rooms) = (None, None, Vec::new());
+    let depth = crate::Limits::default().max_json_depth;
+    let (mut sid, mut pid, mut rooms, mut data) = (None, None, Vec::new(), None);
     for _ in 0..n {
         match reader.next().ok()? {
             Token::Str(b"sid") => sid = text(reader.next().ok()?),
@@ -148,15 +161,30 @@ pub fn decode_session(value: &[u8]) -> Option<(String, String, Vec<String>)> {
                     return None;
                 };
                 for _ in 0..count {
-                    rooms.extend(text(
-                        reader.skip(crate::Limits::default().max_json_depth).ok()?,
-                    ));
+                    rooms.extend(text(reader.skip(depth).ok()?));
                 }
             }
+            Token::Str(b"data") => {
+                // As the JSON of what a Node.js node restores (a `Buffer` as
+                // `{"type":"Buffer","data":[…]}`, a `Date` as its ISO string).
+                let start = reader.offset();
+                reader.skip(depth).ok()?;
+                let limits = crate::Limits::default();
+                let dialect = crate::msgpack::to_json::Dialect::ClusterJson;
+                data = super::envelope::to_json(&bytes, reader.since(start), &limits, dialect)
+                    .ok()
+                    .and_then(|(json, _)| serde_json::from_str::<serde_json::Value>(&json).ok())
+                    .filter(|data| data.as_object().is_none_or(|fields| !fields.is_empty()));
+            }
             _ => {
-                reader.skip(crate::Limits::default().max_json_depth).ok()?;
+                reader.skip(depth).ok()?;
             }
         }
     }
-    Some((sid?, pid?, rooms))
+    Some(KeptSession {
+        sid: sid?,
+        pid: pid?,
+        rooms,
+        data,
+    })
 }

@@ -81,6 +81,7 @@ use engineio_proto::session::endpoint::{self as engine, IdSource, Input, Session
 use engineio_proto::session::server::{ServerConfig as EngineConfig, SessionEvent, Transmit};
 use serde::Serialize;
 
+use super::handshake::{Handshake, query_fields};
 use super::recovery::{self, RecoveryConfig, RecoveryRequest, RecoveryStore};
 use super::rooms::{Adapter, BroadcastTarget, RoomChange, Rooms};
 use super::server::{Connection, ConnectionConfig, ConnectionEvent, DisconnectReason, Output};
@@ -174,21 +175,40 @@ pub enum ServerEvent {
     SessionKept {
         /// The namespace.
         namespace: Namespace,
-        /// The socket id, which a recovered socket gets back.
-        sid: String,
-        /// The private id the client sends back to recover.
-        pid: String,
-        /// Its rooms, its own id included.
-        rooms: Vec<String>,
+        /// What to keep.
+        session: KeptSession,
     },
+}
+
+/// A disconnected socket's session, kept for connection state recovery outside the endpoint
+/// ([`ServerEvent::SessionKept`], [`Endpoint::accept_restored`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptSession {
+    /// The socket id, which a recovered socket gets back.
+    pub sid: String,
+    /// The private id the client sends back to recover.
+    pub pid: String,
+    /// Its rooms, its own id included.
+    pub rooms: Vec<String>,
+    /// Its `socket.data` (`None`: the reference's `{}`).
+    pub data: Option<serde_json::Value>,
+}
+
+/// A recovered socket's state, for [`Endpoint::connect`].
+struct Restored {
+    sid: String,
+    pid: String,
+    rooms: Vec<String>,
+    data: Option<serde_json::Value>,
+    missed: Vec<EncodedPacket>,
 }
 
 /// One client: its connection and its sockets.
 #[derive(Debug)]
 struct Peer {
     connection: Connection,
-    /// Namespace ⇒ (socket id, recovery pid, CONNECT auth).
-    sockets: NamespaceMap<(String, Option<String>, Option<Utf8Bytes>)>,
+    /// Namespace ⇒ its socket.
+    sockets: NamespaceMap<Member>,
     /// Namespace ⇒ auth of a CONNECT waiting for an answer.
     pending: NamespaceMap<Option<Utf8Bytes>>,
     dirty: bool,
@@ -196,6 +216,20 @@ struct Peer {
     deadline: Option<Instant>,
     /// The Engine.IO session, to tell this peer from a later one in the same slot.
     key: SessionKey,
+    /// The HTTP request that opened the session, when the driver described it.
+    handshake: Option<Box<Handshake>>,
+}
+
+/// One namespace socket of a peer.
+#[derive(Debug)]
+struct Member {
+    id: String,
+    /// The recovery pid.
+    pid: Option<String>,
+    /// The CONNECT payload.
+    auth: Option<Utf8Bytes>,
+    /// `socket.data`; `None` is the reference's `{}`.
+    data: Option<Box<serde_json::Value>>,
 }
 
 /// Every client of one Socket.IO server. See the [module docs](self) for the run loop.
@@ -219,6 +253,9 @@ pub struct Endpoint {
     events: VecDeque<ServerEvent>,
     /// The latest time a call brought; what the poll methods use for work they cause.
     now: Option<Instant>,
+    /// The description of the request [`handle_handshake`](Self::handle_handshake) is
+    /// feeding, for the session it opens.
+    opening: Option<Box<Handshake>>,
 }
 
 impl Endpoint {
@@ -240,6 +277,7 @@ impl Endpoint {
             timers: Default::default(),
             events: VecDeque::new(),
             now: None,
+            opening: None,
         }
     }
 
@@ -286,6 +324,18 @@ impl Endpoint {
         self.handle_timeout(now);
         self.engine.handle(now, input);
         self.pump(now);
+    }
+
+    /// [`handle`](Self::handle) for an input that may open a session (a polling handshake's
+    /// [`Input::Request`], or the [`Input::WebSocketOpen`] of a WebSocket-only client's
+    /// upgrade), with a description of its HTTP request: the session it opens keeps it
+    /// ([`handshake`](Self::handshake)). When the input opens nothing, it is dropped.
+    pub fn handle_handshake(&mut self, now: Instant, input: Input<'_>, handshake: Handshake) {
+        self.handle_timeout(now);
+        self.opening = Some(Box::new(handshake));
+        self.engine.handle(now, input);
+        self.pump(now);
+        self.opening = None;
     }
 
     /// Fires every deadline due at `now`: heartbeats, `connectTimeout`, ack timeouts,
@@ -343,21 +393,26 @@ impl Endpoint {
         };
         let state = restored.map(|restored| {
             let session = restored.session;
-            (session.sid, session.pid, session.rooms, restored.missed)
+            Restored {
+                sid: session.sid,
+                pid: session.pid,
+                rooms: session.rooms,
+                data: session.data,
+                missed: restored.missed,
+            }
         });
         self.connect(request, auth, state)
     }
 
     /// Accepts a CONNECT as the recovery of a socket whose state an external store kept
-    /// ([`use_external_recovery`](Self::use_external_recovery)): the socket gets `sid` and
-    /// `pid` back and joins `rooms`, and the `missed` EVENTs (their offsets appended) go out
-    /// before the CONNECT reply; the app sees [`ServerEvent::Connected`] with `recovered`.
+    /// ([`use_external_recovery`](Self::use_external_recovery)): the socket gets its `sid`,
+    /// `pid` and `data` back and joins its `rooms`, and the `missed` EVENTs (their offsets
+    /// appended) go out before the CONNECT reply; the app sees [`ServerEvent::Connected`]
+    /// with `recovered`.
     pub fn accept_restored(
         &mut self,
         request: &ConnectRequest,
-        sid: &str,
-        pid: &str,
-        rooms: &[String],
+        session: KeptSession,
         missed: Vec<Packet>,
     ) -> Result<(), SessionError> {
         let parser = self.config.connection.parser;
@@ -366,7 +421,13 @@ impl Endpoint {
             .map(|packet| packet.encode_as(parser, Side::Server))
             .collect::<Result<Vec<_>, _>>()?;
         let auth = self.take_pending(request)?;
-        let state = (sid.to_owned(), pid.to_owned(), rooms.to_vec(), missed);
+        let state = Restored {
+            sid: session.sid,
+            pid: session.pid,
+            rooms: session.rooms,
+            data: session.data,
+            missed,
+        };
         self.connect(request, auth, Some(state))
     }
 
@@ -384,43 +445,49 @@ impl Endpoint {
             .ok_or(SessionError::NotConnected)
     }
 
-    /// Answers a CONNECT: a fresh socket, or one recovered with (sid, pid, rooms, missed).
+    /// Answers a CONNECT: a fresh socket, or a recovered one.
     fn connect(
         &mut self,
         request: &ConnectRequest,
         auth: Option<Utf8Bytes>,
-        recovered: Option<(String, String, Vec<String>, Vec<EncodedPacket>)>,
+        recovered: Option<Restored>,
     ) -> Result<(), SessionError> {
         let peer = self
             .peers
             .get_mut(request.session)
             .ok_or(SessionError::Closed)?;
         let ns = request.namespace.as_str();
-        let (id, pid, rooms, is_recovered) = match recovered {
-            Some((id, pid, rooms, missed)) => {
+        let (id, pid, rooms, data, is_recovered) = match recovered {
+            Some(state) => {
                 peer.connection.accept_recovered(
                     &request.namespace,
-                    &id,
-                    Some(&pid),
-                    &missed,
+                    &state.sid,
+                    Some(&state.pid),
+                    &state.missed,
                     true,
                 )?;
-                (id, Some(pid), rooms, true)
+                let data = state.data.map(Box::new);
+                (state.sid, Some(state.pid), state.rooms, data, true)
             }
             None => {
                 let id = self.engine.next_id();
                 let pid = self.recovery.is_some().then(|| self.engine.next_id());
                 peer.connection
                     .accept(&request.namespace, &id, pid.as_deref())?;
-                (id, pid, Vec::new(), false)
+                (id, pid, Vec::new(), None, false)
             }
         };
         self.rooms.add_socket(ns, &id);
         for room in &rooms {
             self.rooms.join(ns, &id, room);
         }
-        peer.sockets
-            .insert(ns.to_owned(), (id.clone(), pid, auth.clone()));
+        let member = Member {
+            id: id.clone(),
+            pid,
+            auth: auth.clone(),
+            data,
+        };
+        peer.sockets.insert(ns.to_owned(), member);
         mark(&mut self.dirty, request.session, peer);
         self.owners.insert(id.clone(), request.session);
         self.events.push_back(ServerEvent::Connected {
@@ -598,9 +665,42 @@ impl Endpoint {
     /// query as an object), as [`ServerEvent::Connected`] reported it: the `auth` of its
     /// handshake for a cluster's `fetchSockets`.
     pub fn auth(&self, socket: &SocketRef) -> Option<&str> {
+        self.member(socket)?.auth.as_deref()
+    }
+
+    /// The HTTP request that opened `session`, as the driver described it to
+    /// [`handle_handshake`](Self::handle_handshake) (the reference's `socket.handshake`, less
+    /// the `auth`). A socket's is its [`SocketRef::session`]'s; a [`ConnectRequest`]'s, its
+    /// `session`'s.
+    pub fn handshake(&self, session: SessionKey) -> Option<&Handshake> {
+        self.peers.get(session)?.handshake.as_deref()
+    }
+
+    /// `socket.data`: what the application attached to a socket with
+    /// [`set_data`](Self::set_data). `None` is the reference's `{}`, its default.
+    pub fn data(&self, socket: &SocketRef) -> Option<&serde_json::Value> {
+        self.member(socket)?.data.as_deref()
+    }
+
+    /// Sets `socket.data`, which a cluster's `fetchSockets` shows other nodes and connection
+    /// state recovery gives back. Returns `false` when the socket is gone.
+    pub fn set_data(&mut self, socket: &SocketRef, data: serde_json::Value) -> bool {
+        let Some(peer) = self.peers.get_mut(socket.session) else {
+            return false;
+        };
+        match peer.sockets.get_mut(socket.namespace.as_str()) {
+            Some(member) if member.id == socket.id => {
+                member.data = Some(Box::new(data));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn member(&self, socket: &SocketRef) -> Option<&Member> {
         let peer = self.peers.get(socket.session)?;
-        let (id, _, auth) = peer.sockets.get(socket.namespace.as_str())?;
-        auth.as_deref().filter(|_| *id == socket.id)
+        let member = peer.sockets.get(socket.namespace.as_str())?;
+        (member.id == socket.id).then_some(member)
     }
 
     /// Puts a socket in `room`.
@@ -713,6 +813,7 @@ impl Endpoint {
                     dirty: false,
                     deadline: None,
                     key,
+                    handshake: self.opening.take(),
                 };
                 mark(&mut self.dirty, key, &mut peer);
                 self.peers.insert(peer);
@@ -765,11 +866,11 @@ impl Endpoint {
             return;
         };
         let socket = |peer: &Peer, namespace: &Namespace| {
-            let (id, ..) = peer.sockets.get(namespace.as_str())?;
+            let member = peer.sockets.get(namespace.as_str())?;
             Some(SocketRef {
                 session: key,
                 namespace: namespace.clone(),
-                id: id.clone(),
+                id: member.id.clone(),
             })
         };
         match event {
@@ -806,9 +907,10 @@ impl Endpoint {
             }
             ConnectionEvent::Disconnected { namespace, reason } => {
                 let ns = namespace.as_str();
-                let Some((id, pid, _)) = peer.sockets.remove(ns) else {
+                let Some(Member { id, pid, data, .. }) = peer.sockets.remove(ns) else {
                     return;
                 };
+                let data = data.map(|data| *data);
                 // Kept for recovery when the transport failed or the server closed, not when
                 // either side disconnected on purpose (the reference's rule).
                 let recoverable = matches!(
@@ -820,12 +922,15 @@ impl Endpoint {
                     if self.external_recovery {
                         self.events.push_back(ServerEvent::SessionKept {
                             namespace: namespace.clone(),
-                            sid: id.clone(),
-                            pid,
-                            rooms: rooms.into_iter().map(str::to_owned).collect(),
+                            session: KeptSession {
+                                sid: id.clone(),
+                                pid,
+                                rooms: rooms.into_iter().map(str::to_owned).collect(),
+                                data,
+                            },
                         });
                     } else {
-                        store.save_session(now, &id, &pid, ns, &rooms);
+                        store.save_session(now, &id, &pid, ns, &rooms, data);
                     }
                 }
                 self.rooms.remove_socket(ns, &id);
@@ -924,9 +1029,7 @@ fn mark(dirty: &mut Vec<SessionKey>, key: SessionKey, peer: &mut Peer) {
 /// `querystring.parse` does (`+` is a space), keys in their first order, the last value kept.
 fn query_as_auth(query: &str) -> String {
     let mut fields: Vec<(String, String)> = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let (key, value) = (percent_decode(key), percent_decode(value));
+    for (key, value) in query_fields(query) {
         match fields.iter_mut().find(|(k, _)| *k == key) {
             Some(field) => field.1 = value,
             None => fields.push((key, value)),
@@ -944,28 +1047,6 @@ fn query_as_auth(query: &str) -> String {
     }
     json.push('}');
     json
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod endpoint;
+pub mod handshake;
 pub mod recovery;
 pub mod rooms;
 pub mod server;

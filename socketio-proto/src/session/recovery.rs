@@ -68,6 +68,8 @@ pub struct SavedSession {
     pub namespace: String,
     /// The rooms the socket was in (its own id included).
     pub rooms: Vec<String>,
+    /// Its `socket.data` (`None`: the reference's `{}`).
+    pub data: Option<serde_json::Value>,
     disconnected_at: Instant,
 }
 
@@ -160,12 +162,14 @@ impl RecoveryStore {
         pid: &str,
         namespace: &str,
         rooms: &[&str],
+        data: Option<serde_json::Value>,
     ) {
         let session = SavedSession {
             sid: sid.to_owned(),
             pid: pid.to_owned(),
             namespace: namespace.to_owned(),
             rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
+            data,
             disconnected_at: now,
         };
         self.sessions.insert(pid.to_owned(), session);

@@ -12,6 +12,7 @@
 //! * `to-all`(…args) ⇒ `all-message`(…args) to the whole namespace, sender included.
 //! * `ask-client`(…args) ⇒ emits `question`(…args) with an ack (5 s); the answer comes back
 //!   as `answer`(…answer), a timeout as `answer-timeout`.
+//! * `set-data`(value) ⇒ `socket.data = value`, ack(); `get-data` ⇒ ack(socket.data).
 //! * `disconnect-me` ⇒ server-side disconnect of the socket.
 //! * `last-disconnect-reason` ⇒ ack(reason of the latest server-side disconnect, or null).
 //! * In a cluster: another node's `serverSideEmit("who")` with an ack is answered `"rust"`;
@@ -19,7 +20,9 @@
 //!   `cluster-sockets-join`(room, new), `cluster-sockets-leave`(room, old),
 //!   `cluster-disconnect`(room) and `cluster-server-side-note`(…args) (a `serverSideEmit` of
 //!   `note`) act on every node, then ack; `cluster-all-rooms` ⇒ ack(every node's rooms,
-//!   sorted), `cluster-fetch`(room) ⇒ ack([{id, rooms (sorted), auth}…]),
+//!   sorted), `cluster-fetch`(room) ⇒ ack([{id, rooms (sorted), data, auth, and the
+//!   handshake's address, url, query, time, issued, xdomain, secure and `x-cluster-test`
+//!   header}…]),
 //!   `cluster-server-side-emit` ⇒ ack({error, answers}) of `serverSideEmitWithAck("who")`,
 //!   `cluster-server-count` ⇒ ack(the number of servers), `cluster-broadcast-with-ack`(room)
 //!   ⇒ `question-all`("q") to the room on every node with a 3 s timeout, then
@@ -112,6 +115,24 @@ impl App for Interop {
                 if let Some(ack) =
                     ack_id.and_then(|id| Packet::ack_raw(ns.clone(), id, rest, attachments).ok())
                 {
+                    io.ack(socket, ack);
+                }
+            }
+            "set-data" => {
+                let value = rest
+                    .first()
+                    .and_then(|v| serde_json::from_str(v.get()).ok());
+                if let (Some(value), Some(id)) = (value, ack_id) {
+                    io.set_data(socket, value);
+                    if let Ok(ack) = Packet::ack(ns, id, &()) {
+                        io.ack(socket, ack);
+                    }
+                }
+            }
+            "get-data" => {
+                let empty = serde_json::json!({});
+                let data = io.data(socket).unwrap_or(&empty).clone();
+                if let Some(ack) = ack_id.and_then(|id| Packet::ack(ns, id, &(data,)).ok()) {
                     io.ack(socket, ack);
                 }
             }
@@ -290,8 +311,13 @@ impl App for Interop {
                 .into_iter()
                 .map(|mut s| {
                     s.rooms.sort();
-                    let auth = s.handshake.get("auth").cloned();
-                    serde_json::json!({ "id": s.id, "rooms": s.rooms, "auth": auth })
+                    let h = |field: &str| s.handshake.pointer(field).cloned();
+                    serde_json::json!({
+                        "id": s.id, "rooms": s.rooms, "data": s.data, "auth": h("/auth"),
+                        "address": h("/address"), "url": h("/url"), "query": h("/query"),
+                        "time": h("/time"), "issued": h("/issued"), "xdomain": h("/xdomain"),
+                        "secure": h("/secure"), "header": h("/headers/x-cluster-test"),
+                    })
                 })
                 .collect(),
             Answers::ServerSideEmit(answers) => {
