@@ -4,9 +4,10 @@
 // disconnectSockets) towards node B. Run it with A and B swapped too.
 //
 // Usage: node cluster-clients.mjs --a URL --b URL [--requests | --our-requests]
-//        [--adapter classic|sharded|streams]
+//        [--adapter classic|sharded|streams] [--silent-peer]
 // --requests: A is the official server; --our-requests: A is ours. One JSON line per case on stdout; exit code 0 only if every
-// case passed.
+// case passed. --silent-peer: a third subscriber that never answers listens to the requests
+// channel; the only case is then a request of A that must end at its timeout.
 
 import { io } from "socket.io-client";
 import { runCases, assert, assertDeepEqual, EventQueue, pollUntil } from "./common.mjs";
@@ -20,6 +21,7 @@ const A = option("--a");
 const B = option("--b");
 const REQUESTS = args.includes("--requests");
 const OUR_REQUESTS = args.includes("--our-requests");
+const SILENT_PEER = args.includes("--silent-peer");
 // Only the classic adapter has allRooms.
 const ALL_ROOMS = (option("--adapter") ?? "classic") === "classic";
 // What node B's application answers to serverSideEmitWithAck("who").
@@ -203,6 +205,23 @@ if (REQUESTS || OUR_REQUESTS) {
       },
     },
   );
+}
+
+if (SILENT_PEER) {
+  cases.length = 0;
+  cases.push({
+    name: "request-times-out",
+    timeout: 8000,
+    run: async (ctx) => {
+      const [a] = await pair(ctx);
+      // Three servers listen; the silent one never answers: the request fails at the
+      // requests timeout. The reference's promise rejects (no answers); ours hands over the
+      // answer that came.
+      const { error, answers } = await a.socket.emitWithAck("cluster-server-side-emit");
+      assert(typeof error === "string", `timed out, got ${JSON.stringify({ error, answers })}`);
+      if (answers !== null) assertDeepEqual(answers, [B_ANSWERS], "the answer that came");
+    },
+  });
 }
 
 await runCases(cases, { closeClient: (socket) => socket.close() });

@@ -6,7 +6,8 @@
 // validated against this file, which proves the scripts themselves are right.
 //
 // Usage: node reference-server.mjs --port N [--recovery] [--ping-interval MS] [--ping-timeout MS]
-//        [--parser text|msgpack] [--redis redis://HOST:PORT [--adapter classic|sharded|streams]]
+//        [--parser text|msgpack] [--redis redis://HOST:PORT [--adapter classic|sharded|streams]
+//        [--requests-timeout MS]]
 //   --port 0     lets the OS pick a free port.
 //   --recovery   enables connection state recovery.
 //   --parser     the wire format: socket.io's default parser (text, the default) or
@@ -14,7 +15,8 @@
 //   --redis      joins a cluster through Redis with @socket.io/redis-adapter 8.3.0
 //                (node-redis 5.10.0 clients): createAdapter, the classic Pub/Sub adapter,
 //                or with `--adapter sharded` createShardedAdapter, or with `--adapter streams`
-//                @socket.io/redis-streams-adapter 0.3.1 (default options).
+//                @socket.io/redis-streams-adapter 0.3.1 (default options but
+//                --requests-timeout, the adapters' `requestsTimeout`).
 // Once listening, exactly one line `LISTENING <port>` is written to stdout.
 // SIGTERM (or SIGINT) closes the server and exits with code 0.
 //
@@ -76,6 +78,11 @@ function parseArgs(argv) {
       if (!["classic", "sharded", "streams"].includes(opts.adapter)) {
         throw new Error(`invalid --adapter value: ${opts.adapter}`);
       }
+    } else if (arg === "--requests-timeout") {
+      opts.requestsTimeout = Number(argv[++i]);
+      if (!Number.isInteger(opts.requestsTimeout) || opts.requestsTimeout <= 0) {
+        throw new Error(`invalid --requests-timeout value: ${argv[i]}`);
+      }
     } else if (arg === "--recovery") {
       opts.recovery = true;
     } else if (arg === "--ping-interval" || arg === "--ping-timeout") {
@@ -107,11 +114,12 @@ if (args.redis) {
   pubClient.on("error", () => {});
   subClient.on("error", () => {});
   await Promise.all([pubClient.connect(), subClient.connect()]);
+  const options = args.requestsTimeout ? { requestsTimeout: args.requestsTimeout } : {};
   if (args.adapter === "streams") {
-    adapter = { adapter: createStreamsAdapter(pubClient) };
+    adapter = { adapter: createStreamsAdapter(pubClient, options) };
   } else {
     const create = args.adapter === "sharded" ? createShardedAdapter : createAdapter;
-    adapter = { adapter: create(pubClient, subClient) };
+    adapter = { adapter: create(pubClient, subClient, options) };
   }
 }
 

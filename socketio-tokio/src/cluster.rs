@@ -108,6 +108,10 @@ pub struct RedisOptions {
     /// `maxDisconnectionDuration`, so sessions and offsets go through Redis and a client
     /// recovers on any node (`None` by default).
     pub recovery: Option<Duration>,
+    /// How long a request of this server waits for the other nodes' answers (the
+    /// reference's `requestsTimeout`), [`REQUESTS_TIMEOUT`](socketio_proto::cluster::REQUESTS_TIMEOUT)
+    /// (5 s) by default.
+    pub requests_timeout: Duration,
 }
 
 impl RedisOptions {
@@ -119,6 +123,7 @@ impl RedisOptions {
             namespaces: vec!["/".to_owned()],
             mode: Mode::Classic,
             recovery: None,
+            requests_timeout: socketio_proto::cluster::REQUESTS_TIMEOUT,
         }
     }
 }
@@ -176,7 +181,8 @@ pub fn start(options: &RedisOptions) -> Result<(Cluster, mpsc::Receiver<External
             ClusterNode::sharded(&options.key, &namespaces, subscription)
         }
         Mode::Streams => ClusterNode::streams(&options.key, &namespaces, streams.clone()),
-    };
+    }
+    .with_requests_timeout(options.requests_timeout);
     let (patterns, channels) = node.subscriptions();
     let (external, messages) = mpsc::channel(SUBSCRIBE_QUEUE);
     let (publish, queue) = mpsc::channel(PUBLISH_QUEUE);

@@ -8,7 +8,9 @@
 //! * broadcasts to the namespace and to rooms, with binary arguments, both ways;
 //! * the adapter's requests both ways: `allRooms` (classic), `fetchSockets`, `socketsJoin`/
 //!   `socketsLeave`, `serverSideEmit` with and without acks, `serverCount` and
-//!   `disconnectSockets`, broadcasts with acks (a binary ack included);
+//!   `disconnectSockets`, broadcasts with acks (a binary ack included); `fetchSockets` shows
+//!   the handshake (headers, address, url, query, time) and `socket.data`;
+//! * a request a silent subscriber never answers ends at the requests timeout, both ways;
 //! * a Redis restart: our node subscribes (and reads the stream) again, with each adapter,
 //!   and broadcasts flow as before;
 //! * connection state recovery across nodes with the streams adapter, both ways
@@ -121,6 +123,41 @@ fn the_same_with_the_sharded_adapter() {
 #[test]
 fn the_same_with_the_streams_adapter() {
     every_operation_both_ways("streams");
+}
+
+/// A third subscriber of the requests channel that never answers: a request of either node
+/// ends at the requests timeout (1 s here, both nodes) with the error, as the reference's.
+#[test]
+fn a_request_a_silent_node_never_answers_ends_at_the_requests_timeout() {
+    use std::io::{Read, Write};
+    if !available() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_redis, url) = support::redis_server();
+    let timeout = ["--requests-timeout", "1000"];
+    let (_node_process, node) = support::reference_cluster_node_with(&url, "classic", &timeout);
+    let args = ["--redis", &url, "--requests-timeout-ms", "1000"];
+    let (_ours_process, ours) = our_server_with("sio", 0, &args);
+    let (node, ours) = (format!("http://{node}"), format!("http://{ours}"));
+
+    let address = url.trim_start_matches("redis://");
+    let mut silent = std::net::TcpStream::connect(address).unwrap();
+    silent
+        .write_all(b"SUBSCRIBE socket.io-request#/#\r\n")
+        .unwrap();
+    let mut reply = [0u8; 64];
+    let n = silent.read(&mut reply).unwrap();
+    assert!(reply[..n].ends_with(b":1\r\n"), "subscribed");
+
+    for (a, b, flag) in [
+        (&node, &ours, "--requests"),
+        (&ours, &node, "--our-requests"),
+    ] {
+        let (reports, status) = clients(a, b, &[flag, "--silent-peer"]);
+        assert_all_passed(flag, &reports, &["request-times-out"]);
+        assert!(status.success());
+    }
 }
 
 #[test]

@@ -18,7 +18,8 @@
 //! `--cors-origin ORIGIN` (repeatable), `--cookie` (the `io` cookie). For the load benchmark:
 //! `--threads N` (1 by default), `--ping-interval-ms N`, `--ping-timeout-ms N`. The Socket.IO
 //! modes take `--parser text|msgpack` (text by default; msgpack is `socket.io-msgpack-parser`)
-//! and `--redis redis://HOST:PORT [--adapter classic|sharded|streams] [--redis-key KEY]` to
+//! and `--redis redis://HOST:PORT [--adapter classic|sharded|streams] [--redis-key KEY]
+//! [--requests-timeout-ms N]` to
 //! join a cluster of servers through Redis (namespaces `/` and `/custom`; see
 //! `socketio_tokio::cluster`).
 
@@ -64,6 +65,7 @@ async fn run() -> std::io::Result<()> {
     let mut redis: Option<RedisOptions> = None;
     let mut redis_key = None;
     let mut adapter = None;
+    let mut requests_timeout = None;
     let mut limits = ConnectionLimits::default();
     let mut ping_interval = Duration::from_millis(300);
     let mut ping_timeout = Duration::from_millis(200);
@@ -102,6 +104,9 @@ async fn run() -> std::io::Result<()> {
             "--threads" => drop(args.next()),
             "--redis" => redis = Some(RedisOptions::new(&args.next().ok_or_else(usage)?)),
             "--redis-key" => redis_key = Some(args.next().ok_or_else(usage)?),
+            "--requests-timeout-ms" => {
+                requests_timeout = Some(Duration::from_millis(number(args.next())?));
+            }
             "--adapter" => {
                 let name = args.next().ok_or_else(usage)?;
                 adapter = Some(cluster::parse_mode(&name).map_err(std::io::Error::other)?);
@@ -138,6 +143,7 @@ async fn run() -> std::io::Result<()> {
     if let Some(redis) = redis.as_mut() {
         redis.key = redis_key.unwrap_or_else(|| redis.key.clone());
         redis.mode = adapter.unwrap_or(redis.mode);
+        redis.requests_timeout = requests_timeout.unwrap_or(redis.requests_timeout);
     }
     let server: ServerHandle = match mode.as_str() {
         "eio4" | "eio3" => server::serve(addr, options("/engine.io/"), Echo::new(config)).await?,
@@ -174,6 +180,7 @@ fn usage() -> std::io::Error {
          [--max-connections N] [--header-timeout-ms N] [--body-timeout-ms N] \
          [--allowed-origin ORIGIN]… [--cors | --cors-origin ORIGIN…] [--cookie] \
          [--threads N] [--ping-interval-ms N] [--ping-timeout-ms N] [--parser text|msgpack] \
-         [--redis redis://HOST:PORT [--adapter classic|sharded|streams] [--redis-key KEY]]",
+         [--redis redis://HOST:PORT [--adapter classic|sharded|streams] [--redis-key KEY] \
+         [--requests-timeout-ms N]]",
     )
 }
