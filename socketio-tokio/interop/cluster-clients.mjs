@@ -122,6 +122,18 @@ if ((REQUESTS || OUR_REQUESTS) && ALL_ROOMS) {
 if (REQUESTS || OUR_REQUESTS) {
   cases.push(
     {
+      name: "local-broadcast-stays",
+      timeout: 5000,
+      run: async (ctx) => {
+        const [a, b] = await pair(ctx);
+        a.socket.emit("to-all-local", "local-only");
+        assertDeepEqual(await a.queues["all-message"].next(), ["local-only"], "A's client");
+        // Both would travel the same channel, in order: B's first is the global one.
+        a.socket.emit("to-all", "everywhere");
+        assertDeepEqual(await b.queues["all-message"].next(), ["everywhere"], "the local one stayed on A");
+      },
+    },
+    {
       name: "fetch-sockets",
       timeout: 8000,
       run: async (ctx) => {

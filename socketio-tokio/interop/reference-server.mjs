@@ -185,6 +185,11 @@ function attachHandlers(nsp, socket) {
     nsp.emit("all-message", ...eventArgs);
   });
 
+  // The same on this node only (`local`: never published to the cluster).
+  socket.on("to-all-local", (...eventArgs) => {
+    nsp.local.emit("all-message", ...eventArgs);
+  });
+
   // Server -> client acknowledgement: ask the client a question and report
   // its answer (or the timeout) back with a plain event.
   socket.on("ask-client", (...eventArgs) => {

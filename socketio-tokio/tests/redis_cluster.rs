@@ -87,6 +87,7 @@ fn every_operation_both_ways(adapter: &str) {
     let requests = [
         requests,
         &[
+            "local-broadcast-stays",
             "fetch-sockets",
             "sockets-join-and-leave",
             "server-side-emit",

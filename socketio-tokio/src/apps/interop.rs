@@ -9,7 +9,8 @@
 //! * `message-with-ack`(…args) ⇒ ack(…args).
 //! * `join`(room) ⇒ joins, ack(room).
 //! * `to-room`(room, …args) ⇒ `room-message`(…args) to the room but not the sender.
-//! * `to-all`(…args) ⇒ `all-message`(…args) to the whole namespace, sender included.
+//! * `to-all`(…args) ⇒ `all-message`(…args) to the whole namespace, sender included;
+//!   `to-all-local`(…args) the same on this node only (`io.local.emit`).
 //! * `ask-client`(…args) ⇒ emits `question`(…args) with an ack (5 s); the answer comes back
 //!   as `answer`(…answer), a timeout as `answer-timeout`.
 //! * `set-data`(value) ⇒ `socket.data = value`, ack(); `get-data` ⇒ ack(socket.data).
@@ -162,6 +163,12 @@ impl App for Interop {
                 if let Ok(packet) = Packet::event_raw(ns.clone(), "all-message", rest, attachments)
                 {
                     let _ = io.broadcast(packet, &BroadcastTarget::all());
+                }
+            }
+            "to-all-local" => {
+                if let Ok(packet) = Packet::event_raw(ns.clone(), "all-message", rest, attachments)
+                {
+                    let _ = io.broadcast_local(packet, &BroadcastTarget::all());
                 }
             }
             "ask-client" => {
