@@ -509,3 +509,71 @@ fn socket_data_is_kept_and_recovered_with_the_session() {
     assert_eq!(back.id, alice.id);
     assert_eq!(h.server.data(&back), Some(&data));
 }
+
+#[test]
+fn a_session_kept_by_one_endpoint_is_recovered_on_another() {
+    use socketio_proto::session::recovery::RecoveryRequest;
+    use socketio_proto::session::rooms::Adapter as _;
+    let (mut first, mut second) = (Harness::new(true, false), Harness::new(true, false));
+    let a = first.connect(V5);
+    first.send(a, "40");
+    let reply = first.take(a).remove(0);
+    let json: serde_json::Value = serde_json::from_str(&reply[2..]).unwrap();
+    let (sid, pid) = (
+        json["sid"].as_str().unwrap().to_owned(),
+        json["pid"].as_str().unwrap().to_owned(),
+    );
+    let (alice, _) = first.connected().remove(0);
+    first.server.join(&alice, "room");
+    first.server.set_data(&alice, serde_json::json!({"n": 1}));
+    let now = first.now;
+    let main = Namespace::main();
+    first
+        .server
+        .broadcast(now, event(&main, "n", "1"), &BroadcastTarget::all())
+        .unwrap();
+    first.drive();
+    let seen: serde_json::Value = serde_json::from_str(&first.take(a)[0][2..]).unwrap();
+    let offset = seen[2].as_str().unwrap().to_owned();
+    first.drop_socket(a);
+    first
+        .server
+        .broadcast(now, event(&main, "n", "2"), &BroadcastTarget::to(["room"]))
+        .unwrap();
+    first.drive();
+
+    // The client comes back to the second endpoint, which asks the first.
+    second.auto_accept = false;
+    let b = second.connect(V5);
+    second.send(b, &format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#));
+    let Some(ServerEvent::ConnectRequest(request)) = second.events.pop() else {
+        panic!("a CONNECT")
+    };
+    let wanted = RecoveryRequest {
+        pid: pid.clone(),
+        offset,
+    };
+    let recovered = first.server.take_recovery(now, &main, &wanted).unwrap();
+    assert!(
+        first.server.take_recovery(now, &main, &wanted).is_none(),
+        "taken once"
+    );
+    second.server.accept_recovered(&request, recovered).unwrap();
+    second.drive();
+    let got = second.take(b);
+    assert!(
+        got[0].starts_with(r#"42["n","2","#),
+        "the missed event first: {got:?}"
+    );
+    assert_eq!(got[1], format!(r#"40{{"sid":"{sid}","pid":"{pid}"}}"#));
+    let (back, recovered) = second.connected().remove(0);
+    assert!(recovered);
+    assert_eq!(
+        second.server.data(&back),
+        Some(&serde_json::json!({"n": 1}))
+    );
+    assert_eq!(
+        second.server.rooms().rooms_of("/", &sid),
+        [sid.as_str(), "room"]
+    );
+}

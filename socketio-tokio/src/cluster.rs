@@ -702,6 +702,8 @@ impl Cluster {
                 self.node.servers_counted(request, count);
                 None
             }
+            // Shards' messages are the Socket.IO layer's.
+            External::Shard(_) => None,
         };
         self.flush();
         emit

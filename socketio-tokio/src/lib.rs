@@ -6,7 +6,8 @@
 //! runtime:
 //!
 //! * [`server`]: the server driver: HTTP and WebSocket connections in, one task that owns a
-//!   sans-IO endpoint and the application (a [`server::Service`]), CSPRNG ids.
+//!   sans-IO endpoint and the application (a [`server::Service`]), CSPRNG ids; or one such
+//!   task per thread ([`server::serve_sharded`]), to use every core.
 //! * [`socketio`]: a Socket.IO [`server::Service`]: the `socketio-proto` endpoint with an
 //!   [`socketio::App`] of callbacks.
 //! * [`websocket`]: one WebSocket's task for both drivers: batched writes, an outgoing

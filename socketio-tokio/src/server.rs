@@ -17,6 +17,14 @@
 //! ids all live in the endpoint ([`engineio_proto::session::endpoint`] or
 //! [`socketio_proto::session::endpoint`]).
 //!
+//! To use every core, [`serve_sharded`] runs one such core per thread (a *shard*), each with
+//! its own service and the connections the accept loop hands it in turn: a connection, its
+//! session and the application meet on one thread. Session ids name their shard
+//! ([`Ids::for_shard`]), so a polling request or an upgrade that arrives on another shard's
+//! connection goes to its session's core; broadcasts and connection state recovery cross
+//! shards through [`Service::handle_external`] ([`Shards`]), the seam a cluster adapter uses
+//! between servers.
+//!
 //! Limits the driver adds: a POST body is refused (413) from its `Content-Length` or once the
 //! endpoint's limit has arrived, and its reading stops when its session ends; a WebSocket
 //! message over `maxPayload` closes the socket (1009); each socket's outgoing backlog is
@@ -45,7 +53,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use socketio_proto::session::handshake::Handshake;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite;
@@ -81,11 +89,15 @@ pub trait Service: Send + 'static {
     /// How many Engine.IO sessions are open.
     fn session_count(&self) -> usize;
     /// A message from outside the HTTP server, such as a cluster adapter's Redis channel
-    /// ([`serve_with_external`]). Ignored by default.
+    /// ([`serve_with_external`]) or another shard ([`Shards::send`]). Ignored by default.
     fn handle_external(&mut self, _now: Instant, _message: External) {}
+    /// Served as one shard of several ([`serve_sharded`]): how to reach the others. Called
+    /// once, before any input. Ignored by default.
+    fn attach_shards(&mut self, _shards: Shards) {}
 }
 
-/// What reaches the server from outside HTTP: a cluster adapter's Redis traffic.
+/// What reaches the server from outside HTTP: a cluster adapter's Redis traffic, or another
+/// shard's messages.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum External {
@@ -127,6 +139,8 @@ pub enum External {
         /// The servers, the asking one included.
         count: usize,
     },
+    /// From another shard of a sharded Socket.IO server ([`Shards::send`]).
+    Shard(crate::socketio::ShardMessage),
 }
 
 /// An Engine.IO echo server: every message goes back to its sender (the server of the
@@ -138,6 +152,11 @@ impl Echo {
     /// An echo server with these session settings and ids from the OS's CSPRNG.
     pub fn new(config: ServerConfig) -> Echo {
         Echo(Endpoint::new(config, Box::new(Ids::default())))
+    }
+
+    /// Shard `index` of a [`serve_sharded`] echo server.
+    pub fn for_shard(config: ServerConfig, index: usize) -> Echo {
+        Echo(Endpoint::new(config, Box::new(Ids::for_shard(index))))
     }
 }
 
@@ -175,6 +194,19 @@ impl Service for Echo {
 #[derive(Debug, Default)]
 pub struct Ids {
     pool: Vec<u8>,
+    /// A shard's tag, the ids' first character.
+    tag: Option<u8>,
+}
+
+impl Ids {
+    /// Ids of shard `index` of a [`serve_sharded`] server (at most 64 shards): the first
+    /// character names the shard, which leaves 114 random bits.
+    pub fn for_shard(index: usize) -> Ids {
+        Ids {
+            pool: Vec::new(),
+            tag: SHARD_TAGS.get(index).copied(),
+        }
+    }
 }
 
 impl engineio_proto::session::endpoint::IdSource for Ids {
@@ -187,8 +219,11 @@ impl engineio_proto::session::endpoint::IdSource for Ids {
             getrandom::fill(&mut self.pool).expect("the OS random number generator failed");
         }
         let at = self.pool.len() - 15;
-        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.pool[at..]);
+        let mut id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.pool[at..]);
         self.pool.truncate(at);
+        if let Some(tag) = self.tag {
+            id.replace_range(..1, std::str::from_utf8(&[tag]).unwrap_or("A"));
+        }
         id
     }
 }
@@ -197,7 +232,8 @@ impl engineio_proto::session::endpoint::IdSource for Ids {
 #[derive(Debug, Clone)]
 pub struct ServerHandle {
     addr: SocketAddr,
-    inputs: Inputs,
+    /// Each shard's core.
+    inputs: Vec<Inputs>,
 }
 
 impl ServerHandle {
@@ -206,13 +242,16 @@ impl ServerHandle {
         self.addr
     }
 
-    /// How many Engine.IO sessions are open (0 once the server stopped).
+    /// How many Engine.IO sessions are open, over every shard (0 once the server stopped).
     pub async fn session_count(&self) -> usize {
-        let (reply, count) = oneshot::channel();
-        if self.inputs.send(Msg::Count(reply)).is_err() {
-            return 0;
+        let mut total = 0;
+        for inputs in &self.inputs {
+            let (reply, count) = oneshot::channel();
+            if inputs.send(Msg::Count(reply)).is_ok() {
+                total += count.await.unwrap_or(0);
+            }
         }
-        count.await.unwrap_or(0)
+        total
     }
 }
 
@@ -239,68 +278,210 @@ pub async fn serve_with_external<S: Service>(
     let addr = listener.local_addr()?;
     let (inputs, rx) = mpsc::unbounded_channel();
     let inputs = Inputs(inputs);
-    let core = Core {
-        max_payload: service.max_payload(),
-        service,
-        requests: HashMap::new(),
-        sockets: FxHashMap::default(),
-        written: Vec::new(),
-    };
-    tokio::spawn(core.run(rx, external));
-    let shared = Arc::new(Shared {
-        options,
-        inputs: inputs.clone(),
-        next_request: AtomicU64::new(0),
-        connections: AtomicUsize::new(0),
-    });
-    tokio::spawn(async move {
-        let mut backoff = MIN_ACCEPT_BACKOFF;
-        loop {
-            let (mut stream, remote) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(_) => {
-                    // Out of file descriptors (or memory): wait for connections to end
-                    // instead of spinning; the ones open keep being served meanwhile.
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
-                    continue;
-                }
-            };
-            backoff = MIN_ACCEPT_BACKOFF;
-            let Some(connection) = Connection::count(&shared) else {
-                // Over the limit: a clean refusal, then the socket closes.
-                let _ = stream.try_write(
+    tokio::spawn(Core::new(service).run(rx, external));
+    let shared = Shared::new(options, vec![inputs.clone()]);
+    let accepted = shared.clone();
+    tokio::spawn(accept(
+        listener,
+        shared,
+        move |stream, remote, connection| {
+            tokio::spawn(serve_connection(
+                accepted.clone(),
+                stream,
+                remote,
+                connection,
+                0,
+            ));
+            Ok(())
+        },
+    ));
+    Ok(ServerHandle {
+        addr,
+        inputs: vec![inputs],
+    })
+}
+
+/// Serves on several shards: each service runs on a thread of its own, with the connections
+/// the accept loop hands it in turn, so a connection's frames, its session and the
+/// application meet on one thread, with no hand-off between threads. Requests for a session
+/// (polling, an upgrade) go to the shard that owns it, which its id tells
+/// ([`Ids::for_shard`]); each service learns its siblings ([`Service::attach_shards`]) to
+/// share broadcasts and recoveries. Each service comes with its external messages, if any
+/// (a cluster adapter's). The accept loop runs on the current runtime; the shards stop when it
+/// does. A single shard is [`serve_with_external`]: everything on the current runtime.
+pub async fn serve_sharded<S: Service>(
+    addr: SocketAddr,
+    options: Options,
+    mut shards: Vec<(S, Option<mpsc::Receiver<External>>)>,
+) -> std::io::Result<ServerHandle> {
+    if shards.len() <= 1 {
+        let Some((service, external)) = shards.pop() else {
+            return Err(std::io::Error::other("no shard to serve"));
+        };
+        return serve_with_external(addr, options, service, external).await;
+    }
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let (inputs, receivers): (Vec<_>, Vec<_>) = shards
+        .iter()
+        .map(|_| {
+            let (inputs, rx) = mpsc::unbounded_channel();
+            (Inputs(inputs), rx)
+        })
+        .unzip();
+    let shared = Shared::new(options, inputs.clone());
+    let mut handoff = Vec::new();
+    for (index, ((mut service, external), rx)) in shards.into_iter().zip(receivers).enumerate() {
+        service.attach_shards(Shards {
+            index,
+            peers: inputs.clone(),
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (to_shard, mut accepted) = mpsc::unbounded_channel::<Accepted>();
+        handoff.push(to_shard);
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name(format!("shard-{index}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    tokio::spawn(Core::new(service).run(rx, external));
+                    while let Some((stream, remote, connection)) = accepted.recv().await {
+                        if let Ok(stream) = TcpStream::from_std(stream) {
+                            let shared = shared.clone();
+                            tokio::spawn(serve_connection(
+                                shared, stream, remote, connection, index,
+                            ));
+                        }
+                    }
+                })
+            })?;
+    }
+    let mut next = 0;
+    tokio::spawn(accept(
+        listener,
+        shared,
+        move |stream, remote, connection| {
+            let stream = stream.into_std()?;
+            next = (next + 1) % handoff.len();
+            // A shard whose thread ended drops the connection.
+            let _ = handoff[next].send((stream, remote, connection));
+            Ok(())
+        },
+    ));
+    Ok(ServerHandle { addr, inputs })
+}
+
+/// An accepted connection on its way to a shard.
+type Accepted = (std::net::TcpStream, SocketAddr, Connection);
+
+/// One shard's view of the others, for a service of [`serve_sharded`].
+#[derive(Debug, Clone)]
+pub struct Shards {
+    index: usize,
+    peers: Vec<Inputs>,
+}
+
+impl Shards {
+    /// This shard's number.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// How many shards there are.
+    pub fn count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Hands `message` to shard `to`'s [`Service::handle_external`], after what it already
+    /// received from this one. `false` when that shard has stopped.
+    pub fn send(&self, to: usize, message: External) -> bool {
+        self.peers
+            .get(to)
+            .is_some_and(|peer| peer.send(Msg::External(message)).is_ok())
+    }
+
+    /// The shard that gave out `id` (a session, socket or recovery id of [`Ids::for_shard`]);
+    /// `None` for an id no shard of this server made.
+    pub fn owner(&self, id: &str) -> Option<usize> {
+        shard_of(id, self.peers.len())
+    }
+}
+
+/// The shard an id's first character names, when there is such a shard.
+fn shard_of(id: &str, shards: usize) -> Option<usize> {
+    let first = *id.as_bytes().first()?;
+    let index = SHARD_TAGS.iter().position(|&tag| tag == first)?;
+    (index < shards).then_some(index)
+}
+
+/// The first character of the ids of shard `n`: URL-safe base64 digits.
+const SHARD_TAGS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Accepts connections, up to the limit, and hands each to `serve`.
+async fn accept(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut serve: impl FnMut(TcpStream, SocketAddr, Connection) -> std::io::Result<()>,
+) {
+    let mut backoff = MIN_ACCEPT_BACKOFF;
+    loop {
+        let (mut stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(_) => {
+                // Out of file descriptors (or memory): wait for connections to end
+                // instead of spinning; the ones open keep being served meanwhile.
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                continue;
+            }
+        };
+        backoff = MIN_ACCEPT_BACKOFF;
+        let Some(connection) = Connection::count(&shared) else {
+            // Over the limit: a clean refusal, then the socket closes.
+            let _ = stream.try_write(
                     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
                 );
-                let _ = stream.shutdown().await;
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let mut http = hyper::server::conn::http1::Builder::new();
-                http.timer(TokioTimer::new())
-                    .header_read_timeout(shared.options.limits.header_read_timeout);
-                let service = hyper::service::service_fn(move |req| {
-                    let shared = shared.clone();
-                    let connection = connection.clone();
-                    async move { Ok::<_, Infallible>(shared.handle(req, remote, connection).await) }
-                });
-                // Errors here are the peer's (reset connections, bad HTTP, timeouts): nothing
-                // to do but close.
-                let _ = http
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
-            });
-            // Let the connection just accepted start before accepting the next: tokio runs the
-            // newest spawned task first (its LIFO slot), so two connections accepted in one go
-            // would otherwise be read in reverse order, and a GET sent before a POST `1` could
-            // reach the endpoint after it.
-            tokio::task::yield_now().await;
+            let _ = stream.shutdown().await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        // Failing here is the peer's socket failing: it closes.
+        let _ = serve(stream, remote, connection);
+        // Let the connection just accepted start before accepting the next: tokio runs the
+        // newest spawned task first (its LIFO slot), so two connections accepted in one go
+        // would otherwise be read in reverse order, and a GET sent before a POST `1` could
+        // reach the endpoint after it.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Serves one HTTP connection of shard `home`.
+async fn serve_connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    remote: SocketAddr,
+    connection: Connection,
+    home: usize,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(shared.options.limits.header_read_timeout);
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        let connection = connection.clone();
+        async move {
+            let response = shared.handle(req, remote, connection, home).await;
+            Ok::<_, Infallible>(response)
         }
     });
-    Ok(ServerHandle { addr, inputs })
+    // Errors here are the peer's (reset connections, bad HTTP, timeouts): nothing to do but
+    // close.
+    let _ = http
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
 }
 
 /// What the core answers a request with.
@@ -355,15 +536,38 @@ enum Msg {
     Frame(SocketId, Frame),
     SocketClosed(SocketId),
     Count(oneshot::Sender<usize>),
+    /// From another shard.
+    External(External),
 }
 
 /// State shared by the connection tasks.
 struct Shared {
     options: Options,
-    inputs: Inputs,
+    /// Each shard's core.
+    inputs: Vec<Inputs>,
     next_request: AtomicU64,
     /// Open connections, WebSockets included.
     connections: AtomicUsize,
+}
+
+impl Shared {
+    fn new(options: Options, inputs: Vec<Inputs>) -> Arc<Shared> {
+        Arc::new(Shared {
+            options,
+            inputs,
+            next_request: AtomicU64::new(0),
+            connections: AtomicUsize::new(0),
+        })
+    }
+
+    /// The core a request goes to: its session's shard, else the connection's own.
+    fn route(&self, query: &RequestQuery<'_>, home: usize) -> &Inputs {
+        let owner = query
+            .sid
+            .as_deref()
+            .and_then(|sid| shard_of(sid, self.inputs.len()));
+        &self.inputs[owner.unwrap_or(home)]
+    }
 }
 
 /// Inputs handled before the outputs are drained, at most.
@@ -423,6 +627,7 @@ impl Shared {
         mut req: Request<Incoming>,
         remote: SocketAddr,
         connection: Connection,
+        home: usize,
     ) -> Response<Full<Bytes>> {
         if req.uri().path() != self.options.path {
             return match &self.options.fallback {
@@ -442,7 +647,13 @@ impl Shared {
         };
         let upgrade = is_websocket_upgrade(&req);
         let query = req.uri().query().unwrap_or("").to_owned();
-        let handshake = method == Method::Get && is_handshake(&query, upgrade);
+        let parsed = RequestQuery::parse(&query).ok();
+        let handshake =
+            method == Method::Get && parsed.as_ref().is_some_and(|q| is_handshake(q, upgrade));
+        let inputs = match &parsed {
+            Some(parsed) => self.route(parsed, home),
+            None => &self.inputs[home],
+        };
         let mut description = None;
         if handshake {
             let info = RequestInfo {
@@ -459,11 +670,11 @@ impl Shared {
         let request = RequestId(self.next_request.fetch_add(1, Ordering::Relaxed));
         let mut guard = AbortGuard {
             id: request,
-            inputs: &self.inputs,
+            inputs,
             armed: true,
         };
         let (reply, answer) = oneshot::channel();
-        let _ = self.inputs.send(Msg::Request {
+        let _ = inputs.send(Msg::Request {
             request,
             method,
             query,
@@ -523,7 +734,7 @@ impl Shared {
                             },
                         }
                     };
-                    let _ = self.inputs.send(Msg::Body {
+                    let _ = inputs.send(Msg::Body {
                         request,
                         content_type,
                         body,
@@ -534,7 +745,7 @@ impl Shared {
                     guard.armed = false;
                     let mut response = self.accept_websocket(
                         &mut req,
-                        socket,
+                        (inputs, socket),
                         max_payload,
                         connection,
                         description.take(),
@@ -567,12 +778,12 @@ impl Shared {
     fn accept_websocket(
         &self,
         req: &mut Request<Incoming>,
-        socket: SocketId,
+        (inputs, socket): (&Inputs, SocketId),
         max_payload: usize,
         connection: Connection,
         handshake: Option<Box<Handshake>>,
     ) -> Response<Full<Bytes>> {
-        let inputs = self.inputs.clone();
+        let inputs = inputs.clone();
         let Some(accept) = req
             .headers()
             .get(header::SEC_WEBSOCKET_KEY)
@@ -609,11 +820,8 @@ impl Shared {
 /// Whether a GET opens a session, as the reference decides before its `allowRequest`: no
 /// `sid`, and a WebSocket handshake asks for the upgrade. Malformed queries are the endpoint's
 /// to refuse.
-fn is_handshake(query: &str, upgrade: bool) -> bool {
-    match RequestQuery::parse(query) {
-        Ok(q) => q.sid.is_none() && (q.transport != Transport::Websocket || upgrade),
-        Err(_) => false,
-    }
+fn is_handshake(query: &RequestQuery<'_>, upgrade: bool) -> bool {
+    query.sid.is_none() && (query.transport != Transport::Websocket || upgrade)
 }
 
 /// The handshake request as `socket.handshake` shows it: headers, peer address, URL, and the
@@ -688,6 +896,18 @@ async fn recv_external(external: &mut Option<mpsc::Receiver<External>>) -> Optio
     match external {
         Some(receiver) => receiver.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+impl<S: Service> Core<S> {
+    fn new(service: S) -> Core<S> {
+        Core {
+            max_payload: service.max_payload(),
+            service,
+            requests: HashMap::new(),
+            sockets: FxHashMap::default(),
+            written: Vec::new(),
+        }
     }
 }
 
@@ -811,6 +1031,7 @@ impl<S: Service> Core<S> {
                 self.service.handle(now, Input::WebSocketClosed { socket });
             }
             Msg::Count(reply) => drop(reply.send(self.service.session_count())),
+            Msg::External(message) => self.service.handle_external(now, message),
         }
     }
 
@@ -879,5 +1100,27 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use engineio_proto::session::endpoint::IdSource;
+
+    use super::{Ids, SHARD_TAGS, shard_of};
+
+    #[test]
+    fn a_shards_ids_name_it_and_others_name_none() {
+        for index in [0, 1, 63] {
+            let mut ids = Ids::for_shard(index);
+            let id = ids.next_id();
+            assert_eq!(id.len(), 20);
+            assert_eq!(shard_of(&id, 64), Some(index));
+            assert_eq!(shard_of(&id, index), None, "no such shard");
+        }
+        assert_eq!(Ids::for_shard(64).tag, None, "at most 64 shards are named");
+        assert_eq!(shard_of("", 2), None);
+        assert_eq!(shard_of("~abc", 2), None);
+        assert_eq!(SHARD_TAGS.len(), 64);
     }
 }

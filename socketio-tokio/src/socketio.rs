@@ -5,6 +5,7 @@
 //! The app gets callbacks, each with an [`Io`] through which it emits, acknowledges, joins
 //! rooms, broadcasts and disconnects.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use engineio_proto::session::endpoint::Input;
@@ -13,6 +14,7 @@ use socketio_proto::session::SessionError;
 use socketio_proto::session::endpoint::{ConnectRequest, Endpoint, ServerEvent};
 pub use socketio_proto::session::endpoint::{EndpointConfig, SocketRef};
 use socketio_proto::session::handshake::Handshake;
+use socketio_proto::session::recovery::{Recovered, RecoveryRequest};
 use socketio_proto::session::rooms::{Adapter, BroadcastTarget};
 use socketio_proto::session::server::DisconnectReason;
 use socketio_proto::{AckId, Namespace, Packet};
@@ -21,7 +23,7 @@ use socketio_proto::cluster::classic::Request;
 use socketio_proto::cluster::{BroadcastOptions, ClusterNode, Reply, RequestError, RequestId};
 
 use crate::cluster::Cluster;
-use crate::server::{External, Ids, Service};
+use crate::server::{External, Ids, Service, Shards};
 
 /// The answer to a CONNECT.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,15 +87,70 @@ pub struct SocketIo<A> {
     app: A,
     endpoint: Endpoint,
     cluster: Option<Cluster>,
+    /// The other shards, when this is one of several ([`serve_sharded`](crate::server::serve_sharded)).
+    shards: Option<Shards>,
+    /// CONNECTs waiting for the shard that kept their session: token ⇒ request.
+    recovering: HashMap<u64, ConnectRequest>,
+    next_token: u64,
+}
+
+/// CONNECTs waiting for another shard's kept session, at most; beyond, they start fresh.
+const MAX_PENDING_RECOVERIES: usize = 1024;
+
+/// What one shard of a [`serve_sharded`](crate::server::serve_sharded) server asks of
+/// another ([`External::Shard`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ShardMessage {
+    /// A broadcast of the sending shard's application, for this shard's sockets.
+    Broadcast {
+        /// The packet.
+        packet: Packet,
+        /// Its target.
+        target: BroadcastTarget,
+    },
+    /// A client asks shard `from` for the session this shard kept (its pid is this shard's).
+    Recover {
+        /// The asking shard.
+        from: usize,
+        /// Its token for the answer.
+        token: u64,
+        /// The namespace.
+        namespace: Namespace,
+        /// The CONNECT's `pid` and `offset`.
+        request: RecoveryRequest,
+    },
+    /// The answer: the session and what it missed, or `None` (a fresh start).
+    Recovered {
+        /// The asking shard's token.
+        token: u64,
+        /// The session, when this shard still had it.
+        recovered: Option<Recovered>,
+    },
 }
 
 impl<A: App> SocketIo<A> {
     /// A server running `app`, with ids from the OS's CSPRNG.
     pub fn new(app: A, config: EndpointConfig) -> SocketIo<A> {
+        Self::with_ids(app, config, Ids::default())
+    }
+
+    /// Shard `index` of a [`serve_sharded`](crate::server::serve_sharded) server running
+    /// `app` (one instance per shard: state the shards share, such as a user list, belongs
+    /// behind a lock the instances hold). Its ids name the shard, so that a session's
+    /// requests and a recovering client find their way back to it.
+    pub fn for_shard(app: A, config: EndpointConfig, index: usize) -> SocketIo<A> {
+        Self::with_ids(app, config, Ids::for_shard(index))
+    }
+
+    fn with_ids(app: A, config: EndpointConfig, ids: Ids) -> SocketIo<A> {
         SocketIo {
             app,
-            endpoint: Endpoint::new(config, Box::new(Ids::default())),
+            endpoint: Endpoint::new(config, Box::new(ids)),
             cluster: None,
+            shards: None,
+            recovering: HashMap::new(),
+            next_token: 0,
         }
     }
 
@@ -118,7 +175,7 @@ impl<A: App> SocketIo<A> {
                     .cluster
                     .as_mut()
                     .is_some_and(|cluster| cluster.with_node(|node| node.restore(now, &request)));
-                if restoring {
+                if restoring || self.recover_elsewhere(&request) {
                     return;
                 }
                 self.endpoint.accept(now, &request)
@@ -130,6 +187,74 @@ impl<A: App> SocketIo<A> {
         };
     }
 
+    /// A CONNECT asking for a session another shard kept (its pid names the shard) waits for
+    /// that shard's answer ([`ShardMessage::Recover`]); `false`: accept it now. With a
+    /// cluster, each shard is a node of its own and recovery is the cluster's.
+    fn recover_elsewhere(&mut self, request: &ConnectRequest) -> bool {
+        let Some(shards) = &self.shards else {
+            return false;
+        };
+        if self.cluster.is_some()
+            || self.endpoint.config().recovery.is_none()
+            || self.recovering.len() >= MAX_PENDING_RECOVERIES
+        {
+            return false;
+        }
+        let Some(wanted) = request.auth.as_deref().and_then(RecoveryRequest::from_auth) else {
+            return false;
+        };
+        let Some(owner) = shards
+            .owner(&wanted.pid)
+            .filter(|&owner| owner != shards.index())
+        else {
+            return false;
+        };
+        let token = self.next_token;
+        self.next_token += 1;
+        let message = ShardMessage::Recover {
+            from: shards.index(),
+            token,
+            namespace: request.namespace.clone(),
+            request: wanted,
+        };
+        if !shards.send(owner, External::Shard(message)) {
+            return false;
+        }
+        self.recovering.insert(token, request.clone());
+        true
+    }
+
+    fn on_shard_message(&mut self, now: Instant, message: ShardMessage) {
+        match message {
+            ShardMessage::Broadcast { packet, target } => {
+                // Fails only for a packet the sender could not encode either.
+                let _ = self.endpoint.broadcast(now, packet, &target);
+            }
+            ShardMessage::Recover {
+                from,
+                token,
+                namespace,
+                request,
+            } => {
+                let recovered = self.endpoint.take_recovery(now, &namespace, &request);
+                if let Some(shards) = &self.shards {
+                    let answer = ShardMessage::Recovered { token, recovered };
+                    shards.send(from, External::Shard(answer));
+                }
+            }
+            ShardMessage::Recovered { token, recovered } => {
+                let Some(request) = self.recovering.remove(&token) else {
+                    return;
+                };
+                // Errors mean the connection closed meanwhile.
+                let _ = match recovered {
+                    Some(recovered) => self.endpoint.accept_recovered(&request, recovered),
+                    None => self.endpoint.accept(now, &request),
+                };
+            }
+        }
+    }
+
     /// Hands every pending endpoint event to the app.
     fn run_events(&mut self, now: Instant) {
         while let Some(event) = self.endpoint.poll_event() {
@@ -137,6 +262,7 @@ impl<A: App> SocketIo<A> {
                 now,
                 endpoint: &mut self.endpoint,
                 cluster: self.cluster.as_mut(),
+                shards: self.shards.as_ref(),
             };
             match event {
                 ServerEvent::ConnectRequest(request) => self.connect(now, request),
@@ -196,6 +322,10 @@ impl<A: App> Service for SocketIo<A> {
         self.endpoint.handle_handshake(now, input, handshake);
     }
 
+    fn attach_shards(&mut self, shards: Shards) {
+        self.shards = Some(shards);
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
         self.endpoint.handle_timeout(now);
         if let Some(cluster) = &mut self.cluster {
@@ -229,6 +359,7 @@ impl<A: App> Service for SocketIo<A> {
                 now,
                 endpoint: &mut self.endpoint,
                 cluster: self.cluster.as_mut(),
+                shards: self.shards.as_ref(),
             };
             self.app.on_cluster_reply(&mut io, reply);
         }
@@ -247,6 +378,9 @@ impl<A: App> Service for SocketIo<A> {
     }
 
     fn handle_external(&mut self, now: Instant, message: External) {
+        if let External::Shard(message) = message {
+            return self.on_shard_message(now, message);
+        }
         let Some(cluster) = &mut self.cluster else {
             return;
         };
@@ -257,6 +391,7 @@ impl<A: App> Service for SocketIo<A> {
             now,
             endpoint: &mut self.endpoint,
             cluster: None,
+            shards: self.shards.as_ref(),
         };
         let with_ack = emit.request_id.is_some();
         let answer = self
@@ -275,6 +410,7 @@ pub struct Io<'a> {
     now: Instant,
     endpoint: &'a mut Endpoint,
     cluster: Option<&'a mut Cluster>,
+    shards: Option<&'a Shards>,
 }
 
 impl Io<'_> {
@@ -349,17 +485,29 @@ impl Io<'_> {
             Some(cluster) => {
                 cluster.with_node(|node| node.broadcast_everywhere(now, endpoint, packet, target))
             }
-            None => endpoint.broadcast(now, packet, target),
+            None => self.broadcast_local(packet, target),
         }
     }
 
     /// Sends `packet` to the sockets of this server only, as the reference's `io.local.emit`:
     /// never published to the cluster (and, with recovery through Redis, without an offset).
+    /// The other shards of a sharded server get it too, unless there is a cluster: each
+    /// shard is then a node of its own.
     pub fn broadcast_local(
         &mut self,
         packet: Packet,
         target: &BroadcastTarget,
     ) -> Result<(), SessionError> {
+        if let (Some(shards), None) = (self.shards, &self.cluster) {
+            for peer in (0..shards.count()).filter(|&peer| peer != shards.index()) {
+                let packet = packet.clone();
+                let target = target.clone();
+                shards.send(
+                    peer,
+                    External::Shard(ShardMessage::Broadcast { packet, target }),
+                );
+            }
+        }
         self.endpoint.broadcast(self.now, packet, target)
     }
 

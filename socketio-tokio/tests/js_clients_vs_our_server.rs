@@ -11,6 +11,9 @@
 //!   with it too).
 //! * `socket.io-client` 2.5.0 (`interop/client-v2.mjs`, Engine.IO v3 / Socket.IO v4):
 //!   connect, namespaces, events, acks, binary, auth from the namespace query.
+//! * the v4 cases again on two shards (`--threads 2`): consecutive connections land on
+//!   different shards, so polling requests, upgrades, rooms, broadcasts and recoveries cross
+//!   them.
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
 mod support;
@@ -47,12 +50,24 @@ const V2_CASES: [&str; 6] = [
 /// `parser` is given to both the script and our server (`--parser`); `None`: their default,
 /// the text parser.
 fn run(script: &str, transport: &str, parser: Option<&str>, expected: &[&str]) {
+    run_on(script, transport, parser, &[], expected);
+}
+
+/// [`run`] with more arguments for our server (`--threads 2`).
+fn run_on(
+    script: &str,
+    transport: &str,
+    parser: Option<&str>,
+    server_args: &[&str],
+    expected: &[&str],
+) {
     if !support::node_available() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let parser_args: Vec<&str> = parser.map_or(vec![], |p| vec!["--parser", p]);
-    let (server, addr) = our_server_with("interop", 0, &parser_args);
+    let server_args = [&parser_args[..], server_args].concat();
+    let (server, addr) = our_server_with("interop", 0, &server_args);
     let mut server = Some(server);
     let url = format!("http://{addr}");
     let mut restarts = 0;
@@ -61,12 +76,17 @@ fn run(script: &str, transport: &str, parser: Option<&str>, expected: &[&str]) {
     let (reports, status) = run_script(script, &args, Duration::from_secs(120), || {
         // The process dies (SIGKILL: no goodbye to the clients) and comes back.
         drop(server.take());
-        server = Some(our_server_with("interop", addr.port(), &parser_args).0);
+        server = Some(our_server_with("interop", addr.port(), &server_args).0);
         restarts += 1;
     });
     let label = format!(
-        "{script} over {transport}{}",
-        parser.map_or(String::new(), |p| format!(" with the {p} parser"))
+        "{script} over {transport}{}{}",
+        parser.map_or(String::new(), |p| format!(" with the {p} parser")),
+        if server_args.contains(&"--threads") {
+            " on shards"
+        } else {
+            ""
+        }
     );
     assert_all_passed(&label, &reports, expected);
     assert!(status.success(), "{label}: exit status {status}");
@@ -91,6 +111,28 @@ fn socket_io_client_4_8_over_websocket() {
 #[test]
 fn socket_io_client_4_8_with_upgrade() {
     run("client-v4.mjs", "upgrade", None, &V4_CASES);
+}
+
+#[test]
+fn socket_io_client_4_8_on_two_shards_over_polling() {
+    run_on(
+        "client-v4.mjs",
+        "polling",
+        None,
+        &["--threads", "2"],
+        &V4_CASES,
+    );
+}
+
+#[test]
+fn socket_io_client_4_8_on_two_shards_with_upgrade() {
+    run_on(
+        "client-v4.mjs",
+        "upgrade",
+        None,
+        &["--threads", "2"],
+        &V4_CASES,
+    );
 }
 
 #[test]

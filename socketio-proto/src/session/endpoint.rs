@@ -203,6 +203,19 @@ struct Restored {
     missed: Vec<EncodedPacket>,
 }
 
+impl From<recovery::Recovered> for Restored {
+    fn from(recovered: recovery::Recovered) -> Restored {
+        let session = recovered.session;
+        Restored {
+            sid: session.sid,
+            pid: session.pid,
+            rooms: session.rooms,
+            data: session.data,
+            missed: recovered.missed,
+        }
+    }
+}
+
 /// One client: its connection and its sockets.
 #[derive(Debug)]
 struct Peer {
@@ -391,17 +404,34 @@ impl Endpoint {
             (Some(store), Some(wanted)) => store.recover(now, request.namespace.as_str(), &wanted),
             _ => None,
         };
-        let state = restored.map(|restored| {
-            let session = restored.session;
-            Restored {
-                sid: session.sid,
-                pid: session.pid,
-                rooms: session.rooms,
-                data: session.data,
-                missed: restored.missed,
-            }
-        });
-        self.connect(request, auth, state)
+        self.connect(request, auth, restored.map(Restored::from))
+    }
+
+    /// Takes the session `request` asks for (a CONNECT's `pid` and `offset`) out of this
+    /// endpoint's recovery store, with the events it missed, when the store has both: for a
+    /// client that reconnects to another endpoint, such as another shard of the same server,
+    /// which then calls [`accept_recovered`](Self::accept_recovered) with it.
+    pub fn take_recovery(
+        &mut self,
+        now: Instant,
+        namespace: &Namespace,
+        request: &RecoveryRequest,
+    ) -> Option<recovery::Recovered> {
+        self.recovery
+            .as_mut()?
+            .recover(now, namespace.as_str(), request)
+    }
+
+    /// Accepts a CONNECT as the recovery of a session another endpoint kept
+    /// ([`take_recovery`](Self::take_recovery)): the socket gets its id, pid, rooms and data
+    /// back, and the events it missed go out before the CONNECT reply.
+    pub fn accept_recovered(
+        &mut self,
+        request: &ConnectRequest,
+        recovered: recovery::Recovered,
+    ) -> Result<(), SessionError> {
+        let auth = self.take_pending(request)?;
+        self.connect(request, auth, Some(Restored::from(recovered)))
     }
 
     /// Accepts a CONNECT as the recovery of a socket whose state an external store kept

@@ -30,6 +30,7 @@
 //!   ack({error, answers}) with every client's answer (binary ones as binary).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::value::RawValue;
@@ -41,14 +42,21 @@ use socketio_proto::{AckId, Namespace, Packet};
 use crate::socketio::{Admission, App, Io, SocketRef};
 
 /// The interop app. It has no settings: the server's options (heartbeats, recovery, v3) are
-/// the driver's.
-#[derive(Debug, Default)]
+/// the driver's. Its clones (one per shard of a sharded server) share the latest disconnect
+/// reason; the rest is each shard's.
+#[derive(Debug, Default, Clone)]
 pub struct Interop {
-    last_disconnect: Option<&'static str>,
+    last_disconnect: Arc<Mutex<Option<&'static str>>>,
     /// The latest `serverSideEmit` from another node, JSON.
     last_server_side_emit: Option<Box<RawValue>>,
     /// Cluster requests (at most the node's limit) and the acks that wait for them.
     waiting: HashMap<RequestId, (SocketRef, AckId)>,
+}
+
+impl Interop {
+    fn last_disconnect(&self) -> Option<&'static str> {
+        self.last_disconnect.lock().ok().and_then(|last| *last)
+    }
 }
 
 impl App for Interop {
@@ -269,7 +277,7 @@ impl App for Interop {
             }
             "last-disconnect-reason" => {
                 if let Some(ack) =
-                    ack_id.and_then(|id| Packet::ack(ns, id, &(self.last_disconnect,)).ok())
+                    ack_id.and_then(|id| Packet::ack(ns, id, &(self.last_disconnect(),)).ok())
                 {
                     io.ack(socket, ack);
                 }
@@ -344,7 +352,9 @@ impl App for Interop {
     }
 
     fn on_disconnect(&mut self, _: &mut Io<'_>, _: &SocketRef, reason: DisconnectReason) {
-        self.last_disconnect = Some(reason.as_str());
+        if let Ok(mut last) = self.last_disconnect.lock() {
+            *last = Some(reason.as_str());
+        }
     }
 }
 

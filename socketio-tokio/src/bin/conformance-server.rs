@@ -16,7 +16,9 @@
 //! `--max-connections N`, `--header-timeout-ms N`, `--body-timeout-ms N`,
 //! `--allowed-origin ORIGIN` (repeatable: other origins are refused), `--cors` (any origin) or
 //! `--cors-origin ORIGIN` (repeatable), `--cookie` (the `io` cookie). For the load benchmark:
-//! `--threads N` (1 by default), `--ping-interval-ms N`, `--ping-timeout-ms N`. The Socket.IO
+//! `--threads N` (1 by default: N shards, a thread each, `server::serve_sharded`; with
+//! `--redis`, each shard is a node of the cluster), `--ping-interval-ms N`,
+//! `--ping-timeout-ms N`. The Socket.IO
 //! modes take `--parser text|msgpack` (text by default; msgpack is `socket.io-msgpack-parser`)
 //! and `--redis redis://HOST:PORT [--adapter classic|sharded|streams] [--redis-key KEY]
 //! [--requests-timeout-ms N]` to
@@ -38,24 +40,13 @@ use socketio_tokio::socketio::{EndpointConfig, SocketIo};
 fn main() -> std::io::Result<()> {
     // One thread by default, as the reference's event loop: requests on different connections
     // are handled in the order they arrive, which the suites' back-to-back requests rely on (a
-    // GET sent right after `5` on the WebSocket must find the upgrade done). On a
-    // multi-threaded runtime a task woken later can run first. `--threads N` (the load
-    // benchmark) trades that for more cores.
-    let threads = std::env::args()
-        .skip_while(|a| a != "--threads")
-        .nth(1)
-        .map_or(Ok(1), |n| n.parse::<usize>().map_err(std::io::Error::other))?;
-    let runtime = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()?
-    };
-    runtime.block_on(run())
+    // GET sent right after `5` on the WebSocket must find the upgrade done). `--threads N`
+    // (the load benchmark) serves on N shards, a thread each, and trades that order between
+    // connections for more cores.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
 }
 
 async fn run() -> std::io::Result<()> {
@@ -66,6 +57,7 @@ async fn run() -> std::io::Result<()> {
     let mut redis_key = None;
     let mut adapter = None;
     let mut requests_timeout = None;
+    let mut threads = 1usize;
     let mut limits = ConnectionLimits::default();
     let mut ping_interval = Duration::from_millis(300);
     let mut ping_timeout = Duration::from_millis(200);
@@ -101,7 +93,7 @@ async fn run() -> std::io::Result<()> {
             "--cookie" => policy.cookie = Some(Cookie::default()),
             "--ping-interval-ms" => ping_interval = Duration::from_millis(number(args.next())?),
             "--ping-timeout-ms" => ping_timeout = Duration::from_millis(number(args.next())?),
-            "--threads" => drop(args.next()),
+            "--threads" => threads = number(args.next())?.clamp(1, 64) as usize,
             "--redis" => redis = Some(RedisOptions::new(&args.next().ok_or_else(usage)?)),
             "--redis-key" => redis_key = Some(args.next().ok_or_else(usage)?),
             "--requests-timeout-ms" => {
@@ -146,26 +138,36 @@ async fn run() -> std::io::Result<()> {
         redis.requests_timeout = requests_timeout.unwrap_or(redis.requests_timeout);
     }
     let server: ServerHandle = match mode.as_str() {
-        "eio4" | "eio3" => server::serve(addr, options("/engine.io/"), Echo::new(config)).await?,
+        "eio4" | "eio3" => {
+            let echo = |shard| (Echo::for_shard(config.clone(), shard), None);
+            let shards = (0..threads).map(echo).collect();
+            server::serve_sharded(addr, options("/engine.io/"), shards).await?
+        }
         "sio" | "interop" => {
             if mode == "interop" {
                 sio.recovery = Some(RecoveryConfig::default());
             }
             let recovery = sio.recovery.as_ref().map(|r| r.max_disconnection_duration);
-            let app = SocketIo::new(Interop::default(), sio);
-            match redis {
-                Some(mut redis) => {
-                    redis.namespaces = vec!["/".into(), "/custom".into()];
-                    // With the streams adapter, recovery goes through Redis (any node).
-                    redis.recovery = recovery;
-                    let (cluster, messages) =
-                        cluster::start(&redis).map_err(std::io::Error::other)?;
-                    let app = app.with_cluster(cluster);
-                    server::serve_with_external(addr, options("/socket.io/"), app, Some(messages))
-                        .await?
-                }
-                None => server::serve(addr, options("/socket.io/"), app).await?,
+            // One app per shard; the shards share its state (`Interop` is a handle on it).
+            let app = Interop::default();
+            let mut shards = Vec::new();
+            for shard in 0..threads {
+                let sio = SocketIo::for_shard(app.clone(), sio.clone(), shard);
+                shards.push(match &redis {
+                    // Each shard is a node of the cluster.
+                    Some(redis) => {
+                        let mut redis = redis.clone();
+                        redis.namespaces = vec!["/".into(), "/custom".into()];
+                        // With the streams adapter, recovery goes through Redis (any node).
+                        redis.recovery = recovery;
+                        let (cluster, messages) =
+                            cluster::start(&redis).map_err(std::io::Error::other)?;
+                        (sio.with_cluster(cluster), Some(messages))
+                    }
+                    None => (sio, None),
+                });
             }
+            server::serve_sharded(addr, options("/socket.io/"), shards).await?
         }
         _ => return Err(usage()),
     };
