@@ -27,7 +27,8 @@
 //!   idle long-polling client (joined, a GET parked), over 2 000 clients, each on a fresh
 //!   server process.
 //! * **connections per second**: 50 workers that each open a WebSocket, join `/` and close,
-//!   again and again.
+//!   again and again, each connection from another of 250 loopback source addresses; and the
+//!   server's CPU per connection.
 //! * **cluster** (ours and node only; needs `redis-server`): two nodes of the same server on one
 //!   Redis (the classic adapter; `cluster-sharded` and `cluster-streams` run the same with the
 //!   sharded and the streams adapter), 500 clients on each. Latency: a client of node A sends 200
@@ -38,7 +39,7 @@
 //!
 //! Rounds are interleaved (server A, B, C, then again) and the median is reported. Options:
 //! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,socketioxide,node`
-//! (`ours-1` is our server on one worker thread, for the scaling row), `--only
+//! (`ours` runs on 2 shards, `--threads 2`; `ours-1` on one, for the scaling row), `--only
 //! idle,echo,fanout,burst,heartbeat,connect,cluster,cluster-sharded,cluster-streams` (a subset
 //! of the scenarios), `--ours PATH` (the
 //! `conformance-server` binary, `target/release/conformance-server`), `--idle N` (2 000; with a
@@ -281,8 +282,12 @@ async fn run_server(name: &str, config: &Config) -> Result<Vec<(String, f64)>, S
         out.push(("heartbeat_burst_dropped".into(), burst.dropped as f64));
     }
     if config.runs("connect") {
-        let cps = connections_per_second(&server, config.seconds).await?;
+        let cpu0 = cpu_time(server.pid);
+        let (cps, opened) = connections_per_second(&server, config.seconds).await?;
+        let cpu = cpu_time(server.pid).saturating_sub(cpu0);
         out.push(("connections_per_s".into(), cps));
+        let per_connection = cpu.as_secs_f64() * 1e6 / opened.max(1) as f64;
+        out.push(("connect_cpu_us".into(), per_connection));
     }
     for (scenario, adapter, prefix) in [
         ("cluster", "classic", "cluster"),
@@ -849,7 +854,8 @@ async fn http(
 }
 
 /// Workers that open a WebSocket, join `/` and close, for `duration`.
-async fn connections_per_second(server: &Server, duration: Duration) -> Result<f64, String> {
+/// Connections opened per second, and how many.
+async fn connections_per_second(server: &Server, duration: Duration) -> Result<(f64, u64), String> {
     let end = Instant::now() + duration;
     let done = Arc::new(AtomicU64::new(0));
     let workers: Vec<_> = (0..50u64)
@@ -874,7 +880,8 @@ async fn connections_per_second(server: &Server, duration: Duration) -> Result<f
     for worker in workers {
         let _ = worker.await;
     }
-    Ok(done.load(Ordering::Relaxed) as f64 / duration.as_secs_f64())
+    let opened = done.load(Ordering::Relaxed);
+    Ok((opened as f64 / duration.as_secs_f64(), opened))
 }
 
 /// Lets closed connections finish and the allocator settle before a memory reading.
@@ -982,7 +989,7 @@ fn print_table(results: &BTreeMap<(String, String), Vec<f64>>, servers: &[String
 }
 
 /// The measurements, as the report names them.
-const ROWS: [(&str, &str); 12] = [
+const ROWS: [(&str, &str); 13] = [
     ("echo_acks_per_s", "echo with acks, 100 clients: acks/s"),
     ("echo_cpu_ms_per_1000", "server CPU per 1 000 acks (ms)"),
     ("echo_p50_us", "ack round trip p50 (µs)"),
@@ -1006,5 +1013,6 @@ const ROWS: [(&str, &str); 12] = [
         "memory per idle long-polling client (KiB)",
     ),
     ("connections_per_s", "connections opened per second"),
+    ("connect_cpu_us", "server CPU per connection opened (µs)"),
     ("rss_end_mib", "server RSS at the end (MiB)"),
 ];

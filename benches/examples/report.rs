@@ -536,6 +536,7 @@ fn load_table(run: &Run, out: &mut String) {
             1,
         ),
         ("connections_per_s", "connections opened per second", 0),
+        ("connect_cpu_us", "server CPU per connection opened (µs)", 0),
         ("rss_end_mib", "server RSS at the end (MiB)", 1),
         (
             "cluster_p50_us",
@@ -612,11 +613,13 @@ fn load_table(run: &Run, out: &mut String) {
     let _ = writeln!(
         out,
         "\nAgainst socketioxide: echo acks/s {}, CPU per ack {}, fan-out deliveries/s {}, \
-         connections/s {}; our server on 2 threads against 1: echo {}, fan-out {}.",
+         connections/s {}, CPU per connection {}; our server on 2 shards against 1: echo {}, \
+         fan-out {}.",
         ratio("echo_acks_per_s"),
         ratio("echo_cpu_ms_per_1000"),
         ratio("fanout_deliveries_per_s"),
         ratio("connections_per_s"),
+        ratio("connect_cpu_us"),
         match (
             median("echo_acks_per_s", "ours"),
             median("echo_acks_per_s", "ours-1")

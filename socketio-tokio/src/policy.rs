@@ -216,7 +216,7 @@ impl RequestPolicy {
         let cors = self.cors.as_ref()?;
         let mut response = Response::new(Full::new(Bytes::new()));
         *response.status_mut() = StatusCode::NO_CONTENT;
-        self.add_cors(headers, response.headers_mut());
+        self.add_cors(headers.get(header::ORIGIN), response.headers_mut());
         let out = response.headers_mut();
         if let Ok(methods) = HeaderValue::from_str(&cors.methods) {
             out.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
@@ -232,10 +232,9 @@ impl RequestPolicy {
         Some(response)
     }
 
-    /// Adds the CORS headers of an answer to a request with `request` headers.
-    pub(crate) fn add_cors(&self, request: &HeaderMap, out: &mut HeaderMap) {
+    /// Adds the CORS headers of an answer to a request from `origin` (its `Origin` header).
+    pub(crate) fn add_cors(&self, origin: Option<&HeaderValue>, out: &mut HeaderMap) {
         let Some(cors) = &self.cors else { return };
-        let origin = request.get(header::ORIGIN);
         let allowed = match (&cors.origins, origin) {
             (None, Some(origin)) if cors.credentials => Some(origin.clone()),
             (None, _) => Some(HeaderValue::from_static("*")),

@@ -472,7 +472,8 @@ async fn serve_connection(
         let shared = shared.clone();
         let connection = connection.clone();
         async move {
-            let response = shared.handle(req, remote, connection, home).await;
+            // Boxed: the request is let go early, and the future stays small while it waits.
+            let response = shared.handle(Box::new(req), remote, connection, home).await;
             Ok::<_, Infallible>(response)
         }
     });
@@ -624,7 +625,7 @@ impl Drop for AbortGuard<'_> {
 impl Shared {
     async fn handle(
         &self,
-        mut req: Request<Incoming>,
+        req: Box<Request<Incoming>>,
         remote: SocketAddr,
         connection: Connection,
         home: usize,
@@ -654,6 +655,11 @@ impl Shared {
             Some(parsed) => self.route(parsed, home),
             None => &self.inputs[home],
         };
+        // Copied: a header value shares hyper's read buffer.
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|origin| HeaderValue::from_bytes(origin.as_bytes()).ok());
         let mut description = None;
         if handshake {
             let info = RequestInfo {
@@ -663,10 +669,15 @@ impl Shared {
                 remote,
             };
             if policy.refuses(&info) {
-                return self.answer(&req, HttpResponse::error(ErrorCode::Forbidden), false);
+                let forbidden = HttpResponse::error(ErrorCode::Forbidden);
+                return self.answer(origin.as_ref(), forbidden, false);
             }
             description = Some(Box::new(describe(&req, remote)));
         }
+        // A GET that is no upgrade needs nothing more of its request. Letting it go frees
+        // hyper's read buffer, which its headers hold: while a long-poll waits, hyper would
+        // otherwise keep it beside the fresh one it reads the connection's next bytes into.
+        let mut req = (method != Method::Get || upgrade).then_some(req);
         let request = RequestId(self.next_request.fetch_add(1, Ordering::Relaxed));
         let mut guard = AbortGuard {
             id: request,
@@ -692,12 +703,17 @@ impl Shared {
             match reply {
                 Reply::Response(response) => {
                     guard.armed = false;
-                    return self.answer(&req, response, handshake);
+                    return self.answer(origin.as_ref(), response, handshake);
                 }
                 Reply::ReadBody {
                     limit,
                     mut response,
                 } => {
+                    // The endpoint reads the bodies of POSTs only.
+                    let Some(req) = req.as_mut() else {
+                        guard.armed = false;
+                        return plain(StatusCode::INTERNAL_SERVER_ERROR, "no body");
+                    };
                     let content_type = req
                         .headers()
                         .get(header::CONTENT_TYPE)
@@ -711,27 +727,21 @@ impl Shared {
                         None
                     } else {
                         let timeout = self.options.limits.body_read_timeout;
-                        let read = Limited::new(req.body_mut(), limit).collect();
-                        tokio::select! {
+                        // Boxed: a parked GET's future need not have room for a body's read.
+                        let read = read_body(req.body_mut(), limit, timeout, &mut response);
+                        match Box::pin(read).await {
+                            BodyRead::Read(body) => body,
                             // The session ended while the body was read: stop reading, free
                             // what arrived, and answer.
-                            reply = &mut response => {
+                            BodyRead::Answered(reply) => {
                                 next = reply;
                                 continue;
                             }
-                            collected = tokio::time::timeout(timeout, read) => match collected {
-                                Ok(collected) => {
-                                    // Over the limit, or the connection broke mid-body: if it
-                                    // broke, nobody reads the 413 and the session sees the
-                                    // request aborted.
-                                    collected.ok().map(|c| c.to_bytes())
-                                }
-                                // A stalled body: the request is aborted (the session closes,
-                                // as the reference's does when it destroys the request).
-                                Err(_) => {
-                                    return plain(StatusCode::REQUEST_TIMEOUT, "body timeout");
-                                }
-                            },
+                            // A stalled body: the request is aborted (the session closes, as
+                            // the reference's does when it destroys the request).
+                            BodyRead::Stalled => {
+                                return plain(StatusCode::REQUEST_TIMEOUT, "body timeout");
+                            }
                         }
                     };
                     let _ = inputs.send(Msg::Body {
@@ -743,14 +753,18 @@ impl Shared {
                 }
                 Reply::Accept(socket, max_payload) => {
                     guard.armed = false;
+                    // The endpoint accepts upgrades only.
+                    let Some(req) = req.as_mut() else {
+                        return plain(StatusCode::INTERNAL_SERVER_ERROR, "no upgrade");
+                    };
                     let mut response = self.accept_websocket(
-                        &mut req,
+                        req,
                         (inputs, socket),
                         max_payload,
                         connection,
                         description.take(),
                     );
-                    policy.add_cors(req.headers(), response.headers_mut());
+                    policy.add_cors(origin.as_ref(), response.headers_mut());
                     return response;
                 }
             }
@@ -760,7 +774,7 @@ impl Shared {
     /// The endpoint's answer, with the policy's headers.
     fn answer(
         &self,
-        req: &Request<Incoming>,
+        origin: Option<&HeaderValue>,
         response: HttpResponse,
         handshake: bool,
     ) -> Response<Full<Bytes>> {
@@ -768,7 +782,7 @@ impl Shared {
         let opened = handshake && response.status == 200;
         let body = response.body.clone();
         let mut out = to_hyper(response);
-        policy.add_cors(req.headers(), out.headers_mut());
+        policy.add_cors(origin, out.headers_mut());
         if opened {
             policy.add_cookie(&body, out.headers_mut());
         }
@@ -814,6 +828,34 @@ impl Shared {
             headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
         }
         response
+    }
+}
+
+/// How reading a POST's body ended.
+enum BodyRead {
+    /// The body, or `None` when it was over the limit or the connection broke mid-body (if it
+    /// broke, nobody reads the 413 and the session sees the request aborted).
+    Read(Option<Bytes>),
+    /// The core answered first (the session ended).
+    Answered(Result<Reply, oneshot::error::RecvError>),
+    /// Nothing arrived within the timeout.
+    Stalled,
+}
+
+/// Reads at most `limit` bytes of `body` within `timeout`, unless `response` comes first.
+async fn read_body(
+    body: &mut Incoming,
+    limit: usize,
+    timeout: Duration,
+    response: &mut oneshot::Receiver<Reply>,
+) -> BodyRead {
+    let read = Limited::new(body, limit).collect();
+    tokio::select! {
+        reply = response => BodyRead::Answered(reply),
+        collected = tokio::time::timeout(timeout, read) => match collected {
+            Ok(collected) => BodyRead::Read(collected.ok().map(|c| c.to_bytes())),
+            Err(_) => BodyRead::Stalled,
+        },
     }
 }
 

@@ -51,6 +51,11 @@ impl<V> NamespaceMap<V> {
         match self.find(&namespace) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
+                // Most connections use one namespace: room for one, not the four a `Vec`'s
+                // first growth makes (every idle connection holds a few of these maps).
+                if self.0.capacity() == 0 {
+                    self.0.reserve_exact(1);
+                }
                 self.0.insert(i, (namespace, value));
                 None
             }

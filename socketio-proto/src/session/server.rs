@@ -200,8 +200,10 @@ impl Connection {
             pending_connects: NamespaceMap::default(),
             deadlines: BTreeSet::new(),
             connect_deadline: None,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            // Room for one: each input makes about one of each, and an idle connection keeps
+            // what its queues grew to (a first growth would make room for four).
+            transmits: VecDeque::with_capacity(1),
+            events: VecDeque::with_capacity(1),
             closed: false,
             config,
         };

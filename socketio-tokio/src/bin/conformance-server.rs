@@ -139,7 +139,11 @@ async fn run() -> std::io::Result<()> {
     }
     let server: ServerHandle = match mode.as_str() {
         "eio4" | "eio3" => {
-            let echo = |shard| (Echo::for_shard(config.clone(), shard), None);
+            // One shard's ids are the reference's: random from the first character.
+            let echo = |shard| match threads {
+                1 => (Echo::new(config.clone()), None),
+                _ => (Echo::for_shard(config.clone(), shard), None),
+            };
             let shards = (0..threads).map(echo).collect();
             server::serve_sharded(addr, options("/engine.io/"), shards).await?
         }
@@ -152,7 +156,10 @@ async fn run() -> std::io::Result<()> {
             let app = Interop::default();
             let mut shards = Vec::new();
             for shard in 0..threads {
-                let sio = SocketIo::for_shard(app.clone(), sio.clone(), shard);
+                let sio = match threads {
+                    1 => SocketIo::new(app.clone(), sio.clone()),
+                    _ => SocketIo::for_shard(app.clone(), sio.clone(), shard),
+                };
                 shards.push(match &redis {
                     // Each shard is a node of the cluster.
                     Some(redis) => {
