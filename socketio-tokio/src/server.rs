@@ -18,8 +18,8 @@
 //! [`socketio_proto::session::endpoint`]).
 //!
 //! To use every core, [`serve_sharded`] runs one such core per thread (a *shard*), each with
-//! its own service and the connections the accept loop hands it in turn: a connection, its
-//! session and the application meet on one thread. Session ids name their shard
+//! its own service and the connections it accepts: a connection, its session and the
+//! application meet on one thread. Session ids name their shard
 //! ([`Ids::for_shard`]), so a polling request or an upgrade that arrives on another shard's
 //! connection goes to its session's core; broadcasts and connection state recovery cross
 //! shards through [`Service::handle_external`] ([`Shards`]), the seam a cluster adapter uses
@@ -301,14 +301,15 @@ pub async fn serve_with_external<S: Service>(
     })
 }
 
-/// Serves on several shards: each service runs on a thread of its own, with the connections
-/// the accept loop hands it in turn, so a connection's frames, its session and the
-/// application meet on one thread, with no hand-off between threads. Requests for a session
-/// (polling, an upgrade) go to the shard that owns it, which its id tells
-/// ([`Ids::for_shard`]); each service learns its siblings ([`Service::attach_shards`]) to
-/// share broadcasts and recoveries. Each service comes with its external messages, if any
-/// (a cluster adapter's). The accept loop runs on the current runtime; the shards stop when it
-/// does. A single shard is [`serve_with_external`]: everything on the current runtime.
+/// Serves on several shards: each service runs on a thread of its own, which accepts its own
+/// connections (one listener per shard on the same port, `SO_REUSEPORT`: the kernel spreads
+/// the connections), so a connection's frames, its session and the application meet on one
+/// thread, with no hand-off between threads. Requests for a session (polling, an upgrade)
+/// go to the shard that owns it, which its id tells ([`Ids::for_shard`]); each service
+/// learns its siblings ([`Service::attach_shards`]) to share broadcasts and recoveries. Each
+/// service comes with its external messages, if any (a cluster adapter's). The shards' threads
+/// serve until the process exits. A single shard is [`serve_with_external`]: everything on
+/// the current runtime.
 pub async fn serve_sharded<S: Service>(
     addr: SocketAddr,
     options: Options,
@@ -320,8 +321,14 @@ pub async fn serve_sharded<S: Service>(
         };
         return serve_with_external(addr, options, service, external).await;
     }
-    let listener = TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
+    // A listener per shard on the same port (`SO_REUSEPORT`): the kernel spreads the
+    // connections, and each shard accepts its own, with no hand-off between threads.
+    let first = shard_listener(addr)?;
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..shards.len() {
+        listeners.push(shard_listener(addr)?);
+    }
     let (inputs, receivers): (Vec<_>, Vec<_>) = shards
         .iter()
         .map(|_| {
@@ -330,8 +337,8 @@ pub async fn serve_sharded<S: Service>(
         })
         .unzip();
     let shared = Shared::new(options, inputs.clone());
-    let mut handoff = Vec::new();
-    for (index, ((mut service, external), rx)) in shards.into_iter().zip(receivers).enumerate() {
+    let shards = shards.into_iter().zip(receivers).zip(listeners);
+    for (index, (((mut service, external), rx), listener)) in shards.enumerate() {
         service.attach_shards(Shards {
             index,
             peers: inputs.clone(),
@@ -339,42 +346,41 @@ pub async fn serve_sharded<S: Service>(
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let (to_shard, mut accepted) = mpsc::unbounded_channel::<Accepted>();
-        handoff.push(to_shard);
         let shared = shared.clone();
         std::thread::Builder::new()
             .name(format!("shard-{index}"))
             .spawn(move || {
                 runtime.block_on(async move {
+                    let Ok(listener) = TcpListener::from_std(listener) else {
+                        return;
+                    };
                     tokio::spawn(Core::new(service).run(rx, external));
-                    while let Some((stream, remote, connection)) = accepted.recv().await {
-                        if let Ok(stream) = TcpStream::from_std(stream) {
-                            let shared = shared.clone();
-                            tokio::spawn(serve_connection(
-                                shared, stream, remote, connection, index,
-                            ));
-                        }
-                    }
+                    let serving = shared.clone();
+                    accept(listener, shared, move |stream, remote, connection| {
+                        let shared = serving.clone();
+                        tokio::spawn(serve_connection(shared, stream, remote, connection, index));
+                        Ok(())
+                    })
+                    .await;
                 })
             })?;
     }
-    let mut next = 0;
-    tokio::spawn(accept(
-        listener,
-        shared,
-        move |stream, remote, connection| {
-            let stream = stream.into_std()?;
-            next = (next + 1) % handoff.len();
-            // A shard whose thread ended drops the connection.
-            let _ = handoff[next].send((stream, remote, connection));
-            Ok(())
-        },
-    ));
     Ok(ServerHandle { addr, inputs })
 }
 
-/// An accepted connection on its way to a shard.
-type Accepted = (std::net::TcpStream, SocketAddr, Connection);
+/// A listener of one shard: bound with `SO_REUSEPORT` (where the platform has it), for the
+/// shard's own runtime.
+fn shard_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(all(unix, not(target_os = "solaris"), not(target_os = "illumos")))]
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)?.into_std()
+}
 
 /// One shard's view of the others, for a service of [`serve_sharded`].
 #[derive(Debug, Clone)]

@@ -11,9 +11,9 @@
 //!   with it too).
 //! * `socket.io-client` 2.5.0 (`interop/client-v2.mjs`, Engine.IO v3 / Socket.IO v4):
 //!   connect, namespaces, events, acks, binary, auth from the namespace query.
-//! * the v4 cases again on two shards (`--threads 2`): consecutive connections land on
-//!   different shards, so polling requests, upgrades, rooms, broadcasts and recoveries cross
-//!   them.
+//! * the v4 cases again on two shards (`--threads 2`): the kernel spreads the connections
+//!   over the shards, so polling requests, upgrades, rooms, broadcasts and recoveries cross
+//!   them (`tests/shards.rs` crosses them on purpose).
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
 mod support;
