@@ -222,7 +222,7 @@ impl engineio_proto::session::endpoint::IdSource for Ids {
         let mut id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.pool[at..]);
         self.pool.truncate(at);
         if let Some(tag) = self.tag {
-            id.replace_range(..1, std::str::from_utf8(&[tag]).unwrap_or("A"));
+            id.replace_range(..1, char::from(tag).encode_utf8(&mut [0; 4]));
         }
         id
     }
@@ -280,21 +280,7 @@ pub async fn serve_with_external<S: Service>(
     let inputs = Inputs(inputs);
     tokio::spawn(Core::new(service).run(rx, external));
     let shared = Shared::new(options, vec![inputs.clone()]);
-    let accepted = shared.clone();
-    tokio::spawn(accept(
-        listener,
-        shared,
-        move |stream, remote, connection| {
-            tokio::spawn(serve_connection(
-                accepted.clone(),
-                stream,
-                remote,
-                connection,
-                0,
-            ));
-            Ok(())
-        },
-    ));
+    tokio::spawn(accept(listener, shared, 0));
     Ok(ServerHandle {
         addr,
         inputs: vec![inputs],
@@ -355,13 +341,7 @@ pub async fn serve_sharded<S: Service>(
                         return;
                     };
                     tokio::spawn(Core::new(service).run(rx, external));
-                    let serving = shared.clone();
-                    accept(listener, shared, move |stream, remote, connection| {
-                        let shared = serving.clone();
-                        tokio::spawn(serve_connection(shared, stream, remote, connection, index));
-                        Ok(())
-                    })
-                    .await;
+                    accept(listener, shared, index).await;
                 })
             })?;
     }
@@ -407,12 +387,6 @@ impl Shards {
             .get(to)
             .is_some_and(|peer| peer.send(Msg::External(message)).is_ok())
     }
-
-    /// The shard that gave out `id` (a session, socket or recovery id of [`Ids::for_shard`]);
-    /// `None` for an id no shard of this server made.
-    pub fn owner(&self, id: &str) -> Option<usize> {
-        shard_of(id, self.peers.len())
-    }
 }
 
 /// The shard an id's first character names, when there is such a shard.
@@ -425,12 +399,8 @@ fn shard_of(id: &str, shards: usize) -> Option<usize> {
 /// The first character of the ids of shard `n`: URL-safe base64 digits.
 const SHARD_TAGS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/// Accepts connections, up to the limit, and hands each to `serve`.
-async fn accept(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut serve: impl FnMut(TcpStream, SocketAddr, Connection) -> std::io::Result<()>,
-) {
+/// Accepts connections, up to the limit, and serves each on this shard (`home`).
+async fn accept(listener: TcpListener, shared: Arc<Shared>, home: usize) {
     let mut backoff = MIN_ACCEPT_BACKOFF;
     loop {
         let (mut stream, remote) = match listener.accept().await {
@@ -453,8 +423,8 @@ async fn accept(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        // Failing here is the peer's socket failing: it closes.
-        let _ = serve(stream, remote, connection);
+        let shared = shared.clone();
+        tokio::spawn(serve_connection(shared, stream, remote, connection, home));
         // Let the connection just accepted start before accepting the next: tokio runs the
         // newest spawned task first (its LIFO slot), so two connections accepted in one go
         // would otherwise be read in reverse order, and a GET sent before a POST `1` could

@@ -89,8 +89,9 @@ pub struct SocketIo<A> {
     cluster: Option<Cluster>,
     /// The other shards, when this is one of several ([`serve_sharded`](crate::server::serve_sharded)).
     shards: Option<Shards>,
-    /// CONNECTs waiting for the shard that kept their session: token ⇒ request.
-    recovering: HashMap<u64, ConnectRequest>,
+    /// CONNECTs waiting for the shard that kept their session: token ⇒ (request, shards
+    /// that have not answered yet).
+    recovering: HashMap<u64, (ConnectRequest, usize)>,
     next_token: u64,
 }
 
@@ -109,7 +110,8 @@ pub enum ShardMessage {
         /// Its target.
         target: BroadcastTarget,
     },
-    /// A client asks shard `from` for the session this shard kept (its pid is this shard's).
+    /// Shard `from` asks for a session, for a client that reconnected there: this shard
+    /// answers with it if it kept it.
     Recover {
         /// The asking shard.
         from: usize,
@@ -138,7 +140,8 @@ impl<A: App> SocketIo<A> {
     /// Shard `index` of a [`serve_sharded`](crate::server::serve_sharded) server running
     /// `app` (one instance per shard: state the shards share, such as a user list, belongs
     /// behind a lock the instances hold). Its ids name the shard, so that a session's
-    /// requests and a recovering client find their way back to it.
+    /// requests find their way back to it; a recovering client's session is asked of the
+    /// other shards when this one did not keep it.
     pub fn for_shard(app: A, config: EndpointConfig, index: usize) -> SocketIo<A> {
         Self::with_ids(app, config, Ids::for_shard(index))
     }
@@ -175,7 +178,7 @@ impl<A: App> SocketIo<A> {
                     .cluster
                     .as_mut()
                     .is_some_and(|cluster| cluster.with_node(|node| node.restore(now, &request)));
-                if restoring || self.recover_elsewhere(&request) {
+                if restoring || self.recover_elsewhere(now, &request) {
                     return;
                 }
                 self.endpoint.accept(now, &request)
@@ -187,10 +190,11 @@ impl<A: App> SocketIo<A> {
         };
     }
 
-    /// A CONNECT asking for a session another shard kept (its pid names the shard) waits for
-    /// that shard's answer ([`ShardMessage::Recover`]); `false`: accept it now. With a
-    /// cluster, each shard is a node of its own and recovery is the cluster's.
-    fn recover_elsewhere(&mut self, request: &ConnectRequest) -> bool {
+    /// A CONNECT asking for a session this shard did not keep: the shard where the client
+    /// was last connected kept it, so every other shard is asked ([`ShardMessage::Recover`])
+    /// and the CONNECT waits for their answers; `false`: accept it now (recovered here, or
+    /// fresh). With a cluster, each shard is a node of its own and recovery is the cluster's.
+    fn recover_elsewhere(&mut self, now: Instant, request: &ConnectRequest) -> bool {
         let Some(shards) = &self.shards else {
             return false;
         };
@@ -203,24 +207,29 @@ impl<A: App> SocketIo<A> {
         let Some(wanted) = request.auth.as_deref().and_then(RecoveryRequest::from_auth) else {
             return false;
         };
-        let Some(owner) = shards
-            .owner(&wanted.pid)
-            .filter(|&owner| owner != shards.index())
-        else {
-            return false;
-        };
+        if self
+            .endpoint
+            .take_recovery(now, &request.namespace, &wanted)
+            .is_some_and(|here| self.endpoint.accept_recovered(request, here).is_ok())
+        {
+            return true;
+        }
         let token = self.next_token;
         self.next_token += 1;
-        let message = ShardMessage::Recover {
-            from: shards.index(),
-            token,
-            namespace: request.namespace.clone(),
-            request: wanted,
-        };
-        if !shards.send(owner, External::Shard(message)) {
+        let mut asked = 0;
+        for peer in (0..shards.count()).filter(|&peer| peer != shards.index()) {
+            let message = ShardMessage::Recover {
+                from: shards.index(),
+                token,
+                namespace: request.namespace.clone(),
+                request: wanted.clone(),
+            };
+            asked += usize::from(shards.send(peer, External::Shard(message)));
+        }
+        if asked == 0 {
             return false;
         }
-        self.recovering.insert(token, request.clone());
+        self.recovering.insert(token, (request.clone(), asked));
         true
     }
 
@@ -243,7 +252,14 @@ impl<A: App> SocketIo<A> {
                 }
             }
             ShardMessage::Recovered { token, recovered } => {
-                let Some(request) = self.recovering.remove(&token) else {
+                let Some((_, waiting)) = self.recovering.get_mut(&token) else {
+                    return; // Answered already.
+                };
+                *waiting -= 1;
+                if recovered.is_none() && *waiting > 0 {
+                    return;
+                }
+                let Some((request, _)) = self.recovering.remove(&token) else {
                     return;
                 };
                 // Errors mean the connection closed meanwhile.

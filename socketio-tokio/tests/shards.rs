@@ -4,7 +4,8 @@
 //! the shard it wants.
 //!
 //! * a client that drops from one shard recovers on the other: same socket id, and the room
-//!   broadcast it missed comes before the CONNECT reply;
+//!   broadcast it missed comes before the CONNECT reply; dropped again, it recovers on the
+//!   first shard;
 //! * a broadcast from a client of one shard reaches a client of the other;
 //! * a polling client's requests, each on a new connection, reach its session whichever shard
 //!   accepted them.
@@ -122,6 +123,23 @@ async fn a_client_that_drops_from_one_shard_recovers_on_the_other() {
         text(&mut again).await,
         format!(r#"40{{"sid":"{sid}","pid":"{pid}"}}"#),
         "the same socket, recovered"
+    );
+    // The app greets it again: the last offset this shard gave it.
+    let greeting = text(&mut again).await;
+    let greeting: serde_json::Value =
+        serde_json::from_str(greeting.strip_prefix("42").unwrap()).unwrap();
+    let offset = greeting[2].as_str().unwrap().to_owned();
+
+    // Dropped again, it comes back to its first shard, which no longer has its session.
+    drop(again);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut back = open_where(addr, |shard| shard == home).await;
+    let auth = format!(r#"{{"pid":"{pid}","offset":"{offset}"}}"#);
+    back.send(Message::text(format!("40{auth}"))).await.unwrap();
+    assert_eq!(
+        text(&mut back).await,
+        format!(r#"40{{"sid":"{sid}","pid":"{pid}"}}"#),
+        "recovered a second time"
     );
 }
 
