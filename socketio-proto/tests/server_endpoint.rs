@@ -127,6 +127,27 @@ impl Harness {
         frames.into_iter().filter(|f| f != "2").collect()
     }
 
+    /// Joins `/` on `socket`: the CONNECT reply's (sid, pid).
+    fn join_main(&mut self, socket: SocketId) -> (String, String) {
+        self.send(socket, "40");
+        let reply = self.take(socket).remove(0);
+        let json: serde_json::Value = serde_json::from_str(&reply[2..]).unwrap();
+        let field = |name: &str| json[name].as_str().unwrap().to_owned();
+        (field("sid"), field("pid"))
+    }
+
+    /// Broadcasts an event to `/` and returns the offset `socket` got it with.
+    fn offset_of_a_broadcast(&mut self, socket: SocketId) -> String {
+        let now = self.now;
+        let hello = event(&Namespace::main(), "n", "1");
+        self.server
+            .broadcast(now, hello, &BroadcastTarget::all())
+            .unwrap();
+        self.drive();
+        let got: serde_json::Value = serde_json::from_str(&self.take(socket)[0][2..]).unwrap();
+        got[2].as_str().unwrap().to_owned()
+    }
+
     fn connected(&mut self) -> Vec<(SocketRef, bool)> {
         self.events
             .drain(..)
@@ -474,28 +495,13 @@ fn the_request_that_opened_a_session_is_its_sockets_handshake() {
 fn socket_data_is_kept_and_recovered_with_the_session() {
     let mut h = Harness::new(true, false);
     let a = h.connect(V5);
-    h.send(a, "40");
-    let reply = h.take(a).remove(0);
-    let json: serde_json::Value = serde_json::from_str(&reply[2..]).unwrap();
-    let pid = json["pid"].as_str().unwrap().to_owned();
+    let (_, pid) = h.join_main(a);
     let (alice, _) = h.connected().remove(0);
     assert_eq!(h.server.data(&alice), None, "the reference's `{{}}`");
     let data = serde_json::json!({"user": "alice", "n": 1});
     assert!(h.server.set_data(&alice, data.clone()));
     assert_eq!(h.server.data(&alice), Some(&data));
-    // An offset to recover from.
-    let now = h.now;
-    h.server
-        .broadcast(
-            now,
-            event(&Namespace::main(), "n", "1"),
-            &BroadcastTarget::all(),
-        )
-        .unwrap();
-    h.drive();
-    let first = h.take(a).remove(0);
-    let offset: serde_json::Value = serde_json::from_str(&first[2..]).unwrap();
-    let offset = offset[2].as_str().unwrap().to_owned();
+    let offset = h.offset_of_a_broadcast(a);
     h.drop_socket(a);
     assert!(!h.server.set_data(&alice, serde_json::json!(1)), "gone");
 
@@ -516,26 +522,13 @@ fn a_session_kept_by_one_endpoint_is_recovered_on_another() {
     use socketio_proto::session::rooms::Adapter as _;
     let (mut first, mut second) = (Harness::new(true, false), Harness::new(true, false));
     let a = first.connect(V5);
-    first.send(a, "40");
-    let reply = first.take(a).remove(0);
-    let json: serde_json::Value = serde_json::from_str(&reply[2..]).unwrap();
-    let (sid, pid) = (
-        json["sid"].as_str().unwrap().to_owned(),
-        json["pid"].as_str().unwrap().to_owned(),
-    );
+    let (sid, pid) = first.join_main(a);
     let (alice, _) = first.connected().remove(0);
     first.server.join(&alice, "room");
     first.server.set_data(&alice, serde_json::json!({"n": 1}));
-    let now = first.now;
-    let main = Namespace::main();
-    first
-        .server
-        .broadcast(now, event(&main, "n", "1"), &BroadcastTarget::all())
-        .unwrap();
-    first.drive();
-    let seen: serde_json::Value = serde_json::from_str(&first.take(a)[0][2..]).unwrap();
-    let offset = seen[2].as_str().unwrap().to_owned();
+    let offset = first.offset_of_a_broadcast(a);
     first.drop_socket(a);
+    let (now, main) = (first.now, Namespace::main());
     first
         .server
         .broadcast(now, event(&main, "n", "2"), &BroadcastTarget::to(["room"]))

@@ -196,21 +196,21 @@ pub struct KeptSession {
 
 /// A recovered socket's state, for [`Endpoint::connect`].
 struct Restored {
-    sid: String,
-    pid: String,
-    rooms: Vec<String>,
-    data: Option<serde_json::Value>,
+    session: KeptSession,
     missed: Vec<EncodedPacket>,
 }
 
 impl From<recovery::Recovered> for Restored {
     fn from(recovered: recovery::Recovered) -> Restored {
         let session = recovered.session;
-        Restored {
+        let session = KeptSession {
             sid: session.sid,
             pid: session.pid,
             rooms: session.rooms,
             data: session.data,
+        };
+        Restored {
+            session,
             missed: recovered.missed,
         }
     }
@@ -451,13 +451,7 @@ impl Endpoint {
             .map(|packet| packet.encode_as(parser, Side::Server))
             .collect::<Result<Vec<_>, _>>()?;
         let auth = self.take_pending(request)?;
-        let state = Restored {
-            sid: session.sid,
-            pid: session.pid,
-            rooms: session.rooms,
-            data: session.data,
-            missed,
-        };
+        let state = Restored { session, missed };
         self.connect(request, auth, Some(state))
     }
 
@@ -491,13 +485,18 @@ impl Endpoint {
             Some(state) => {
                 peer.connection.accept_recovered(
                     &request.namespace,
-                    &state.sid,
-                    Some(&state.pid),
+                    &state.session.sid,
+                    Some(&state.session.pid),
                     &state.missed,
                     true,
                 )?;
-                let data = state.data.map(Box::new);
-                (state.sid, Some(state.pid), state.rooms, data, true)
+                let KeptSession {
+                    sid,
+                    pid,
+                    rooms,
+                    data,
+                } = state.session;
+                (sid, Some(pid), rooms, data.map(Box::new), true)
             }
             None => {
                 let id = self.engine.next_id();
