@@ -14,10 +14,10 @@ use std::time::Instant;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use engineio_proto::session::server::{self as eio, Method, Route, ServerSession};
 use socketio_proto::Packet;
-use socketio_proto::session::client::{
+use socketio_proto::client::{
     EmitOptions, Manager, ManagerConfig, ManagerEvent, SocketOptions, Transmit,
 };
-use socketio_proto::session::server::{self as sio, Connection, Output};
+use socketio_proto::server::{self as sio, Connection, Output};
 
 const EVENTS: usize = 1000;
 
@@ -77,7 +77,6 @@ impl Server {
                 .as_mut()
                 .unwrap()
                 .handle_websocket_closed(now, socket),
-            _ => {}
         }
     }
 

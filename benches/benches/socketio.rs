@@ -28,9 +28,9 @@ use engineio_proto::session::server::{
     Handshake, InitialTransport, Method, ServerConfig, ServerSession, Transmit,
 };
 use serde::{Deserialize, Serialize};
-use socketio_proto::session::endpoint::{Endpoint, EndpointConfig, ServerEvent};
-use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
-use socketio_proto::session::server::{Connection, ConnectionConfig, Output};
+use socketio_proto::server::{BroadcastTarget, Rooms};
+use socketio_proto::server::{Connection, ConnectionConfig, Output};
+use socketio_proto::server::{Endpoint, EndpointConfig, ServerEvent};
 use socketio_proto::{
     DecodeStatus, Decoder, Limits, Namespace, Packet, ProtocolVersion, RawHeader, Utf8Bytes,
 };
@@ -531,12 +531,20 @@ fn layered_recipients(n: usize, now: Instant) -> Vec<(Connection, ServerSession)
 
 /// A server endpoint with `n` WebSocket clients joined to `/`.
 fn endpoint_with_clients(n: usize, now: Instant) -> Endpoint {
+    endpoint_with_adapter(n, now, Box::new(socketio_proto::server::MemoryAdapter))
+}
+
+fn endpoint_with_adapter(
+    n: usize,
+    now: Instant,
+    adapter: Box<dyn socketio_proto::server::Adapter>,
+) -> Endpoint {
     let mut next = 0u64;
     let ids = move || {
         next += 1;
         format!("id{next}")
     };
-    let mut server = Endpoint::new(EndpointConfig::default(), Box::new(ids));
+    let mut server = Endpoint::with_adapter(EndpointConfig::default(), Box::new(ids), adapter);
     for i in 0..n as u64 {
         let input = Input::Request {
             request: RequestId(i),
@@ -569,8 +577,10 @@ fn endpoint_with_clients(n: usize, now: Instant) -> Endpoint {
 /// decoding `[uid, packet, opts]`, then the local broadcast down to the WebSocket frames, for
 /// 1 and 500 local clients (the load benchmark's cluster nodes).
 fn cluster_broadcast(c: &mut Criterion) {
-    use socketio_proto::cluster::classic;
-    use socketio_proto::cluster::{BroadcastOptions, ClusterNode};
+    use socketio_cluster_proto::classic::{self, ClassicWire};
+    use socketio_cluster_proto::redis::RedisInput;
+    use socketio_cluster_proto::{BroadcastOptions, ClusterAdapter};
+    type Classic = ClusterAdapter<ClassicWire>;
     let now = Instant::now();
     let mut group = c.benchmark_group("sio_cluster_broadcast");
     let packet = Packet::event(Namespace::main(), "news", &("x".repeat(70),), None).unwrap();
@@ -584,11 +594,15 @@ fn cluster_broadcast(c: &mut Criterion) {
     .unwrap();
     let message = bytes::Bytes::from(message);
     for n in [1, 500] {
-        let mut server = endpoint_with_clients(n, now);
-        let mut node = ClusterNode::classic("socket.io", &[(Namespace::main(), "OURUID".into())]);
+        let members = [(Namespace::main(), "OURUID".to_owned())];
+        let adapter = Classic::new(ClassicWire::new("socket.io"), &members);
+        let mut server = endpoint_with_adapter(n, now, Box::new(adapter));
         let mut receive = || {
-            let emit = node.handle(now, &mut server, "socket.io#/#", message.clone());
-            assert!(emit.is_none());
+            let input = RedisInput::Message {
+                channel: "socket.io#/#".to_owned(),
+                payload: message.clone(),
+            };
+            server.with_adapter_mut(now, |a: &mut Classic, local| a.handle(now, local, input));
             let mut frames = 0;
             while let Some(transmit) = server.poll_transmit() {
                 frames += usize::from(matches!(transmit, Transmit::Frame { .. }));

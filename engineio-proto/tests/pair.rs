@@ -220,7 +220,6 @@ impl Pair {
                     server.handle_websocket_closed(now, socket);
                 }
             }
-            _ => unreachable!("no other transmits"),
         }
     }
 

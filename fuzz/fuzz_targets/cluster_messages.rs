@@ -1,22 +1,28 @@
 //! Any bytes as a message from another node of a Redis cluster: the classic adapter's
 //! broadcast, request and response decoders and the sharded adapter's envelope decoder
 //! never panic, and what they accept is written back to bytes that decode to the same
-//! message; a node of either adapter with requests of its own waiting takes the bytes on
-//! every channel it listens to, and each request still ends exactly once. The bytes are also
-//! read as a recovery session from Redis and as the HTTP request of a socket's handshake.
+//! message; a node of each adapter (a `ClusterAdapter` over the classic, sharded and streams
+//! wires) with requests of its own waiting takes the bytes on every channel it listens to
+//! (and, streams, as a stream entry), and each request still ends exactly once, with no more
+//! answers than the servers counted. The bytes are also read as a recovery session from
+//! Redis and as the HTTP request of a socket's handshake.
 #![no_main]
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use socketio_proto::cluster::classic::{self, Broadcast, BroadcastWithAck, Request, Response};
-use socketio_proto::cluster::envelope::{Envelope, Message};
-use socketio_proto::cluster::sharded::SubscriptionMode;
-use socketio_proto::cluster::{BroadcastOptions, ClusterNode, Mode};
-use socketio_proto::session::endpoint::{Endpoint, EndpointConfig};
-use socketio_proto::session::handshake::Handshake;
-use socketio_proto::session::rooms::BroadcastTarget;
+use socketio_cluster_proto::classic::{
+    self, Broadcast, BroadcastWithAck, ClassicWire, Request, Response,
+};
+use socketio_cluster_proto::envelope::Envelope;
+use socketio_cluster_proto::redis::{RedisCommand, RedisInput};
+use socketio_cluster_proto::sharded::{ShardedWire, SubscriptionMode};
+use socketio_cluster_proto::streams::StreamsWire;
+use socketio_cluster_proto::{ClusterAdapter, ClusterMessage as Message, Wire};
+use socketio_proto::server::{
+    Answers, BroadcastTarget, Endpoint, EndpointConfig, Handshake, ServerEvent,
+};
 use socketio_proto::{Limits, Namespace, Packet};
 
 fuzz_target!(|data: &[u8]| {
@@ -90,7 +96,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // The same bytes as a recovery session from Redis.
-    let _ = socketio_proto::cluster::streams::decode_session(data);
+    let _ = socketio_cluster_proto::streams::decode_session(data);
     // The same bytes as the HTTP request a socket's handshake describes (header names and
     // values, URL, address), as `fetchSockets` sends it.
     let text = String::from_utf8_lossy(data);
@@ -109,44 +115,64 @@ fuzz_target!(|data: &[u8]| {
         let kind = kind.to_string();
         let _ = Envelope::decode_entry(b"x", b"/", kind.as_bytes(), Some(data), &limits);
     }
-    for mode in [
-        Mode::Classic,
-        Mode::Sharded(SubscriptionMode::Dynamic),
-        Mode::Streams,
-    ] {
-        node_with_pending_requests(data, mode);
-    }
+    let namespaces = [(Namespace::main(), "uid".to_owned())];
+    let classic = ClusterAdapter::new(ClassicWire::new("socket.io"), &namespaces);
+    node_with_pending_requests(data, classic, true);
+    let wire = ShardedWire::new("socket.io", SubscriptionMode::Dynamic);
+    node_with_pending_requests(data, ClusterAdapter::new(wire, &namespaces), false);
+    let wire = StreamsWire::new("socket.io", Default::default());
+    node_with_pending_requests(data, ClusterAdapter::new(wire, &namespaces), false);
 });
 
 /// Node `uid` waits for the answers of 3 other nodes to each of its requests `uid0`
 /// (fetchSockets), `uid1` (serverSideEmitWithAck), `uid2` (a broadcast with acks) and,
-/// classic, `uid3` (allRooms), and gets `data` on every channel.
-fn node_with_pending_requests(data: &[u8], mode: Mode) {
+/// with `all_rooms` (classic), `uid3` (allRooms), and gets `data` on every channel.
+fn node_with_pending_requests<W>(data: &[u8], adapter: ClusterAdapter<W>, all_rooms: bool)
+where
+    W: Wire<Input = RedisInput, Command = RedisCommand>,
+{
     let now = Instant::now();
-    let mut endpoint = Endpoint::new(EndpointConfig::default(), Box::new(|| "sid".to_owned()));
+    let ids = Box::new(|| "sid".to_owned());
+    let config = EndpointConfig::default();
+    let mut endpoint = Endpoint::with_adapter(config, ids, Box::new(adapter));
     let main = Namespace::main();
-    let namespaces = [(main.clone(), "uid".to_owned())];
-    let mut node = match mode {
-        Mode::Classic => ClusterNode::classic("socket.io", &namespaces),
-        Mode::Sharded(subscription) => ClusterNode::sharded("socket.io", &namespaces, subscription),
-        _ => ClusterNode::streams("socket.io", &namespaces, Default::default()),
+    let feed = |endpoint: &mut Endpoint, input: RedisInput| {
+        endpoint
+            .with_adapter_mut(now, |adapter: &mut ClusterAdapter<W>, local| {
+                adapter.handle(now, local, input)
+            })
+            .expect("the cluster adapter");
     };
-    node.attach(&mut endpoint);
+    let commands = |endpoint: &mut Endpoint| -> Vec<RedisCommand> {
+        let adapter = endpoint
+            .adapter_mut::<ClusterAdapter<W>>()
+            .expect("the cluster adapter");
+        std::iter::from_fn(|| adapter.poll_command()).collect()
+    };
     let question = Packet::event(main.clone(), "q", &(), None).expect("an event builds");
     let all = BroadcastTarget::all();
     let timeout = Duration::from_secs(5);
-    let mut requests = vec![
-        node.fetch_sockets(now, &endpoint, &main, &BroadcastOptions::default()),
-        node.server_side_emit_with_ack(now, &main, "[\"who\"]"),
-        node.broadcast_with_ack(now, &mut endpoint, question, &all, timeout),
+    let mut queries = vec![
+        endpoint.fetch_sockets(now, &main, &all),
+        endpoint.server_side_emit_with_ack(now, &main, "[\"who\"]"),
+        endpoint.broadcast_with_ack(now, question, &all, timeout),
     ];
-    if mode == Mode::Classic {
-        requests.push(node.all_rooms(now, &endpoint, &main));
+    if all_rooms {
+        queries.push(endpoint.all_rooms(now, &main));
     }
-    let sent = requests.len();
-    for request in requests {
-        node.servers_counted(request.expect("a request is sent"), 4);
+    let queries: Vec<_> = queries
+        .into_iter()
+        .map(|query| query.expect("a request is sent"))
+        .collect();
+    // Redis counts 4 servers for each: 3 others answer.
+    let mut counted = 0;
+    for command in commands(&mut endpoint) {
+        if let RedisCommand::CountServers { query, .. } = command {
+            counted += 1;
+            feed(&mut endpoint, RedisInput::Counted { query, count: 4 });
+        }
     }
+    assert_eq!(counted, queries.len(), "each request counts the servers");
     for channel in [
         "socket.io-response#/#",
         "socket.io-response#/#uid#",
@@ -155,31 +181,47 @@ fn node_with_pending_requests(data: &[u8], mode: Mode) {
         "socket.io#/#uid#",
         "socket.io#/#room#",
     ] {
-        let _ = node.handle(now, &mut endpoint, channel, Bytes::copy_from_slice(data));
-        node.sync_rooms(&mut endpoint);
+        // Twice: more copies of one answer than servers counted.
+        for _ in 0..2 {
+            let channel = channel.to_owned();
+            let payload = Bytes::copy_from_slice(data);
+            feed(&mut endpoint, RedisInput::Message { channel, payload });
+        }
     }
-    if mode == Mode::Streams {
-        let kind = data.first().map_or(3, |b| 3 + b % 10).to_string();
-        let field = |k: &'static str, v: &[u8]| {
-            (Bytes::from_static(k.as_bytes()), Bytes::copy_from_slice(v))
-        };
-        let fields = [
-            field("uid", b"x"),
-            field("nsp", b"/"),
-            field("type", kind.as_bytes()),
-            field("data", data.get(1..).unwrap_or_default()),
-        ];
-        let _ = node.handle_entry(now, &mut endpoint, b"1-0", &fields);
-    }
-    while node.poll_command().is_some() {}
-    node.handle_timeout(now + Duration::from_secs(5), &mut endpoint);
+    // The same bytes as an entry of the stream (which the classic and sharded wires do not
+    // read).
+    let kind = data.first().map_or(3, |b| 3 + b % 10).to_string();
+    let field =
+        |k: &'static str, v: &[u8]| (Bytes::from_static(k.as_bytes()), Bytes::copy_from_slice(v));
+    let fields = vec![
+        field("uid", b"x"),
+        field("nsp", b"/"),
+        field("type", kind.as_bytes()),
+        field("data", data.get(1..).unwrap_or_default()),
+    ];
+    let id = Bytes::from_static(b"1-0");
+    feed(&mut endpoint, RedisInput::Entry { id, fields });
+    let _ = commands(&mut endpoint);
+    endpoint.handle_timeout(now + timeout);
+    let _ = commands(&mut endpoint);
     let mut ended = Vec::new();
-    while let Some(reply) = node.poll_reply() {
-        ended.push(reply.request);
+    while let Some(event) = endpoint.poll_event() {
+        if let ServerEvent::Reply(reply) = event {
+            if let Answers::ServerSideEmit(answers) = &reply.answers {
+                assert!(answers.len() <= 3, "one answer per server counted");
+            }
+            ended.push(reply.query);
+        }
     }
     ended.sort();
     let total = ended.len();
     ended.dedup();
+    let sent = queries.len();
     assert_eq!((total, ended.len()), (sent, sent), "each request ends once");
-    assert_eq!(node.poll_timeout(), None);
+    assert!(
+        queries
+            .iter()
+            .all(|query| !endpoint.local().is_query_pending(*query))
+    );
+    assert_eq!(endpoint.poll_timeout(), None, "nothing left pending");
 }

@@ -270,7 +270,6 @@ libfuzzer_sys::fuzz_target!(|ops: Vec<Op>| {
                 Transmit::CloseSocket { socket } => {
                     closed_sockets.insert(socket);
                 }
-                _ => {}
             }
         }
         assert_eq!(

@@ -53,7 +53,6 @@ fuzz_target!(|data: &[u8]| {
             Ok(DecodeStatus::NeedAttachments { remaining }) => {
                 assert!(remaining >= 1 && remaining <= limits.max_attachments);
             }
-            Ok(_) => {}
             Err(_) => assert!(decoder.is_idle()),
         }
         assert!(decoder.buffered_bytes() <= limits.max_attachment_bytes);

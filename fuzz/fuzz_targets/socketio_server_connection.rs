@@ -9,7 +9,7 @@ use arbitrary::Arbitrary;
 use bytes::Bytes;
 use engineio_proto::Data;
 use engineio_proto::session::CloseReason;
-use socketio_proto::session::server::{Connection, ConnectionConfig, ConnectionEvent, Output};
+use socketio_proto::server::{Connection, ConnectionConfig, ConnectionEvent, Output};
 use socketio_proto::{Namespace, Packet, PacketType, ProtocolVersion};
 
 #[derive(Arbitrary, Debug)]

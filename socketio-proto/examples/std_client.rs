@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use engineio_proto::session::SocketId;
 use engineio_proto::{Frame, Transport};
-use socketio_proto::session::client::{
+use socketio_proto::client::{
     EmitOptions, Manager, ManagerConfig, ManagerEvent, SocketOptions, Transmit,
 };
 use tungstenite::stream::MaybeTlsStream;

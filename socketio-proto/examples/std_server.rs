@@ -23,8 +23,8 @@ use engineio_proto::session::endpoint::Input;
 use engineio_proto::session::server::{HttpResponse, Method, Transmit};
 use engineio_proto::session::{RequestId, SocketId};
 use socketio_proto::Packet;
-use socketio_proto::session::endpoint::{Endpoint, EndpointConfig, ServerEvent};
-use socketio_proto::session::rooms::BroadcastTarget;
+use socketio_proto::server::BroadcastTarget;
+use socketio_proto::server::{Endpoint, EndpointConfig, ServerEvent};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::{Message, WebSocket};
 
@@ -81,12 +81,7 @@ impl Server {
                     let ack = Packet::ack(socket.namespace.clone(), id, &("ok",));
                     let _ = ack.map(|ack| self.endpoint.ack(&socket, ack));
                 }
-                if packet
-                    .event_name()
-                    .and_then(|n| n.as_str().map(str::to_owned))
-                    .as_deref()
-                    == Some("chat")
-                {
+                if packet.event_name().as_deref() == Some("chat") {
                     let args = packet.raw_args();
                     let attachments = packet.attachments().to_vec();
                     let out = Packet::event_raw(socket.namespace, "chat", &args[1..], attachments);

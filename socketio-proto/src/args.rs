@@ -24,22 +24,67 @@ use crate::packet::{AckId, Namespace, Packet, PacketType};
 use crate::placeholder::{BinarySink, JsFormatter, PlaceholderDeserializer};
 use crate::validate::{EventNameKind, classify_event_name};
 
-/// The name of an event: a string, or (protocol v5 allows it) a number.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EventName<'a> {
-    /// A string name, unescaped.
-    Text(Cow<'a, str>),
-    /// A numeric name.
-    Number(serde_json::Number),
+/// The name of an event, as the listeners it reaches know it: the string (unescaped), or, for
+/// a numeric name (protocol v5 allows it), the number as JavaScript prints it, since
+/// JavaScript's listeners are keyed by strings (`socket.on("1", …)` receives `emit(1)`).
+/// Borrowed from the packet unless it had to be unescaped or printed.
+///
+/// ```
+/// # use socketio_proto::{Namespace, Packet};
+/// let packet = Packet::event(Namespace::main(), "chat", &("hi",), None)?;
+/// assert_eq!(packet.event_name().as_deref(), Some("chat"));
+/// match packet.event_name().as_deref() {
+///     Some("chat") => { /* … */ }
+///     _ => unreachable!(),
+/// }
+/// # Ok::<(), socketio_proto::EncodeError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventName<'a> {
+    text: Cow<'a, str>,
+    number: bool,
 }
 
 impl EventName<'_> {
-    /// The name if it is a string.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Self::Text(name) => Some(name),
-            Self::Number(_) => None,
-        }
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the name was a number on the wire.
+    pub fn is_number(&self) -> bool {
+        self.number
+    }
+
+    /// The name, owned.
+    pub fn into_owned(self) -> String {
+        self.text.into_owned()
+    }
+}
+
+impl std::ops::Deref for EventName<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for EventName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl PartialEq<str> for EventName<'_> {
+    fn eq(&self, other: &str) -> bool {
+        *self.text == *other
+    }
+}
+
+impl PartialEq<&str> for EventName<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        *self.text == **other
     }
 }
 
@@ -281,8 +326,19 @@ impl Packet {
             .next()?
             .ok()?;
         match classify_event_name(raw.get()) {
-            EventNameKind::String(name) => Some(EventName::Text(name)),
-            EventNameKind::Number => serde_json::from_str(raw.get()).ok().map(EventName::Number),
+            EventNameKind::String(text) => Some(EventName {
+                text,
+                number: false,
+            }),
+            EventNameKind::Number => {
+                let number: f64 = serde_json::from_str(raw.get()).ok()?;
+                let mut text = Vec::new();
+                crate::msgpack::to_json::write_number(&mut text, number);
+                Some(EventName {
+                    text: Cow::Owned(String::from_utf8(text).ok()?),
+                    number: true,
+                })
+            }
             EventNameKind::Other => None,
         }
     }

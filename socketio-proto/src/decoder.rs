@@ -13,7 +13,6 @@ use crate::placeholder;
 
 /// What a [`Decoder`] has after an input.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum DecodeStatus {
     /// A whole packet.
     Complete(Packet),

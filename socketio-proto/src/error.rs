@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::msgpack::error::MsgpackError;
 use crate::version::ProtocolVersion;
 
 /// What the receiving side must do on the wire after a [`DecodeError`].
@@ -66,7 +67,7 @@ pub enum DecodeError {
     AttachmentsTooLarge,
     /// A msgpack message that the msgpack parser rejects (or, for the variants documented
     /// there, that this crate refuses where the reference does not).
-    Msgpack(crate::msgpack::MsgpackError),
+    Msgpack(MsgpackError),
 }
 
 impl DecodeError {
@@ -114,6 +115,12 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+impl From<MsgpackError> for DecodeError {
+    fn from(err: MsgpackError) -> Self {
+        DecodeError::Msgpack(err)
+    }
+}
+
 /// A packet this side asked to build or encode cannot be represented on the wire.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -133,6 +140,9 @@ pub enum EncodeError {
     Serialize(serde_json::Error),
     /// A string, binary or container exceeds what msgpack can announce (2^32−1).
     TooLarge,
+    /// The message has no form in this protocol (the classic Redis adapter's `allRooms` in
+    /// another adapter's envelope).
+    Unsupported,
 }
 
 impl fmt::Display for EncodeError {
@@ -150,6 +160,7 @@ impl fmt::Display for EncodeError {
             }
             Self::Serialize(err) => write!(f, "serialization failed: {err}"),
             Self::TooLarge => f.write_str("longer than msgpack's 2^32 - 1"),
+            Self::Unsupported => f.write_str("the message has no form in this protocol"),
         }
     }
 }

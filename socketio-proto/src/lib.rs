@@ -1,44 +1,34 @@
 //! Sans-IO Socket.IO for protocol v5 (socket.io 3 and 4) and v4 (socket.io 1.x and 2.x): the
-//! packet codec (namespaces, acknowledgements, binary attachments, serde) and the sessions
-//! above it, for servers and clients.
+//! packet codec (namespaces, acknowledgements, binary attachments, serde, msgpack) and the
+//! sessions above it, for servers and clients.
 //!
-//! The crate does no I/O, reads no clock and draws no random numbers. It has two levels:
+//! # Where this crate sits
+//!
+//! ```text
+//!   engineio-proto          Engine.IO v3/v4: packets, payloads, sessions, its Endpoint
+//! → socketio-proto          this crate: the Socket.IO codec, the server Endpoint and its
+//!                           Adapter seam, the client Manager
+//!   socketio-cluster-proto  the cluster adapters (Redis, …), on the Adapter seam
+//!   socketio-tokio          a driver and the application API, on tokio
+//! ```
+//!
+//! The crate does no I/O, reads no clock, spawns nothing and draws no random numbers: time is
+//! an argument, ids come from an [`IdSource`](server::IdSource) you pass (with the
+//! `getrandom` feature, [`OsIds`](engineio_proto::session::endpoint) draws them from the
+//! operating system), and what to put on the wire comes out as values. It never panics on
+//! what a peer sends: every input yields a value or a typed error, and every buffer is
+//! bounded by [`Limits`] and the sessions' settings.
 //!
 //! | you are writing | start with | it owns |
 //! |---|---|---|
-//! | a server | [`session::endpoint::Endpoint`] | the Engine.IO sessions (routing, heartbeats, upgrades), one [`session::server::Connection`] per client, rooms and broadcast, connection state recovery |
-//! | a client | [`session::client::Manager`] | one Engine.IO session at a time, reconnection with backoff, namespaces, buffers, acks, recovery |
+//! | a server (a driver for your I/O stack) | [`server`]: `use socketio_proto::server::*;` and [`server::Endpoint`] | the Engine.IO sessions (routing, heartbeats, upgrades), one Socket.IO connection per client, rooms and broadcast, connection state recovery, queries, the [`Adapter`](server::Adapter) that makes it one node of a cluster |
+//! | a client | [`client::Manager`] | one Engine.IO session at a time, reconnection with backoff, namespaces, buffers, acks, recovery |
 //! | a proxy, a router, a fuzzer, a custom session layer | the codec below: [`RawHeader`], [`Decoder`], [`Packet`] | nothing: pure functions and one decoder state machine |
 //!
-//! # The server run loop
-//!
-//! A driver — tokio, a thread per socket, an embedded loop — only moves bytes and time. The
-//! whole loop, for any runtime (`examples/std_server.rs` is one on blocking `std::net` and
-//! `tungstenite`; the `socketio-tokio` crate of this repository is one on tokio and hyper):
-//!
-//! 1. **Input.** For every HTTP request on the Socket.IO path (`/socket.io/`), call
-//!    [`Endpoint::handle`](session::endpoint::Endpoint::handle) with the current time and
-//!    `Input::Request` (its real method, its query string, whether it asks for a WebSocket);
-//!    then report what follows: the POST body the endpoint asked for, the opened WebSocket,
-//!    every frame, every closed socket, every request whose client went away.
-//! 2. **Drain.** Call [`poll_event`](session::endpoint::Endpoint::poll_event) and
-//!    [`poll_transmit`](session::endpoint::Endpoint::poll_transmit) until both return `None`.
-//!    Events are the application's: a client asking to join a namespace (accept or refuse it:
-//!    this is your middleware), an event (answer its ack id), an ack, a disconnect. Transmits
-//!    are the wire's: an HTTP response (refusals included) to write, a body to read, an
-//!    upgrade to accept, a frame to send, a socket to close.
-//! 3. **Sleep** until [`poll_timeout`](session::endpoint::Endpoint::poll_timeout), then call
-//!    [`handle_timeout`](session::endpoint::Endpoint::handle_timeout). Any call whose `now` is
-//!    past a deadline applies that deadline first, so a late wake-up cannot deliver input to a
-//!    session that already timed out.
-//!
-//! Commands ([`emit`](session::endpoint::Endpoint::emit),
-//! [`broadcast`](session::endpoint::Endpoint::broadcast),
-//! [`join`](session::endpoint::Endpoint::join),
-//! [`disconnect`](session::endpoint::Endpoint::disconnect), …) can be given at any time; drain
-//! after them too. A broadcast is encoded once, down to the WebSocket frame, and shared by
-//! every recipient. Ids come from the `IdSource` you pass: use the operating system's CSPRNG.
-//! The [`session::endpoint`] module docs walk through a complete polling exchange.
+//! The [`server`] module teaches the server's run loop step by step; its `Endpoint` docs
+//! drive a polling handshake by hand, and `examples/std_server.rs` (blocking `std::net`) and
+//! `examples/hyper_server.rs` (tokio and hyper, long-polling and WebSocket) are complete
+//! servers on it.
 //!
 //! # The codec
 //!
@@ -98,7 +88,7 @@
 //! };
 //! assert_eq!(packet.packet_type(), PacketType::Event);
 //! assert_eq!(packet.namespace(), "/chat");
-//! assert_eq!(packet.event_name().and_then(|n| n.as_str().map(str::to_owned)).as_deref(), Some("upload"));
+//! assert_eq!(packet.event_name().as_deref(), Some("upload"));
 //!
 //! // 3. Typed arguments; the placeholder comes back as the attachment's bytes (borrowed).
 //! let (file_name, content): (String, &[u8]) = packet.args()?;
@@ -152,7 +142,7 @@
 mod arbitrary;
 mod args;
 mod attachment;
-pub mod cluster;
+pub mod client;
 mod decoder;
 mod encode;
 mod error;
@@ -163,7 +153,8 @@ mod limits;
 pub mod msgpack;
 mod packet;
 mod placeholder;
-pub mod session;
+pub mod server;
+mod session;
 
 mod validate;
 mod version;
@@ -179,6 +170,7 @@ pub use error::{DecodeError, EncodeError, WireAction};
 pub use header::RawHeader;
 pub use limits::Limits;
 pub use packet::{AckId, Namespace, Packet, PacketType, ProtocolVersion};
+pub use session::SessionError;
 pub use validate::RESERVED_EVENT_NAMES;
 
 /// The wire format of a server or client: chosen once, for every packet of every connection,

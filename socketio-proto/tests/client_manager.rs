@@ -14,7 +14,7 @@ use bytes::Bytes;
 use engineio_proto::session::SocketId;
 use engineio_proto::session::client::ClientConfig;
 use engineio_proto::{Frame, Transport};
-use socketio_proto::session::client::{
+use socketio_proto::client::{
     AckRef, Auth, Backoff, ConnectError, EmitOptions, Manager, ManagerConfig, ManagerEvent,
     SocketOptions, Transmit,
 };
@@ -232,7 +232,6 @@ fn describe(e: &ManagerEvent) -> String {
         ManagerEvent::ReconnectError(e) => format!("reconnect_error {e}"),
         ManagerEvent::Reconnected(n) => format!("reconnect {n}"),
         ManagerEvent::ReconnectFailed => "reconnect_failed".into(),
-        other => format!("{other:?}"),
     }
 }
 

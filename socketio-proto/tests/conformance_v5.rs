@@ -12,8 +12,8 @@ use engineio_proto::Frame;
 use engineio_proto::session::endpoint::Input;
 use engineio_proto::session::server::{self as eio, Method, ServerConfig as EioConfig, Transmit};
 use engineio_proto::session::{RequestId, SocketId};
-use socketio_proto::session::endpoint::{Endpoint, EndpointConfig, ServerEvent};
-use socketio_proto::session::server::ConnectionConfig;
+use socketio_proto::server::ConnectionConfig;
+use socketio_proto::server::{Endpoint, EndpointConfig, ServerEvent};
 use socketio_proto::{Packet, Utf8Bytes};
 
 /// The composed server endpoint on a virtual clock, with the suite's application.
@@ -225,11 +225,7 @@ fn suite_app(now: Instant, server: &mut Endpoint, event: ServerEvent) {
         ServerEvent::Event { socket, packet } => {
             let args = packet.raw_args();
             let rest = &args[1..];
-            match packet
-                .event_name()
-                .and_then(|n| n.as_str().map(str::to_owned))
-                .as_deref()
-            {
+            match packet.event_name().as_deref() {
                 Some("message") => {
                     let back = Packet::event_raw(
                         socket.namespace.clone(),

@@ -9,12 +9,10 @@ use std::time::{Duration, Instant};
 
 use engineio_proto::session::server::{self as eio, Method, Route, ServerSession};
 use engineio_proto::session::{RequestId, SocketId};
-use socketio_proto::session::client::{
-    self, EmitOptions, Manager, ManagerConfig, SocketOptions, Transmit,
-};
-use socketio_proto::session::recovery::{RecoveryConfig, RecoveryRequest, RecoveryStore};
-use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
-use socketio_proto::session::server::{self as sio, Connection, Output};
+use socketio_proto::client::{self, EmitOptions, Manager, ManagerConfig, SocketOptions, Transmit};
+use socketio_proto::server::{self as sio, Connection, Output};
+use socketio_proto::server::{BroadcastTarget, Rooms};
+use socketio_proto::server::{KeptSession, RecoveryConfig, RecoveryRequest, RecoveryStore};
 use socketio_proto::{Namespace, Packet, ProtocolVersion};
 
 const LATENCY: Duration = Duration::from_millis(5);
@@ -206,7 +204,6 @@ impl Server {
                     p.engine.handle_websocket_closed(now, socket);
                 }
             }
-            _ => {}
         }
         self.pump(now, out);
     }
@@ -266,7 +263,7 @@ impl Server {
                             }
                             let request = auth.as_deref().and_then(RecoveryRequest::from_auth);
                             let recovered = match (self.recovery, request) {
-                                (true, Some(r)) => self.store.recover(now, &ns, &r),
+                                (true, Some(r)) => self.store.take(now, &ns, &r),
                                 _ => None,
                             };
                             if let Some(recovered) = recovered {
@@ -280,7 +277,6 @@ impl Server {
                                         &sid,
                                         Some(&recovered.session.pid),
                                         &recovered.missed,
-                                        true,
                                     )
                                     .unwrap();
                                 p.sids.insert(ns, sid);
@@ -298,9 +294,7 @@ impl Server {
                             }
                         }
                         sio::ConnectionEvent::Event(packet) => {
-                            let name = packet
-                                .event_name()
-                                .and_then(|n| n.as_str().map(str::to_owned));
+                            let name = packet.event_name().map(|n| n.into_owned());
                             match name.as_deref() {
                                 Some("say") => {
                                     let (text,): (String,) = packet.args().unwrap();
@@ -332,15 +326,13 @@ impl Server {
                                 if let (true, Some(pid), sio::DisconnectReason::Engine(_)) =
                                     (self.recovery, p.sids.get(&format!("pid:{ns}")), reason)
                                 {
-                                    let rooms: Vec<String> = self
-                                        .rooms
-                                        .rooms_of(&ns, &sid)
-                                        .into_iter()
-                                        .map(str::to_owned)
-                                        .collect();
-                                    let rooms: Vec<&str> =
-                                        rooms.iter().map(String::as_str).collect();
-                                    self.store.save_session(now, &sid, pid, &ns, &rooms, None);
+                                    let session = KeptSession {
+                                        sid: sid.clone(),
+                                        pid: pid.clone(),
+                                        rooms: self.rooms.socket_rooms(&ns, &sid),
+                                        data: None,
+                                    };
+                                    self.store.keep(now, &ns, session);
                                 }
                                 self.rooms.remove_socket(&ns, &sid);
                             }
@@ -358,7 +350,6 @@ impl Server {
                             let _ = p.engine.send(engineio_proto::Data::Binary(data));
                         }
                         Output::CloseEngine => p.engine.close(now),
-                        _ => {}
                     }
                 }
                 while let Some(t) = p.engine.poll_transmit() {
@@ -600,7 +591,7 @@ fn namespaces_auth_acks_and_broadcast() {
     w.run(Duration::from_secs(1));
     let events = w.take_events();
     assert!(events.iter().any(|(_, e)| matches!(e, client::ManagerEvent::Ack { ack: a, packet, .. } if Some(*a) == ack && packet.args::<(String,)>().unwrap().0 == "answer")));
-    assert!(events.iter().any(|(_, e)| matches!(e, client::ManagerEvent::Event { packet, .. } if packet.event_name().and_then(|n| n.as_str().map(str::to_owned)).as_deref() == Some("said"))));
+    assert!(events.iter().any(|(_, e)| matches!(e, client::ManagerEvent::Event { packet, .. } if packet.event_name().as_deref() == Some("said"))));
 }
 
 #[test]

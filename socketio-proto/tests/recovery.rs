@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use engineio_proto::Data;
-use socketio_proto::session::recovery::{RecoveryConfig, RecoveryRequest, RecoveryStore};
-use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
-use socketio_proto::session::server::{Connection, ConnectionConfig, ConnectionEvent, Output};
+use socketio_proto::server::{BroadcastTarget, Rooms};
+use socketio_proto::server::{Connection, ConnectionConfig, ConnectionEvent, Output};
+use socketio_proto::server::{KeptSession, RecoveryConfig, RecoveryRequest, RecoveryStore};
 use socketio_proto::{Namespace, Packet, ProtocolVersion};
 
 fn texts(c: &mut Connection) -> Vec<String> {
@@ -57,8 +57,7 @@ fn missed_events_are_replayed_before_the_connect_reply() {
     );
 
     // The transport dies; the session is saved with its rooms.
-    let saved_rooms = rooms.rooms_of("/", "s1");
-    store.save_session(t0, "s1", "p1", "/", &saved_rooms, None);
+    store.keep(t0, "/", kept("s1", "p1", rooms.socket_rooms("/", "s1")));
     rooms.remove_socket("/", "s1");
 
     // Missed while away: one for r1, one for another room, one for everyone, one except r1.
@@ -94,7 +93,7 @@ fn missed_events_are_replayed_before_the_connect_reply() {
         panic!()
     };
     let request = RecoveryRequest::from_auth(auth.as_deref().unwrap()).unwrap();
-    let recovered = store.recover(t1, namespace.as_str(), &request).unwrap();
+    let recovered = store.take(t1, namespace.as_str(), &request).unwrap();
     assert_eq!(recovered.session.sid, "s1");
     for room in &recovered.session.rooms {
         rooms.join("/", &recovered.session.sid, room);
@@ -104,7 +103,6 @@ fn missed_events_are_replayed_before_the_connect_reply() {
         &recovered.session.sid,
         Some("p1"),
         &recovered.missed,
-        true,
     )
     .unwrap();
     assert_eq!(
@@ -122,9 +120,10 @@ fn missed_events_are_replayed_before_the_connect_reply() {
             recovered: true
         })
     );
-    assert_eq!(rooms.rooms_of("/", "s1"), ["r1", "s1"]);
+    assert_eq!(rooms.rooms_of("/", "s1"), ["r1"]);
+    assert_eq!(rooms.socket_rooms("/", "s1"), ["s1", "r1"]);
     // A session is recovered once.
-    assert!(store.recover(t1, "/", &request).is_none());
+    assert!(store.take(t1, "/", &request).is_none());
 }
 
 #[test]
@@ -134,17 +133,17 @@ fn recovery_fails_after_the_max_duration_or_for_an_unknown_offset() {
     store
         .store(t0, "o1", event("a"), &BroadcastTarget::all())
         .unwrap();
-    store.save_session(t0, "s1", "p1", "/", &["s1"], None);
+    store.keep(t0, "/", kept("s1", "p1", vec!["s1".into()]));
     let request = |offset: &str| RecoveryRequest {
         pid: "p1".into(),
         offset: offset.into(),
     };
-    assert!(store.recover(t0, "/", &request("nope")).is_none());
-    assert!(store.recover(t0, "/admin", &request("o1")).is_none());
+    assert!(store.take(t0, "/", &request("nope")).is_none());
+    assert!(store.take(t0, "/admin", &request("o1")).is_none());
     assert_eq!(store.poll_timeout(), Some(t0 + Duration::from_secs(120)));
     assert!(
         store
-            .recover(t0 + Duration::from_secs(120), "/", &request("o1"))
+            .take(t0 + Duration::from_secs(120), "/", &request("o1"))
             .is_none()
     );
     assert_eq!(store.stored_packets(), 0);
@@ -164,11 +163,11 @@ fn stored_packets_are_capped() {
             .unwrap();
     }
     assert_eq!(store.stored_packets(), 3);
-    store.save_session(t0, "s1", "p1", "/", &["s1"], None);
+    store.keep(t0, "/", kept("s1", "p1", vec!["s1".into()]));
     // o5 fell out: the client cannot be recovered exactly, so it is not recovered at all.
     assert!(
         store
-            .recover(
+            .take(
                 t0,
                 "/",
                 &RecoveryRequest {
@@ -218,4 +217,13 @@ fn volatile_broadcasts_are_neither_tagged_nor_stored() {
         .unwrap();
     assert_eq!(encoded.to_text().unwrap(), r#"2["v","x"]"#);
     assert_eq!(store.stored_packets(), 0);
+}
+
+fn kept(sid: &str, pid: &str, rooms: Vec<String>) -> KeptSession {
+    KeptSession {
+        sid: sid.into(),
+        pid: pid.into(),
+        rooms,
+        data: None,
+    }
 }

@@ -69,7 +69,6 @@ fn decode(version: ProtocolVersion, text: &str, attachments: &[Bytes]) -> Outcom
                 Some(a) => status = decoder.feed_binary(a.clone()),
                 None => return Outcome::Incomplete,
             },
-            Ok(other) => panic!("unexpected status {other:?}"),
             Err(e) => return Outcome::Error(e),
         }
     }

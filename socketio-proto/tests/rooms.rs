@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use engineio_proto::Data;
-use socketio_proto::session::rooms::{Adapter, BroadcastTarget, Rooms};
-use socketio_proto::session::server::{Connection, ConnectionConfig, ConnectionEvent, Output};
+use socketio_proto::server::{BroadcastTarget, Rooms};
+use socketio_proto::server::{Connection, ConnectionConfig, ConnectionEvent, Output};
 use socketio_proto::{Namespace, Packet, ProtocolVersion};
 
 fn connected(now: Instant, sid: &str) -> Connection {
@@ -96,7 +96,8 @@ fn rooms_follow_joins_leaves_and_disconnects() {
     rooms.join("/chat", "a", "r1");
     rooms.join("/chat", "b", "r1");
     rooms.join("/chat", "a", "r2");
-    assert_eq!(rooms.rooms_of("/chat", "a"), ["a", "r1", "r2"]);
+    assert_eq!(rooms.rooms_of("/chat", "a"), ["r1", "r2"]);
+    assert_eq!(rooms.socket_rooms("/chat", "a"), ["a", "r1", "r2"]);
     assert_eq!(rooms.sockets_in("/chat", "r1"), ["a", "b"]);
     rooms.leave("/chat", "a", "r1");
     assert_eq!(rooms.sockets_in("/chat", "r1"), ["b"]);
@@ -125,14 +126,15 @@ fn a_sockets_own_room_behaves_like_any_room() {
         ["b"]
     );
     assert_eq!(rooms.sockets_in("/", "b"), ["b"]);
-    assert_eq!(rooms.rooms_of("/", "b"), ["b", "team"]);
+    assert_eq!(rooms.rooms_of("/", "b"), ["team"]);
+    assert_eq!(rooms.socket_rooms("/", "b"), ["b", "team"]);
     rooms.leave("/", "a", "a");
     assert!(
         rooms
             .recipients("/", &BroadcastTarget::to(["a"]))
             .is_empty()
     );
-    assert!(rooms.rooms_of("/", "a").is_empty());
+    assert!(rooms.socket_rooms("/", "a").is_empty());
     // Still a socket of the namespace: a broadcast to everyone reaches it.
     assert_eq!(rooms.recipients("/", &BroadcastTarget::all()), ["a", "b"]);
     rooms.join("/", "a", "a");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use engineio_proto::Data;
 use engineio_proto::session::CloseReason;
-use socketio_proto::session::server::{
+use socketio_proto::server::{
     Connection, ConnectionCloseReason, ConnectionConfig, ConnectionEvent, DisconnectReason, Output,
 };
 use socketio_proto::{AckId, Namespace, Packet, PacketType, ProtocolVersion};

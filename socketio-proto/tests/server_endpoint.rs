@@ -11,11 +11,11 @@ use engineio_proto::Frame;
 use engineio_proto::session::endpoint::Input;
 use engineio_proto::session::server::{Method, ServerConfig, Transmit};
 use engineio_proto::session::{RequestId, SocketId};
-use socketio_proto::session::SessionError;
-use socketio_proto::session::endpoint::{Endpoint, EndpointConfig, ServerEvent, SocketRef};
-use socketio_proto::session::recovery::RecoveryConfig;
-use socketio_proto::session::rooms::BroadcastTarget;
-use socketio_proto::session::server::DisconnectReason;
+use socketio_proto::SessionError;
+use socketio_proto::server::BroadcastTarget;
+use socketio_proto::server::DisconnectReason;
+use socketio_proto::server::RecoveryConfig;
+use socketio_proto::server::{Endpoint, EndpointConfig, ServerEvent, SocketRef};
 use socketio_proto::{Namespace, Packet};
 
 struct Harness {
@@ -394,7 +394,7 @@ fn a_frame_after_the_ping_timeout_reaches_nobody() {
         }
     )));
     assert!(h.closed.contains(&s));
-    assert!(h.server.engine().is_empty());
+    assert!(h.server.local().engine().is_empty());
 }
 
 #[test]
@@ -426,7 +426,7 @@ fn commands_on_a_socket_that_left_fail_cleanly() {
 
 #[test]
 fn the_request_that_opened_a_session_is_its_sockets_handshake() {
-    use socketio_proto::session::handshake::Handshake;
+    use socketio_proto::server::Handshake;
     let describe = |url: &str| {
         let headers = [("X-Client", &b"one"[..])];
         Handshake::new(url, "127.0.0.1", false, 1_000, headers)
@@ -480,6 +480,7 @@ fn the_request_that_opened_a_session_is_its_sockets_handshake() {
     let open: serde_json::Value = serde_json::from_slice(&response.body[1..]).unwrap();
     let session = h
         .server
+        .local()
         .engine()
         .find(open["sid"].as_str().unwrap())
         .unwrap();
@@ -518,8 +519,7 @@ fn socket_data_is_kept_and_recovered_with_the_session() {
 
 #[test]
 fn a_session_kept_by_one_endpoint_is_recovered_on_another() {
-    use socketio_proto::session::recovery::RecoveryRequest;
-    use socketio_proto::session::rooms::Adapter as _;
+    use socketio_proto::server::{Local, MemoryAdapter, RecoveryRequest};
     let (mut first, mut second) = (Harness::new(true, false), Harness::new(true, false));
     let a = first.connect(V5);
     let (sid, pid) = first.join_main(a);
@@ -546,12 +546,21 @@ fn a_session_kept_by_one_endpoint_is_recovered_on_another() {
         pid: pid.clone(),
         offset,
     };
-    let recovered = first.server.take_recovery(now, &main, &wanted).unwrap();
-    assert!(
-        first.server.take_recovery(now, &main, &wanted).is_none(),
-        "taken once"
-    );
-    second.server.accept_recovered(&request, recovered).unwrap();
+    // What an adapter between the two does (the shards of one server, through the seam).
+    let take = |first: &mut Harness| {
+        let take =
+            |_: &mut MemoryAdapter, local: &mut Local| local.take_session(now, &main, &wanted);
+        first.server.with_adapter_mut(now, take).unwrap()
+    };
+    let recovered = take(&mut first).unwrap();
+    assert!(take(&mut first).is_none(), "taken once");
+    let connect =
+        |_: &mut MemoryAdapter, local: &mut Local| local.connect(&request, Some(recovered));
+    second
+        .server
+        .with_adapter_mut(now, connect)
+        .unwrap()
+        .unwrap();
     second.drive();
     let got = second.take(b);
     assert!(
@@ -565,8 +574,5 @@ fn a_session_kept_by_one_endpoint_is_recovered_on_another() {
         second.server.data(&back),
         Some(&serde_json::json!({"n": 1}))
     );
-    assert_eq!(
-        second.server.rooms().rooms_of("/", &sid),
-        [sid.as_str(), "room"]
-    );
+    assert_eq!(second.server.rooms_of(&back), ["room"]);
 }

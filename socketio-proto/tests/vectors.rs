@@ -566,7 +566,7 @@ fn d10_v5_event_with_ack_and_reply() {
     else {
         panic!("incomplete")
     };
-    assert_eq!(p.event_name().unwrap().as_str(), Some("message-with-ack"));
+    assert_eq!(p.event_name().unwrap().as_str(), "message-with-ack");
     let (arg,): (&str,) = p.args().unwrap();
     let reply = Packet::ack(p.full_namespace().clone(), p.ack_id().unwrap(), &(arg,)).unwrap();
     assert_eq!(encoded(&reply).0, r#"31["x"]"#);

@@ -21,7 +21,7 @@ use hyper::header;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use socketio_proto::session::client::{Manager, ManagerConfig, ManagerEvent, Transmit};
+use socketio_proto::client::{Manager, ManagerConfig, ManagerEvent, Transmit};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -245,7 +245,6 @@ impl Driver {
                 // Dropping the writer makes the socket task close the connection.
                 self.sockets.remove(&socket);
             }
-            _ => {}
         }
     }
 
@@ -298,7 +297,7 @@ async fn open_websocket(
         return;
     };
     let _ = inputs.send(Input::Opened(socket));
-    websocket::pump(ws, inbox, Backlog::default(), |frame| {
+    websocket::pump(ws, inbox, Backlog::default(), None, |frame| {
         inputs.send(Input::Frame(socket, frame)).is_ok()
     })
     .await;

@@ -1,45 +1,62 @@
-//! Tokio drivers for `engineio-proto` and `socketio-proto`, and the programs built on them.
+//! Socket.IO for tokio: a server that mounts in axum, hyper or any tower stack (or serves on
+//! its own), and a client, on the sans-IO protocol crates.
 //!
-//! The protocol crates are sans-IO: they never touch a socket, a clock or a task. This crate
-//! is the glue for one runtime (tokio, with hyper 1.x for HTTP/1.1 long-polling and
-//! tokio-tungstenite for WebSocket), written to be read in one sitting and copied to another
-//! runtime:
+//! ```text
+//!   engineio-proto, socketio-proto   the protocols, sans-IO (codecs, sessions, Endpoint)
+//!   socketio-cluster-proto           the cluster adapters, sans-IO
+//! → socketio-tokio                   this crate: I/O on tokio, hyper and tungstenite,
+//!                                    and the application API
+//!   socketio-redis                   the Redis adapters' driver half
+//! ```
 //!
-//! * [`server`]: the server driver: HTTP and WebSocket connections in, one task that owns a
-//!   sans-IO endpoint and the application (a [`server::Service`]), CSPRNG ids; or one such
-//!   task per thread ([`server::serve_sharded`]), to use every core.
-//! * [`socketio`]: a Socket.IO [`server::Service`]: the `socketio-proto` endpoint with an
-//!   [`socketio::App`] of callbacks.
-//! * [`websocket`]: one WebSocket's task for both drivers: batched writes, an outgoing
-//!   backlog bounded in bytes with backpressure on input, the reference's close codes.
-//! * [`client`]: the Socket.IO client driver around `socketio_proto::session::client::Manager`.
-//! * [`apps`]: the applications of the example programs: the chat server and the interop app
-//!   (the server the official test suites and our interop tests talk to).
-//!
-//! Programs (`cargo run -p socketio-tokio --bin …`): `chat` (the chat server on
-//! 127.0.0.1:3000), `conformance-server` (the modes of the official test suites, and the
-//! interop app), `client` (our client against any server speaking the interop app).
-//!
-//! # Example: an Engine.IO echo server
+//! # A server in axum
 //!
 //! ```no_run
-//! use socketio_tokio::server::{self, Echo, Options};
+//! use socketio_tokio::{Data, Socket, SocketIo};
+//!
 //! # async fn run() -> std::io::Result<()> {
-//! let options = Options::new("/engine.io/");
-//! let echo = Echo::new(Default::default());
-//! let server = server::serve("127.0.0.1:3000".parse().unwrap(), options, echo).await?;
-//! println!("listening on {}", server.local_addr());
-//! std::future::pending::<()>().await;
+//! let (layer, io) = SocketIo::new_layer();
+//! io.ns("/", |socket: Socket| {
+//!     // `join`(room) joins it and acknowledges `true`.
+//!     socket.on("join", |socket: Socket, Data(room): Data<String>, ack: socketio_tokio::Ack| {
+//!         socket.join(&room);
+//!         let _ = ack.send(&true);
+//!     });
+//!     // `chat` goes to every socket of the sender's rooms, sender included.
+//!     socket.on("chat", |socket: Socket, event: socketio_tokio::Event| {
+//!         let _ = socket.io().all().to_rooms(socket.rooms()).emit("chat", &event);
+//!     });
+//! });
+//! # let _ = layer;
+//! // let app = axum::Router::new().route("/", get(page)).layer(layer);
 //! # Ok(()) }
 //! ```
+//!
+//! Sync handlers run inline on the shard's core task, in the order events arrive, with no
+//! task spawned and no future boxed; async ones ([`Socket::on_async`]) run as tasks. Every
+//! command ([`Socket::emit`], [`Operators::emit`], [`Socket::join`]…) acts at once from any
+//! task.
+//!
+//! # What the driver bounds
+//!
+//! See [`policy`]: header, body and upgrade timeouts, the connection limit (standalone), each
+//! WebSocket's outgoing backlog (backpressure on its input first, then a 1008 close), the
+//! input [`Gate`](driver::Gate) of a shard whose siblings are busy. The protocol limits
+//! (`maxPayload`, attachments, nesting, recovery store) are the endpoint's.
+
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod apps;
 pub mod client;
-pub mod cluster;
+pub mod driver;
 pub mod policy;
-mod resp;
 pub mod server;
-pub mod socketio;
-pub mod websocket;
+mod websocket;
+
+pub use policy::{ConnectionLimits, Cookie, Cors, Options, RequestInfo, RequestPolicy};
+pub use server::{
+    Ack, Builder, Connecting, Data, Error, Event, Operators, Refusal, Reply, Socket, SocketIo,
+};
+pub use socketio_proto::server::{DisconnectReason, Handshake, RecoveryConfig, RemoteSocket};
+pub use socketio_proto::{Parser, bytes};
+pub use websocket::Backlog;

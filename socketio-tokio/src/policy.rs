@@ -1,5 +1,4 @@
-//! What the server accepts and how long it waits: the [`Options`] of
-//! [`serve`](crate::server::serve).
+//! What the server accepts and how long it waits: the [`Options`] of the driver.
 //!
 //! | limit | default | reference (Node.js `http` + engine.io) |
 //! |---|---|---|
@@ -51,8 +50,9 @@ pub struct RequestInfo<'a> {
     pub uri: &'a hyper::Uri,
     /// The request's headers (`Origin`, `Cookie`, `Authorization`, …).
     pub headers: &'a HeaderMap,
-    /// The peer's address.
-    pub remote: SocketAddr,
+    /// The peer's address, when the server knows it (see
+    /// [`RemoteAddr`](crate::driver::RemoteAddr) for a mounted service).
+    pub remote: Option<SocketAddr>,
 }
 
 /// Where and how to serve. Start from [`Options::new`] and change fields.

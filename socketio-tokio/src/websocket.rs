@@ -1,6 +1,7 @@
 //! One WebSocket's task, shared by the server and the client driver: frames from the sans-IO
 //! side are written in batches (everything queued, then one flush), frames read go back to it,
-//! and the outgoing backlog is bounded in bytes.
+//! and the outgoing backlog is bounded in bytes. A server socket also stops reading while its
+//! shard's input [`Gate`](crate::driver::Gate) is closed.
 //!
 //! Backpressure: while more than [`Backlog::pause_reading_above`] bytes wait to be written,
 //! the task stops reading from the peer, so a client that floods requests whose answers it does
@@ -217,6 +218,7 @@ pub(crate) async fn pump<S>(
     mut ws: WebSocketStream<S>,
     mut inbox: Inbox,
     backlog: Backlog,
+    gate: Option<&crate::driver::Gate>,
     mut incoming: impl FnMut(Frame) -> bool,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -242,10 +244,13 @@ pub(crate) async fn pump<S>(
             }
             continue;
         }
-        let reading = shared.queued.load(Ordering::Relaxed) <= backlog.pause_reading_above;
+        let gated = gate.is_some_and(crate::driver::Gate::is_closed);
+        let reading =
+            !gated && shared.queued.load(Ordering::Relaxed) <= backlog.pause_reading_above;
         tokio::select! {
             biased;
             () = shared.wake.notified() => {}
+            () = wait_gate(gate), if gated => {}
             message = ws.next(), if reading => {
                 let frame = match message {
                     Some(Ok(Message::Text(text))) => {
@@ -295,6 +300,12 @@ where
         // Killed while stuck writing: the loop sends the 1008 close (or gives up on it).
         () = wait_killed(&shared) => true,
         result = tokio::time::timeout(backlog.write_timeout, write) => matches!(result, Ok(Ok(()))),
+    }
+}
+
+async fn wait_gate(gate: Option<&crate::driver::Gate>) {
+    if let Some(gate) = gate {
+        gate.wait_open().await;
     }
 }
 

@@ -65,7 +65,6 @@ impl Default for ClientConfig {
 
 /// Something for the driver to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Transmit {
     /// Send an HTTP GET with this query string; report the answer under `request`.
     Get {
@@ -108,7 +107,6 @@ pub enum Transmit {
 
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ClientEvent {
     /// The handshake succeeded.
     Open(OpenPacket),

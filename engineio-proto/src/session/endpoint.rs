@@ -99,6 +99,57 @@ impl<F: FnMut() -> String + Send> IdSource for F {
     }
 }
 
+/// Ids from the operating system's CSPRNG (the `getrandom` feature): 15 random bytes as 20
+/// characters of URL-safe base64, the shape of the reference's `base64id`. Random bytes are
+/// fetched in batches of 64 ids.
+///
+/// If the operating system's generator fails (it does not, on any platform Rust supports with
+/// `std`), drawing an id panics: serving predictable ids would be worse than stopping.
+#[cfg(feature = "getrandom")]
+#[derive(Debug, Default, Clone)]
+pub struct OsIds {
+    pool: Vec<u8>,
+    tag: Option<char>,
+}
+
+#[cfg(feature = "getrandom")]
+impl OsIds {
+    /// Ids drawn from the operating system.
+    pub fn new() -> OsIds {
+        OsIds::default()
+    }
+
+    /// Ids whose first character is `tag` (a URL-safe base64 digit), which leaves 114 random
+    /// bits: a server of several endpoints (one per thread) tells from an id which endpoint
+    /// handed it out. Any other `tag` is ignored.
+    pub fn tagged(tag: char) -> OsIds {
+        let valid = tag.is_ascii_alphanumeric() || tag == '-' || tag == '_';
+        OsIds {
+            pool: Vec::new(),
+            tag: valid.then_some(tag),
+        }
+    }
+}
+
+#[cfg(feature = "getrandom")]
+impl IdSource for OsIds {
+    fn next_id(&mut self) -> String {
+        use base64::Engine as _;
+        if self.pool.len() < 15 {
+            self.pool.resize(15 * 64, 0);
+            #[allow(clippy::expect_used)] // See the type's docs.
+            getrandom::fill(&mut self.pool).expect("the OS random number generator failed");
+        }
+        let at = self.pool.len() - 15;
+        let mut id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.pool[at..]);
+        self.pool.truncate(at);
+        if let Some(tag) = self.tag {
+            id.replace_range(..1, tag.encode_utf8(&mut [0; 4]));
+        }
+        id
+    }
+}
+
 /// A handle on one session of an [`Endpoint`]: small, `Copy`, never reused for another
 /// session (a handle of a closed session finds nothing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,7 +169,6 @@ impl SessionKey {
 
 /// Something that happened on the wire, for [`Endpoint::handle`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Input<'a> {
     /// An HTTP request on the Engine.IO path, its headers read. `query` is the query string
     /// without `?`; `websocket_upgrade` is whether it asks for a WebSocket (`Upgrade:

@@ -32,40 +32,68 @@
 //! input with one of three messages depending on where it ends, reads `d4 00 xx` as
 //! `undefined`, ext type 0 as an `ArrayBuffer`, `d7 00` as a `Date`, and turns every other
 //! extension into an array. Matching its verdicts byte for byte needs a cursor that moves as
-//! the JavaScript one does (`read.rs`, 200 lines, no dependency), and the writer must pick
+//! the JavaScript one does (`read.rs`, no dependency), and the writer must pick
 //! notepack's widths (which differ from rmp-serde's for floats and negative numbers). The
 //! JSON side reuses `serde_json`. [`to_vec`], [`to_writer`] and [`from_slice`] are serde over
 //! the same reader and writer, for msgpack values outside packets (the Redis adapters'
 //! messages, for one). The benchmarks compare this codec with `rmp-serde` into
 //! `rmpv::Value` as the floor.
 //!
+//! # Map keys
+//!
+//! notepack builds every map as a JavaScript object, so each key becomes the property name
+//! `String(key)` gives, and this codec reads it so, in the packet map and in the payload
+//! alike: a string or binary is its bytes as UTF-8 (a binary `type` or the array `["id"]` is
+//! the packet's field), a number `String(n)` (`1.5`, `NaN`), `nil` `null`, an array its
+//! elements joined by `,` (`[1,[2,null]]` is `1,2,`), an extension `[type, bytes]`
+//! (`5,abc`), an `ArrayBuffer` `[object ArrayBuffer]` and a map `[object Object]`. A map
+//! with its own `toString` entry or a `null` prototype cannot be converted: the reference
+//! throws, and so does this codec ([`MsgpackError::UnconvertibleKey`], with the same message),
+//! after the entry's value, as V8 converts the key only then. Both layers convert keys.
+//!
 //! # Where this codec is stricter than the reference
 //!
-//! * nesting deeper than [`Limits::max_json_depth`] (JavaScript: a stack overflow at some
-//!   thousands of levels) ⇒ [`MsgpackError::TooDeep`];
-//! * a map key that is an array, map, binary, extension or date (JavaScript converts it to a
-//!   string such as `1,2` or `[object Object]`) ⇒ [`MsgpackError::UnsupportedKey`];
-//! * a `_placeholder` key anywhere in the payload (the packet model reserves it for binary
-//!   values) ⇒ [`MsgpackError::PlaceholderKey`];
+//! * nesting deeper than [`Limits::max_json_depth`], counted as the payload's JSON view
+//!   nests: each array and map a level (a map key that is an array or a map too), a binary
+//!   one more for its placeholder object, an extension two (`[type, placeholder]`)
+//!   ⇒ [`MsgpackError::TooDeep`]. JavaScript has no limit but its stack (some thousands of
+//!   levels). Both layers count alike, and with the default of 127, serde_json's own limit,
+//!   every packet they accept can be read with [`Packet::args`](crate::Packet::args) and
+//!   re-encoded in either format;
+//! * a map key whose name the message alone does not decide ⇒
+//!   [`MsgpackError::UnsupportedKey`]: a map (alone or inside an array key) whose
+//!   `__proto__` entry is an object, which JavaScript makes the key's prototype and reads
+//!   the name through (both layers); in a payload, a date, whose name is in the server's
+//!   time zone ([`Packet::decode_msgpack`] only: the raw check needs no payload key's name);
+//! * a `_placeholder` key anywhere in the payload, whatever its msgpack type (the packet
+//!   model reserves it for binary values) ⇒ [`MsgpackError::PlaceholderKey`];
 //! * ack ids that are negative or above 2^53−1 (JavaScript accepts any integral number)
 //!   ⇒ [`DecodeError::InvalidAckId`];
-//! * a top-level `__proto__` key is an ordinary unknown key, where JavaScript makes it the
-//!   packet's prototype and reads a missing `type`, `nsp`, `data` or `id` from it.
+//! * a top-level `__proto__` key (a string or a binary) is an ordinary unknown key, where
+//!   JavaScript makes it the packet's prototype and reads a missing `type`, `nsp`, `data`
+//!   or `id` from it.
 //!
 //! Where the model differs from the JavaScript value (it is JSON): duplicate keys stay in the
-//! payload in order (JavaScript keeps the last value at the first position), integer-like
-//! keys keep their order (JavaScript moves them first), `undefined` array elements read as
-//! `null`, and `NaN`/`Infinity` as `null`, all as `JSON.stringify` would write them.
+//! payload in order, so that a reader keeping the last value at the first position
+//! (`JSON.parse`, serde_json with `preserve_order`) gets JavaScript's object; but a key whose
+//! last value is `undefined` is left out with all its entries, as `JSON.stringify` leaves it
+//! out, and an overridden value that holds binaries reads as `null`, so that the attachments
+//! are the binaries the object holds; integer-like keys keep their order (JavaScript moves
+//! them first); `undefined` array elements read as `null`, and `NaN`/`Infinity` as `null`,
+//! all as `JSON.stringify` would write them.
 
+pub mod embed;
+pub(crate) mod error;
+mod key;
 pub(crate) mod read;
 mod serde;
 pub(crate) mod to_json;
 pub(crate) mod write;
 
+pub use self::error::MsgpackError;
 pub use self::serde::{Error, from_slice, to_vec, to_writer};
 
 use std::borrow::Cow;
-use std::fmt;
 
 use bytes::Bytes;
 
@@ -74,7 +102,8 @@ use crate::limits::Limits;
 use crate::packet::{AckId, Namespace, Packet, PacketType};
 use crate::{EncodedPacket, Utf8Bytes};
 
-use read::{Reader, Token};
+use key::ShortName;
+use read::{Conversion, Reader, Token};
 
 /// Which side's packet objects an encoder writes: the two official packages create the keys
 /// in different orders, and only the client adds `options`.
@@ -91,81 +120,6 @@ pub enum Side {
     /// nsp}`, acks `{type, id, data, nsp}`, CONNECT `{type, data, nsp}` (`data: undefined`
     /// without auth).
     Client,
-}
-
-/// Why a msgpack message does not decode as the reference decoder would read it.
-///
-/// `Display` prints notepack's message where it has one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MsgpackError {
-    /// A value starts at the end of the input, or with the unused byte `c1`
-    /// (`Could not parse`).
-    CouldNotParse,
-    /// A fixed-width field (a length, a number) runs past the end: Node.js throws a
-    /// `RangeError`, `The value of "offset" is out of range. It must be >= 0 and <= {max}.
-    /// Received {offset}`, or `Attempt to access memory outside buffer bounds` when the
-    /// whole input is shorter than the field (`max` negative).
-    OutOfBounds {
-        /// Where the field starts.
-        offset: u64,
-        /// The input length minus the field's width.
-        max: i64,
-    },
-    /// The value ends before the input does (`N trailing bytes`), or, negative, a string or
-    /// binary ran past the end (`-N trailing bytes`, as the reference prints it).
-    TrailingBytes(i64),
-    /// The message is `nil` or `undefined` (`Cannot read properties of null (reading
-    /// 'type')`, a `TypeError` in JavaScript); `true` for `nil`.
-    NotAnObject {
-        /// `nil` rather than `undefined`.
-        null: bool,
-    },
-    /// `type` is missing or not an integer from 0 to 4 (`invalid packet type`).
-    InvalidPacketType,
-    /// `nsp` is missing or not a string (`invalid namespace`).
-    InvalidNamespace,
-    /// `id` is present but not an integer (`invalid packet id`).
-    InvalidPacketId,
-    /// Nested deeper than [`Limits::max_json_depth`]; the reference has no limit.
-    TooDeep,
-    /// A map key that is not a string, number, boolean, `nil` or `undefined`.
-    UnsupportedKey,
-    /// A `_placeholder` key in the payload, which the packet model reserves.
-    PlaceholderKey,
-}
-
-impl fmt::Display for MsgpackError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::CouldNotParse => f.write_str("Could not parse"),
-            Self::OutOfBounds { max, .. } if *max < 0 => {
-                f.write_str("Attempt to access memory outside buffer bounds")
-            }
-            Self::OutOfBounds { offset, max } => write!(
-                f,
-                "The value of \"offset\" is out of range. It must be >= 0 and <= {max}. Received {offset}"
-            ),
-            Self::TrailingBytes(n) => write!(f, "{n} trailing bytes"),
-            Self::NotAnObject { null } => write!(
-                f,
-                "Cannot read properties of {} (reading 'type')",
-                if *null { "null" } else { "undefined" }
-            ),
-            Self::InvalidPacketType => f.write_str("invalid packet type"),
-            Self::InvalidNamespace => f.write_str("invalid namespace"),
-            Self::InvalidPacketId => f.write_str("invalid packet id"),
-            Self::TooDeep => f.write_str("msgpack value nested too deeply"),
-            Self::UnsupportedKey => f.write_str("unsupported msgpack map key"),
-            Self::PlaceholderKey => f.write_str("reserved key _placeholder in a msgpack payload"),
-        }
-    }
-}
-
-impl From<MsgpackError> for DecodeError {
-    fn from(err: MsgpackError) -> Self {
-        DecodeError::Msgpack(err)
-    }
 }
 
 /// A msgpack packet, checked and borrowed from the message: no allocation.
@@ -185,12 +139,16 @@ impl<'a> RawMsgpackPacket<'a> {
     /// message must be one msgpack value (notepack's errors), then `type` an integer 0–4,
     /// `nsp` a string, `data` of the shape the type requires (CONNECT: absent or a map;
     /// DISCONNECT: absent; CONNECT_ERROR: a string or a map; EVENT/ACK: an array) and `id`
-    /// absent or an integer. Unknown keys are skipped, the last of duplicate keys wins, and
-    /// `undefined` counts as absent. Nesting is bounded by `limits.max_json_depth`.
+    /// absent or an integer. Every map key is converted to its property name as JavaScript
+    /// converts it (see the [module docs](crate::msgpack)): a packet key whose name is `type`,
+    /// `nsp`, `data` or `id` is that field whatever its msgpack type, a key that cannot be
+    /// converted fails as the reference fails. Unknown keys are skipped, the last of
+    /// duplicate keys wins, and `undefined` counts as absent. Nesting is bounded by
+    /// `limits.max_json_depth`, counted as in the payload's JSON view.
     ///
-    /// The payload's map keys are not looked at: the two refusals of the packet model
-    /// ([`MsgpackError::UnsupportedKey`], [`MsgpackError::PlaceholderKey`]) are made by
-    /// [`Packet::decode_msgpack`] only.
+    /// Two refusals of the packet model are made by [`Packet::decode_msgpack`] only, as
+    /// they need the payload keys' names: [`MsgpackError::PlaceholderKey`], and
+    /// [`MsgpackError::UnsupportedKey`] for a date in a payload key.
     pub fn parse(message: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
         Self::parse_with(message, limits, None)
     }
@@ -208,15 +166,17 @@ impl<'a> RawMsgpackPacket<'a> {
         let top = reader.next()?;
         if let Token::Map(entries) = top {
             for _ in 0..entries {
-                let key = reader.skip_small(depth)?;
+                let (field, conversion) = PacketKey::read(&mut reader, depth)?;
                 let start = reader.offset();
                 let value = reader.skip_small(depth)?;
-                let slot = match key {
-                    Token::Str(b"type") => &mut fields.packet_type,
-                    Token::Str(b"nsp") => &mut fields.namespace,
-                    Token::Str(b"data") => &mut fields.data,
-                    Token::Str(b"id") => &mut fields.id,
-                    _ => continue,
+                // V8 converts the key once the value is read.
+                conversion?;
+                let slot = match field {
+                    Some(PacketKey::Type) => &mut fields.packet_type,
+                    Some(PacketKey::Nsp) => &mut fields.namespace,
+                    Some(PacketKey::Data) => &mut fields.data,
+                    Some(PacketKey::Id) => &mut fields.id,
+                    None => continue,
                 };
                 *slot = Some((value, reader.since(start)));
             }
@@ -259,6 +219,50 @@ impl<'a> RawMsgpackPacket<'a> {
     /// The `data` value as msgpack bytes, `None` when absent or `undefined`.
     pub fn data(&self) -> Option<&'a [u8]> {
         self.data
+    }
+}
+
+/// A key of the packet map that the reference decoder reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PacketKey {
+    Type,
+    Nsp,
+    Data,
+    Id,
+}
+
+impl PacketKey {
+    /// Reads a key of the packet map: the field JavaScript's property name for it names, if
+    /// any, and what converting it does (to raise after its value, as V8 does). `__proto__`
+    /// is an ordinary unknown key here (see the module docs).
+    fn read(
+        reader: &mut Reader<'_>,
+        depth: usize,
+    ) -> Result<(Option<Self>, Conversion), MsgpackError> {
+        let token = reader.next()?;
+        let field = match token {
+            // A binary's name is its bytes as UTF-8: the same bytes name the same field.
+            Token::Str(name) | Token::Bin(name) => Self::named(name),
+            Token::Array(_) | Token::Map(_) => {
+                let mut name = ShortName::new();
+                let conversion = reader.key(token, depth, &mut name)?;
+                return Ok((name.get().and_then(Self::named), conversion));
+            }
+            // Numbers, literals, extensions (`type,bytes`), `ArrayBuffer`s and dates name
+            // none of the four.
+            _ => None,
+        };
+        Ok((field, Ok(())))
+    }
+
+    fn named(name: &[u8]) -> Option<Self> {
+        Some(match name {
+            b"type" => Self::Type,
+            b"nsp" => Self::Nsp,
+            b"data" => Self::Data,
+            b"id" => Self::Id,
+            _ => return None,
+        })
     }
 }
 
@@ -389,8 +393,9 @@ impl Packet {
     /// array or map moves its bytes once to widen the header).
     ///
     /// Placeholders become the attachments' `bin` values. Fails when the payload is not JSON
-    /// or nests deeper than 128 levels (`serde_json`'s limit), or when a string, binary or
-    /// container exceeds msgpack's 2^32−1.
+    /// or nests deeper than 127 levels (`serde_json`'s limit, which no packet decoded with a
+    /// [`Limits::max_json_depth`] of at most 127, the default, reaches), or when a string,
+    /// binary or container exceeds msgpack's 2^32−1.
     pub fn write_msgpack(&self, side: Side, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         use Field::*;
         let has_id = self.ack_id.is_some();

@@ -9,12 +9,24 @@
 //! `-N trailing bytes`. The cursor here does the same, so every input fails with the
 //! reference's message. Nothing is allocated or reserved from an announced length: a count
 //! of entries is walked one entry at a time, and every entry consumes at least one byte.
+//!
+//! Map keys go through `String(key)` in JavaScript ([`Reader::key`]): an array, map,
+//! binary or extension becomes a property name (`1,2`, `[object Object]`), which may be one
+//! the packet reads, and a map with its own `toString` throws. V8 converts a key after it
+//! has read the value, so [`Reader::key`] reads the key and returns what its conversion
+//! will do ([`Conversion`]) for the caller to raise after the value.
 
-use super::MsgpackError;
+use super::error::MsgpackError;
+use super::key::{Name, ShortName};
+
+/// What converting a map key to a property name does once its value is read: nothing, or
+/// the error JavaScript throws ([`MsgpackError::UnconvertibleKey`]) or that this crate
+/// raises where the name is not decided by the message ([`MsgpackError::UnsupportedKey`]).
+pub(crate) type Conversion = Result<(), MsgpackError>;
 
 /// One msgpack token, as the JavaScript decoder sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Token<'a> {
+pub enum Token<'a> {
     /// `c0`.
     Nil,
     /// `d4 00 xx`: notepack's `undefined`.
@@ -47,7 +59,7 @@ pub(crate) enum Token<'a> {
 impl Token<'_> {
     /// The JavaScript `Number` of a numeric token: 64-bit integers rounded to a double, as
     /// `hi * 2^32 + lo` rounds the exact value once.
-    pub(crate) fn number(&self) -> Option<f64> {
+    pub fn number(&self) -> Option<f64> {
         match *self {
             Token::Number(n) => Some(n),
             Token::U64(n) => Some(n as f64),
@@ -57,9 +69,10 @@ impl Token<'_> {
     }
 }
 
-/// A cursor over one msgpack buffer.
+/// A cursor over one msgpack buffer that moves as notepack's decoder does: it never panics,
+/// never allocates, and reads a length past the end as the reference's truncation errors.
 #[derive(Debug, Clone)]
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     buf: &'a [u8],
     /// The JavaScript decoder's offset: may lie past the end.
     at: usize,
@@ -70,7 +83,8 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
+    /// A reader at the start of `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
         Self {
             buf,
             at: 0,
@@ -80,18 +94,18 @@ impl<'a> Reader<'a> {
     }
 
     /// The offset of the next token (possibly past the end).
-    pub(crate) fn offset(&self) -> usize {
+    pub fn offset(&self) -> usize {
         self.at
     }
 
     /// The bytes between `start` and the current offset, clamped to the input.
-    pub(crate) fn since(&self, start: usize) -> &'a [u8] {
+    pub fn since(&self, start: usize) -> &'a [u8] {
         let end = self.at.min(self.buf.len());
         self.buf.get(start.min(end)..end).unwrap_or_default()
     }
 
     /// Fails as the reference does when the offset is not exactly at the end.
-    pub(crate) fn finish(&self) -> Result<(), MsgpackError> {
+    pub fn finish(&self) -> Result<(), MsgpackError> {
         if self.at == self.buf.len() {
             Ok(())
         } else {
@@ -175,7 +189,8 @@ impl<'a> Reader<'a> {
 
     /// The next token.
     #[inline]
-    pub(crate) fn next(&mut self) -> Result<Token<'a>, MsgpackError> {
+    #[allow(clippy::should_implement_trait)] // A `Result` per token, not an `Option`.
+    pub fn next(&mut self) -> Result<Token<'a>, MsgpackError> {
         let prefix = self.prefix()?;
         Ok(match prefix {
             0x00..=0x7f => Token::Number(f64::from(prefix)),
@@ -289,17 +304,25 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Skips one whole value, nested at most `depth` containers deep, and returns its first
-    /// token.
-    pub(crate) fn skip(&mut self, depth: usize) -> Result<Token<'a>, MsgpackError> {
+    /// Skips one whole value and returns its first token. `depth` is how many levels of the
+    /// packet's JSON view the value may still open: each array and map takes one, and so does
+    /// the placeholder object of a binary; an extension takes two (`[type, placeholder]`).
+    /// Map keys are converted as JavaScript converts them.
+    pub fn skip(&mut self, depth: usize) -> Result<Token<'a>, MsgpackError> {
         let token = self.next()?;
-        let entries = match token {
-            Token::Array(n) => u64::from(n),
-            Token::Map(n) => 2 * u64::from(n),
-            _ => return Ok(token),
-        };
-        self.skip_entries(entries, depth)?;
+        self.skip_rest(token, depth)?;
         Ok(token)
+    }
+
+    /// [`skip`](Self::skip) for a value whose first token is already read.
+    pub(crate) fn skip_rest(&mut self, token: Token<'a>, depth: usize) -> Result<(), MsgpackError> {
+        match token {
+            Token::Array(n) => self.skip_array(n, depth),
+            Token::Map(n) => self.skip_map(n, depth),
+            Token::Bin(_) | Token::ArrayBuffer(_) => levels(depth, 1),
+            Token::Ext(..) => levels(depth, 2),
+            _ => Ok(()),
+        }
     }
 
     /// The width of the length field of bin 8/16 and str 8/16.
@@ -307,41 +330,208 @@ impl<'a> Reader<'a> {
         if matches!(prefix, 0xc4 | 0xd9) { 1 } else { 2 }
     }
 
-    /// Skips the entries of a container. Every entry consumes at least one byte or fails, so
-    /// this is bounded by the input length, whatever count was announced.
-    fn skip_entries(&mut self, entries: u64, depth: usize) -> Result<(), MsgpackError> {
+    /// Skips an array's elements. Every element consumes at least one byte or fails, so this
+    /// is bounded by the input length, whatever count was announced.
+    fn skip_array(&mut self, elements: u32, depth: usize) -> Result<(), MsgpackError> {
+        let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
+        for _ in 0..elements {
+            self.skip_element(depth)?;
+        }
+        Ok(())
+    }
+
+    /// Skips a map's entries, converting each key after its value as V8 does.
+    fn skip_map(&mut self, entries: u32, depth: usize) -> Result<(), MsgpackError> {
         let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
         for _ in 0..entries {
-            // The common one-byte headers are skipped here without building a token.
-            match self.buf.get(self.at) {
-                Some(0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3) => self.at += 1,
+            let conversion = match self.buf.get(self.at) {
+                // Only an array or a map can fail to convert, or need the name's pieces.
+                Some(0x80..=0x9f | 0xdc..=0xdf) => {
+                    let token = self.next()?;
+                    self.key(token, depth, &mut ())?
+                }
+                Some(0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3) => {
+                    self.at += 1;
+                    Ok(())
+                }
                 Some(&prefix @ 0xa0..=0xbf) => {
                     self.at += 1;
                     self.take(usize::from(prefix & 0x1f));
+                    Ok(())
                 }
-                Some(&prefix @ 0x80..=0x9f) => {
-                    self.at += 1;
-                    let n = u64::from(prefix & 0x0f);
-                    self.skip_entries(if prefix < 0x90 { 2 * n } else { n }, depth)?;
-                }
-                // bin 8/16 and str 8/16 whose length field is there.
-                Some(&prefix @ (0xc4 | 0xc5 | 0xd9 | 0xda))
-                    if self.at + 1 + Self::width(prefix) <= self.buf.len() =>
-                {
-                    let field = &self.buf[self.at + 1..self.at + 1 + Self::width(prefix)];
-                    let length = field.iter().fold(0, |n, &b| n << 8 | usize::from(b));
-                    self.at += 1 + field.len();
-                    if prefix < 0xd0 {
-                        self.binary(length);
-                    } else {
-                        self.take(length);
-                    }
-                }
+                // A key is a name, not a JSON value: a binary key opens no level.
                 _ => {
-                    self.skip(depth)?;
+                    self.next()?;
+                    Ok(())
                 }
+            };
+            self.skip_element(depth)?;
+            conversion?;
+        }
+        Ok(())
+    }
+
+    /// Skips an array element or a map value, with the common one-byte headers and the
+    /// short strings and binaries read in place, without building a token.
+    #[inline]
+    fn skip_element(&mut self, depth: usize) -> Result<(), MsgpackError> {
+        match self.buf.get(self.at) {
+            Some(0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3) => self.at += 1,
+            Some(&prefix @ 0xa0..=0xbf) => {
+                self.at += 1;
+                self.take(usize::from(prefix & 0x1f));
+            }
+            Some(&prefix @ 0x80..=0x8f) => {
+                self.at += 1;
+                self.skip_map(u32::from(prefix & 0x0f), depth)?;
+            }
+            Some(&prefix @ 0x90..=0x9f) => {
+                self.at += 1;
+                self.skip_array(u32::from(prefix & 0x0f), depth)?;
+            }
+            // bin 8/16 and str 8/16 whose length field is there.
+            Some(&prefix @ (0xc4 | 0xc5 | 0xd9 | 0xda))
+                if self.at + 1 + Self::width(prefix) <= self.buf.len() =>
+            {
+                let field = &self.buf[self.at + 1..self.at + 1 + Self::width(prefix)];
+                let length = field.iter().fold(0, |n, &b| n << 8 | usize::from(b));
+                self.at += 1 + field.len();
+                if prefix < 0xd0 {
+                    self.binary(length);
+                    levels(depth, 1)?;
+                } else {
+                    self.take(length);
+                }
+            }
+            _ => {
+                self.skip(depth)?;
             }
         }
         Ok(())
+    }
+
+    /// Reads the rest of a map key that starts with `token` (an array's elements, a map's
+    /// entries, each read and checked as the reference reads it) and sends the pieces of
+    /// `String(key)` to `name`. An error in the key's bytes comes back at once; what the
+    /// conversion itself does comes back inside, for the caller to raise after the value.
+    /// Arrays and maps in the key count against `depth` as values do.
+    pub(crate) fn key(
+        &mut self,
+        token: Token<'a>,
+        depth: usize,
+        name: &mut impl Name,
+    ) -> Result<Conversion, MsgpackError> {
+        self.convert(token, depth, false, name)
+    }
+
+    /// `String(value)`; `element` for an array's element, which `join` writes as the empty
+    /// string when it is `null` or `undefined`.
+    fn convert(
+        &mut self,
+        token: Token<'a>,
+        depth: usize,
+        element: bool,
+        name: &mut impl Name,
+    ) -> Result<Conversion, MsgpackError> {
+        match token {
+            Token::Str(bytes) | Token::Bin(bytes) => name.text(bytes),
+            Token::Number(_) | Token::U64(_) | Token::I64(_) => {
+                name.number(token.number().unwrap_or(f64::NAN));
+            }
+            Token::Nil if !element => name.ascii("null"),
+            Token::Undefined if !element => name.ascii("undefined"),
+            Token::Nil | Token::Undefined => {}
+            Token::Bool(b) => name.ascii(if b { "true" } else { "false" }),
+            Token::ArrayBuffer(_) => name.ascii("[object ArrayBuffer]"),
+            // JavaScript: the array `[type, Buffer]`.
+            Token::Ext(kind, bytes) => {
+                name.number(f64::from(kind));
+                name.ascii(",");
+                name.text(bytes);
+            }
+            Token::Date(_) => name.date(),
+            Token::Array(n) => {
+                let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
+                // `join` converts the elements once the array is read: the first failure wins.
+                let mut conversion = Ok(());
+                for i in 0..n {
+                    if i > 0 {
+                        name.ascii(",");
+                    }
+                    let element = self.next()?;
+                    let converted = self.convert(element, depth, true, name)?;
+                    conversion = conversion.and(converted);
+                }
+                return Ok(conversion);
+            }
+            Token::Map(n) => {
+                let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
+                let conversion = self.object(n, depth)?;
+                if conversion.is_ok() {
+                    name.ascii("[object Object]");
+                }
+                return Ok(conversion);
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Reads the entries of a map that is (part of) a key and says what `String()` of the
+    /// object does: `[object Object]` from `Object.prototype.toString`, unless the map has its
+    /// own `toString` (never callable: msgpack holds no functions) or a `null` prototype,
+    /// where JavaScript finds no callable `toString` or `valueOf` and throws; any other
+    /// prototype is refused ([`MsgpackError::UnsupportedKey`]).
+    fn object(&mut self, entries: u32, depth: usize) -> Result<Conversion, MsgpackError> {
+        #[derive(PartialEq)]
+        enum Prototype {
+            Object,
+            Null,
+            Other,
+        }
+        let (mut prototype, mut own_to_string) = (Prototype::Object, false);
+        for _ in 0..entries {
+            let token = self.next()?;
+            let mut key = ShortName::new();
+            let conversion = self.convert(token, depth, false, &mut key)?;
+            let value = self.next()?;
+            self.skip_rest(value, depth)?;
+            conversion?;
+            if key.is(b"__proto__") {
+                // The `__proto__` setter takes an object or `null` and ignores the rest; once
+                // the prototype is `null` there is no setter left and the key is an own
+                // property, which changes nothing here.
+                match value {
+                    Token::Nil if prototype == Prototype::Object => prototype = Prototype::Null,
+                    Token::Map(_)
+                    | Token::Array(_)
+                    | Token::Bin(_)
+                    | Token::ArrayBuffer(_)
+                    | Token::Ext(..)
+                    | Token::Date(_)
+                        if prototype == Prototype::Object =>
+                    {
+                        prototype = Prototype::Other;
+                    }
+                    _ => {}
+                }
+            } else if key.is(b"toString") {
+                own_to_string = true;
+            }
+        }
+        Ok(match prototype {
+            Prototype::Other => Err(MsgpackError::UnsupportedKey),
+            Prototype::Null => Err(MsgpackError::UnconvertibleKey),
+            Prototype::Object if own_to_string => Err(MsgpackError::UnconvertibleKey),
+            Prototype::Object => Ok(()),
+        })
+    }
+}
+
+/// Fails unless `depth` leaves room for `needed` more levels of the JSON view.
+pub(crate) fn levels(depth: usize, needed: usize) -> Result<(), MsgpackError> {
+    if depth >= needed {
+        Ok(())
+    } else {
+        Err(MsgpackError::TooDeep)
     }
 }

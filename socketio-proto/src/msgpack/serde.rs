@@ -16,7 +16,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{self, Serialize};
 
-use super::MsgpackError;
+use super::error::MsgpackError;
 use super::read::{Reader, Token};
 use super::write;
 

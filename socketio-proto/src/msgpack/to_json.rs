@@ -1,12 +1,25 @@
 //! A msgpack value into the packet model: JSON text as `JSON.stringify` writes the value the
 //! JavaScript decoder builds, with binaries as placeholders and attachments.
+//!
+//! A map is written entry by entry, duplicate keys included: a reader that keeps the last
+//! value at the first position (`JSON.parse`, serde_json with `preserve_order`) gets the
+//! JavaScript object. Two things that reader cannot settle are settled when the map ends:
+//! `undefined` has no JSON form, so an `undefined` value is written `null` for the moment (it
+//! holds its key's place should a later entry set it again) and every entry of a key whose
+//! last value is `undefined` is then blanked out with spaces, as `JSON.stringify` leaves the
+//! key out; and an overridden value that holds binaries is blanked to `null`, as the
+//! JavaScript object no longer holds them. A last pass over the value removes the spaces
+//! and renumbers the placeholders that remain, dropping the attachments of the ones that
+//! went: linear in the output, and run only when something was blanked.
 
 use std::io::Write;
+use std::ops::Range;
 
 use bytes::Bytes;
 
-use super::MsgpackError;
-use super::read::{Reader, Token};
+use super::error::MsgpackError;
+use super::key::{Name, ShortName};
+use super::read::{Conversion, Reader, Token, levels};
 
 /// Where the transcoded JSON and the binaries' positions go.
 pub(crate) struct JsonSink<'o> {
@@ -22,7 +35,7 @@ pub(crate) struct JsonSink<'o> {
 
 /// Which JavaScript msgpack decoder the values are read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
+pub enum Dialect {
     /// `socket.io-msgpack-parser` (notepack 2.2): extension −1 is `[-1, Buffer]`; binaries
     /// become attachments.
     Parser,
@@ -38,115 +51,38 @@ pub(crate) enum Dialect {
 impl JsonSink<'_> {
     /// Writes the next value; `false` when it is `undefined`, which writes nothing (the
     /// caller decides: `null` in an array, no entry in an object, no payload at the top).
+    ///
+    /// `depth` bounds the nesting as [`Reader::skip`] counts it, the JSON view's levels: a
+    /// `ClusterJson` binary (an object holding an array) takes two.
     pub(crate) fn value(
         &mut self,
         reader: &mut Reader<'_>,
         depth: usize,
     ) -> Result<bool, MsgpackError> {
-        match reader.next()? {
-            Token::Undefined => return Ok(false),
-            Token::Nil => self.out.extend_from_slice(b"null"),
-            Token::Bool(b) => self
-                .out
-                .extend_from_slice(if b { b"true" } else { b"false" }),
-            token @ (Token::Number(_) | Token::U64(_) | Token::I64(_)) => {
-                write_number(self.out, token.number().unwrap_or(f64::NAN))
-            }
-            Token::Str(bytes) => write_string(self.out, bytes),
-            Token::Bin(bytes) | Token::ArrayBuffer(bytes) => self.binary(bytes),
-            Token::Ext(kind, bytes) => {
-                if let Some(ms) = timestamp(bytes).filter(|_| kind == -1 && self.cluster()) {
-                    write_date(self.out, ms);
-                    return Ok(true);
-                }
-                // JavaScript: `[type, Buffer]`.
-                self.out.push(b'[');
-                if kind < 0 {
-                    self.out.push(b'-');
-                }
-                push_decimal(self.out, usize::from(kind.unsigned_abs()));
-                self.out.push(b',');
-                self.binary(bytes);
-                self.out.push(b']');
-            }
-            Token::Date(ms) => write_date(self.out, ms),
-            Token::Array(n) => {
-                let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
-                self.out.push(b'[');
-                for i in 0..n {
-                    if i > 0 {
-                        self.out.push(b',');
-                    }
-                    if !self.value(reader, depth)? {
-                        self.out.extend_from_slice(b"null");
-                    }
-                }
-                self.out.push(b']');
-            }
-            Token::Map(n) => {
-                let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
-                self.out.push(b'{');
-                let mut first = true;
-                for _ in 0..n {
-                    let (entry, binaries) = (self.out.len(), self.attachments.len());
-                    if !first {
-                        self.out.push(b',');
-                    }
-                    let dropped = self.key(reader)?;
-                    self.out.push(b':');
-                    if self.value(reader, depth)? && !dropped {
-                        first = false;
-                    } else {
-                        // `undefined` values and `__proto__` are no own properties.
-                        self.out.truncate(entry);
-                        self.attachments.truncate(binaries);
-                    }
-                }
-                self.out.push(b'}');
-            }
+        let (start, first_attachment) = (self.out.len(), self.attachments.len());
+        let mut writer = Writer {
+            sink: self,
+            entries: Vec::new(),
+            blanked: false,
+        };
+        let written = writer.value(reader, depth)?;
+        if writer.blanked {
+            compact(self.out, start, self.attachments, first_attachment);
         }
-        Ok(true)
-    }
-
-    /// Writes a map key as the property name JavaScript makes of it; `true` when the key is
-    /// `__proto__`, which never becomes an own property.
-    fn key(&mut self, reader: &mut Reader<'_>) -> Result<bool, MsgpackError> {
-        match reader.next()? {
-            Token::Str(bytes) => {
-                if bytes == b"_placeholder" {
-                    return Err(MsgpackError::PlaceholderKey);
-                }
-                write_string(self.out, bytes);
-                Ok(bytes == b"__proto__")
-            }
-            token @ (Token::Number(_) | Token::U64(_) | Token::I64(_)) => {
-                let n = token.number().unwrap_or(f64::NAN);
-                self.out.push(b'"');
-                if n.is_nan() {
-                    self.out.extend_from_slice(b"NaN");
-                } else if n.is_infinite() {
-                    self.out
-                        .extend_from_slice(if n > 0.0 { b"Infinity" } else { b"-Infinity" });
-                } else {
-                    write_number(self.out, n);
-                }
-                self.out.push(b'"');
-                Ok(false)
-            }
-            Token::Nil => self.literal_key(b"\"null\""),
-            Token::Undefined => self.literal_key(b"\"undefined\""),
-            Token::Bool(b) => self.literal_key(if b { b"\"true\"" } else { b"\"false\"" }),
-            _ => Err(MsgpackError::UnsupportedKey),
-        }
-    }
-
-    fn literal_key(&mut self, quoted: &[u8]) -> Result<bool, MsgpackError> {
-        self.out.extend_from_slice(quoted);
-        Ok(false)
+        Ok(written)
     }
 
     fn cluster(&self) -> bool {
         self.dialect != Dialect::Parser
+    }
+
+    /// The levels of the JSON view a binary takes.
+    fn binary_levels(&self) -> usize {
+        if self.dialect == Dialect::ClusterJson {
+            2
+        } else {
+            1
+        }
     }
 
     fn binary(&mut self, bytes: &[u8]) {
@@ -163,15 +99,376 @@ impl JsonSink<'_> {
         }
         let num = self.attachments.len();
         self.attachments.push(self.frame.slice_ref(bytes));
-        self.out
-            .extend_from_slice(br#"{"_placeholder":true,"num":"#);
+        self.out.extend_from_slice(PLACEHOLDER);
         push_decimal(self.out, num);
         self.out.push(b'}');
     }
 }
 
+/// How every placeholder this module writes starts (a payload key `_placeholder` is
+/// refused, so no other text in the output looks like it).
+const PLACEHOLDER: &[u8] = br#"{"_placeholder":true,"num":"#;
+
+/// One value's transcoding, with what the maps being written remember.
+struct Writer<'s, 'o> {
+    sink: &'s mut JsonSink<'o>,
+    /// The entries of the open maps of two or more entries, innermost last.
+    entries: Vec<Entry>,
+    /// Whether an entry was blanked out, which leaves spaces for [`compact`].
+    blanked: bool,
+}
+
+/// One written entry of a map, kept until the map ends: a later entry of the same key
+/// overrides its value, and removes it when that value is `undefined`.
+struct Entry {
+    /// The entry's bytes in the output, its leading comma included.
+    bytes: Range<usize>,
+    /// The key's JSON string in the output.
+    key: Range<usize>,
+    /// Where the value starts in the output.
+    value: usize,
+    /// The value is `undefined`, written `null` for the moment.
+    undefined: bool,
+    /// The value holds binaries (placeholders, each with its attachment).
+    binaries: bool,
+}
+
+/// What a payload key is to the object it sets.
+#[derive(Clone, Copy, PartialEq)]
+enum KeyKind {
+    /// `__proto__`: sets the prototype, never an own property.
+    Proto,
+    Own,
+}
+
+impl Writer<'_, '_> {
+    fn value(&mut self, reader: &mut Reader<'_>, depth: usize) -> Result<bool, MsgpackError> {
+        match reader.next()? {
+            Token::Undefined => return Ok(false),
+            Token::Nil => self.sink.out.extend_from_slice(b"null"),
+            Token::Bool(b) => self
+                .sink
+                .out
+                .extend_from_slice(if b { b"true" } else { b"false" }),
+            token @ (Token::Number(_) | Token::U64(_) | Token::I64(_)) => {
+                write_number(self.sink.out, token.number().unwrap_or(f64::NAN))
+            }
+            Token::Str(bytes) => write_string(self.sink.out, bytes),
+            Token::Bin(bytes) | Token::ArrayBuffer(bytes) => {
+                levels(depth, self.sink.binary_levels())?;
+                self.sink.binary(bytes);
+            }
+            Token::Ext(kind, bytes) => {
+                if let Some(ms) = timestamp(bytes).filter(|_| kind == -1 && self.sink.cluster()) {
+                    write_date(self.sink.out, ms);
+                    return Ok(true);
+                }
+                // JavaScript: `[type, Buffer]`.
+                levels(depth, 1 + self.sink.binary_levels())?;
+                let out = &mut *self.sink.out;
+                out.push(b'[');
+                if kind < 0 {
+                    out.push(b'-');
+                }
+                push_decimal(out, usize::from(kind.unsigned_abs()));
+                out.push(b',');
+                self.sink.binary(bytes);
+                self.sink.out.push(b']');
+            }
+            Token::Date(ms) => write_date(self.sink.out, ms),
+            Token::Array(n) => {
+                let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
+                self.sink.out.push(b'[');
+                for i in 0..n {
+                    if i > 0 {
+                        self.sink.out.push(b',');
+                    }
+                    if !self.value(reader, depth)? {
+                        self.sink.out.extend_from_slice(b"null");
+                    }
+                }
+                self.sink.out.push(b']');
+            }
+            Token::Map(n) => self.map(reader, n, depth)?,
+        }
+        Ok(true)
+    }
+
+    fn map(&mut self, reader: &mut Reader<'_>, n: u32, depth: usize) -> Result<(), MsgpackError> {
+        let depth = depth.checked_sub(1).ok_or(MsgpackError::TooDeep)?;
+        self.sink.out.push(b'{');
+        // A key can repeat only in a map of two or more entries, and a repeat matters only
+        // when a value is `undefined` or holds binaries (other overridden values stay in the
+        // text, for the reader to override).
+        let tracked = n >= 2;
+        let base = self.entries.len();
+        let (mut first, mut resolve) = (true, false);
+        for _ in 0..n {
+            let (start, binaries) = (self.sink.out.len(), self.sink.attachments.len());
+            if !first {
+                self.sink.out.push(b',');
+            }
+            let key_start = self.sink.out.len();
+            let (kind, conversion) = self.key(reader, depth)?;
+            let key = key_start..self.sink.out.len();
+            self.sink.out.push(b':');
+            let value = self.sink.out.len();
+            let defined = self.value(reader, depth)?;
+            conversion?;
+            if kind == KeyKind::Proto || !(defined || tracked) {
+                self.sink.out.truncate(start);
+                self.sink.attachments.truncate(binaries);
+                continue;
+            }
+            if !defined {
+                self.sink.out.extend_from_slice(b"null");
+            }
+            first = false;
+            if tracked {
+                let binaries = self.sink.attachments.len() > binaries;
+                resolve |= binaries || !defined;
+                self.entries.push(Entry {
+                    bytes: start..self.sink.out.len(),
+                    key,
+                    value,
+                    undefined: !defined,
+                    binaries,
+                });
+            }
+        }
+        self.sink.out.push(b'}');
+        if resolve {
+            self.resolve_repeated_keys(base);
+        }
+        self.entries.truncate(base);
+        Ok(())
+    }
+
+    /// Settles the repeated keys among the map's `entries[base..]` as the JavaScript object
+    /// holds them: a key whose last value is `undefined` goes with all its entries; an
+    /// overridden value that holds binaries becomes `null`, so its attachments go too. The
+    /// first entry of a key stays where it is: it gives the key its place.
+    fn resolve_repeated_keys(&mut self, base: usize) {
+        let out = &mut *self.sink.out;
+        let entries = self.entries.get(base..).unwrap_or_default();
+        let key = |i: usize| entries.get(i).and_then(|e| out.get(e.key.clone()));
+        // The index of the last entry of each entry's key.
+        let (mut inline, mut spilled) = ([0usize; 16], Vec::new());
+        let last: &mut [usize] = if entries.len() <= inline.len() {
+            for (i, slot) in inline.iter_mut().enumerate().take(entries.len()) {
+                *slot = (i..entries.len())
+                    .rev()
+                    .find(|&j| key(j) == key(i))
+                    .unwrap_or(i);
+            }
+            &mut inline[..entries.len()]
+        } else {
+            // Sorted by key, then position: each key's entries in one run, its last one last.
+            // No hashing: the keys are the peer's.
+            let mut order: Vec<usize> = (0..entries.len()).collect();
+            order.sort_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
+            spilled.resize(entries.len(), 0);
+            for run in order.chunk_by(|&a, &b| key(a) == key(b)) {
+                let end = run.last().copied().unwrap_or_default();
+                for &i in run {
+                    spilled[i] = end;
+                }
+            }
+            &mut spilled
+        };
+        let mut blanks = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let last = &entries[last[i]];
+            if last.undefined {
+                blanks.push((entry.bytes.clone(), false));
+            } else if last.bytes != entry.bytes && entry.binaries {
+                blanks.push((entry.value..entry.bytes.end, true));
+            }
+        }
+        for (range, null) in blanks {
+            if let Some(bytes) = out.get_mut(range) {
+                bytes.fill(b' ');
+                if null {
+                    // A value holding a binary is longer than `null`.
+                    if let Some(head) = bytes.get_mut(..4) {
+                        head.copy_from_slice(b"null");
+                    }
+                }
+                self.blanked = true;
+            }
+        }
+    }
+
+    /// Writes a map key as the JSON string of the property name JavaScript makes of it.
+    /// What the conversion does comes back for the caller to raise after the value.
+    fn key(
+        &mut self,
+        reader: &mut Reader<'_>,
+        depth: usize,
+    ) -> Result<(KeyKind, Conversion), MsgpackError> {
+        let token = reader.next()?;
+        if let Token::Str(bytes) = token {
+            if bytes == b"_placeholder" {
+                return Err(MsgpackError::PlaceholderKey);
+            }
+            write_string(self.sink.out, bytes);
+            let kind = if bytes == b"__proto__" {
+                KeyKind::Proto
+            } else {
+                KeyKind::Own
+            };
+            return Ok((kind, Ok(())));
+        }
+        self.sink.out.push(b'"');
+        let mut name = JsonName {
+            out: self.sink.out,
+            short: ShortName::new(),
+            date: false,
+        };
+        let conversion = reader.key(token, depth, &mut name)?;
+        let (short, date) = (name.short, name.date);
+        self.sink.out.push(b'"');
+        let conversion = conversion
+            .and(if date {
+                Err(MsgpackError::UnsupportedKey)
+            } else {
+                Ok(())
+            })
+            .and(if short.is(b"_placeholder") {
+                Err(MsgpackError::PlaceholderKey)
+            } else {
+                Ok(())
+            });
+        let kind = if short.is(b"__proto__") {
+            KeyKind::Proto
+        } else {
+            KeyKind::Own
+        };
+        Ok((kind, conversion))
+    }
+}
+
+/// A property name written as the contents of a JSON string.
+struct JsonName<'o> {
+    out: &'o mut Vec<u8>,
+    /// The name again, to tell `_placeholder` and `__proto__`.
+    short: ShortName,
+    /// A date is part of the name, which then depends on the server's time zone.
+    date: bool,
+}
+
+impl Name for JsonName<'_> {
+    fn text(&mut self, bytes: &[u8]) {
+        self.short.text(bytes);
+        escape(self.out, &String::from_utf8_lossy(bytes));
+    }
+
+    fn ascii(&mut self, text: &str) {
+        self.short.ascii(text);
+        self.out.extend_from_slice(text.as_bytes());
+    }
+
+    fn number(&mut self, n: f64) {
+        self.short.number(n);
+        if n.is_nan() {
+            self.out.extend_from_slice(b"NaN");
+        } else if n.is_infinite() {
+            self.out
+                .extend_from_slice(if n > 0.0 { b"Infinity" } else { b"-Infinity" });
+        } else {
+            write_number(self.out, n);
+        }
+    }
+
+    fn date(&mut self) {
+        self.short.date();
+        self.date = true;
+    }
+}
+
+/// Removes from `out[start..]` the spaces blanked entries left (the JSON written here has
+/// no whitespace outside strings) and the comma a blanked first entry leaves after `{`,
+/// and renumbers the placeholders that remain in order, keeping only their attachments.
+fn compact(out: &mut Vec<u8>, start: usize, attachments: &mut Vec<Bytes>, first: usize) {
+    let (mut read, mut write, mut kept) = (start, start, first);
+    while let Some(&byte) = out.get(read) {
+        let end = match byte {
+            b' ' => {
+                read += 1;
+                continue;
+            }
+            b',' if write > start && out.get(write - 1) == Some(&b'{') => {
+                read += 1;
+                continue;
+            }
+            b'"' => string_end(out, read),
+            b'{' if out
+                .get(read..)
+                .is_some_and(|rest| rest.starts_with(PLACEHOLDER)) =>
+            {
+                let digits = read + PLACEHOLDER.len();
+                let count = out
+                    .get(digits..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                let old = out
+                    .get(digits..digits + count)
+                    .unwrap_or_default()
+                    .iter()
+                    .fold(0usize, |n, &d| {
+                        n.saturating_mul(10).saturating_add(usize::from(d - b'0'))
+                    });
+                out.copy_within(read..digits, write);
+                write += PLACEHOLDER.len();
+                // The placeholders that remain come in their attachments' order, so each
+                // moves its attachment down to the next kept slot (`kept <= old`), and its
+                // number has no more digits than before: the write stays behind the read.
+                if kept <= old && old < attachments.len() {
+                    attachments.swap(kept, old);
+                }
+                let (number, at) = decimal(kept);
+                let number = &number[at..];
+                kept += 1;
+                if let Some(slot) = out.get_mut(write..write + number.len()) {
+                    slot.copy_from_slice(number);
+                }
+                write += number.len();
+                read = digits + count;
+                continue;
+            }
+            _ => read + 1,
+        };
+        out.copy_within(read..end, write);
+        write += end - read;
+        read = end;
+    }
+    out.truncate(write);
+    attachments.truncate(kept);
+}
+
+/// The index just past the JSON string that starts at `at`.
+fn string_end(out: &[u8], at: usize) -> usize {
+    let mut i = at + 1;
+    while let Some(&byte) = out.get(i) {
+        match byte {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    out.len()
+}
+
 /// A non-negative integer in decimal, without the formatting machinery.
-fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+fn push_decimal(out: &mut Vec<u8>, n: usize) {
+    let (digits, at) = decimal(n);
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// The decimal digits of `n`: `digits[at..]`.
+fn decimal(mut n: usize) -> ([u8; 20], usize) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -182,7 +479,7 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    (digits, at)
 }
 
 /// The milliseconds of a msgpack timestamp (extension −1 of 4, 8 or 12 bytes), as
@@ -216,8 +513,41 @@ pub(crate) fn write_number(out: &mut Vec<u8>, n: f64) {
 /// A string as JSON, its bytes read as `Buffer.toString('utf8')` does (invalid sequences
 /// become U+FFFD).
 fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    let text = String::from_utf8_lossy(bytes);
-    serde_json::to_writer(&mut *out, text.as_ref()).ok();
+    out.push(b'"');
+    escape(out, &String::from_utf8_lossy(bytes));
+    out.push(b'"');
+}
+
+/// `text` as the contents of a JSON string, escaped as `JSON.stringify` escapes it: `"`,
+/// `\`, the short forms `\b \f \n \r \t`, and `\u00xx` for the other control characters.
+fn escape(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    let mut plain = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let short: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0x0f)],
+            ],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain..i]);
+        out.extend_from_slice(short);
+        plain = i + 1;
+    }
+    out.extend_from_slice(&bytes[plain..]);
 }
 
 /// `Date.prototype.toJSON`: the ISO 8601 form, or `null` outside the valid time range.

@@ -8,7 +8,7 @@ use engineio_proto::Frame;
 use engineio_proto::session::endpoint::Input;
 use engineio_proto::session::server::{Method, Transmit};
 use engineio_proto::session::{RequestId, SocketId};
-use socketio_proto::session::endpoint::Endpoint;
+use socketio_proto::server::Endpoint;
 
 /// The bytes of a hex dump as ADAPTERS.md prints them (whitespace ignored).
 pub(crate) fn bytes(hex: &str) -> Vec<u8> {

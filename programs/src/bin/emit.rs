@@ -1,0 +1,109 @@
+//! A command-line emitter for a Redis cluster of Socket.IO servers (classic adapter), Rust or
+//! Node.js, as `@socket.io/redis-emitter` does it from code:
+//!
+//! ```text
+//! emit --redis redis://127.0.0.1:6379 [--key socket.io] [--nsp /] [--to ROOM]… [--except ROOM]…
+//!      [--volatile] ( EVENT [ARG]… | --sockets-join ROOM | --sockets-leave ROOM | --disconnect
+//!      | --disconnect-close )
+//! ```
+//!
+//! Each `ARG` is JSON (`'"text"'`, `42`, `'{"a":1}'`), or `bin:HEX` for a binary argument.
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+use socketio_programs::cli::Args;
+use socketio_proto::{Namespace, Packet};
+use socketio_redis::Emitter;
+use socketio_redis::socketio_cluster_proto::BroadcastOptions;
+
+/// One event argument: JSON, or bytes.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Arg {
+    Json(Box<RawValue>),
+    Binary(Bytes),
+}
+
+fn hex(text: &str) -> Option<Bytes> {
+    (text.len() % 2 == 0)
+        .then(|| {
+            (0..text.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()
+        })
+        .flatten()
+        .map(Bytes::from)
+}
+
+const USAGE: &str =
+    "usage: emit --redis URL [--key KEY] [--nsp NSP] [--to ROOM]… [--except ROOM]… \
+[--volatile] (EVENT [ARG]… | --sockets-join ROOM | --sockets-leave ROOM | --disconnect | \
+--disconnect-close)
+
+Emits to every server of a Redis cluster (classic adapter), Rust or Node.js, as
+@socket.io/redis-emitter does. Each ARG is JSON ('\"text\"', 42, '{\"a\":1}'), or bin:HEX
+for a binary argument.";
+
+enum Action {
+    Emit(String, Vec<Arg>),
+    Join(String),
+    Leave(String),
+    Disconnect(bool),
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = Args::new(USAGE);
+    let (mut url, mut key, mut nsp) = (None, String::from("socket.io"), String::from("/"));
+    let mut opts = BroadcastOptions::default();
+    let mut action = None;
+    while let Some(arg) = args.next_flag() {
+        match arg.as_str() {
+            "--redis" => url = Some(args.value::<String>(&arg)),
+            "--key" => key = args.value(&arg),
+            "--nsp" => nsp = args.value(&arg),
+            "--to" => opts.rooms.push(args.value(&arg)),
+            "--except" => opts.except.push(args.value(&arg)),
+            "--volatile" => opts.flags.volatile = true,
+            "--sockets-join" => action = Some(Action::Join(args.value(&arg))),
+            "--sockets-leave" => action = Some(Action::Leave(args.value(&arg))),
+            "--disconnect" => action = Some(Action::Disconnect(false)),
+            "--disconnect-close" => action = Some(Action::Disconnect(true)),
+            flag if flag.starts_with("--") => args.fail(&format!("unknown flag {flag:?}")),
+            _ => match &mut action {
+                Some(Action::Emit(_, event_args)) => {
+                    event_args.push(match arg.strip_prefix("bin:") {
+                        Some(bytes) => match hex(bytes) {
+                            Some(bytes) => Arg::Binary(bytes),
+                            None => args.fail("bin: wants hex digits"),
+                        },
+                        None => match RawValue::from_string(arg) {
+                            Ok(json) => Arg::Json(json),
+                            Err(err) => args.fail(&format!("an argument is JSON: {err}")),
+                        },
+                    })
+                }
+                None => action = Some(Action::Emit(arg, Vec::new())),
+                Some(_) => args.fail("one action at a time"),
+            },
+        }
+    }
+    let Some(url) = url else {
+        args.fail("--redis is required");
+    };
+    let Some(action) = action else {
+        args.fail("nothing to do: an EVENT or an action");
+    };
+    let mut emitter = Emitter::connect(&url, &key).await?;
+    match action {
+        Action::Emit(event, event_args) => {
+            let packet = Packet::event(Namespace::new(&nsp)?, &event, &event_args, None)?;
+            emitter.emit(&packet, &opts).await?;
+        }
+        Action::Join(room) => emitter.sockets_join(&nsp, &opts, &[room]).await?,
+        Action::Leave(room) => emitter.sockets_leave(&nsp, &opts, &[room]).await?,
+        Action::Disconnect(close) => emitter.disconnect_sockets(&nsp, &opts, close).await?,
+    }
+    Ok(())
+}
