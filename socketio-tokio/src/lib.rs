@@ -11,26 +11,48 @@
 //!
 //! # A server in axum
 //!
+//! [`SocketIo::new_layer`] gives a tower layer that answers the Socket.IO path
+//! (`/socket.io/`) and passes every other request on, and the [`SocketIo`] handle where the
+//! application sets its namespaces and emits from anywhere:
+//!
 //! ```no_run
-//! use socketio_tokio::{Data, Socket, SocketIo};
+//! use axum::routing::get;
+//! use socketio_tokio::{Ack, Data, Event, Socket, SocketIo};
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let (layer, io) = SocketIo::new_layer();
 //! io.ns("/", |socket: Socket| {
 //!     // `join`(room) joins it and acknowledges `true`.
-//!     socket.on("join", |socket: Socket, Data(room): Data<String>, ack: socketio_tokio::Ack| {
+//!     socket.on("join", |socket: Socket, Data(room): Data<String>, ack: Ack| {
 //!         socket.join(&room);
 //!         let _ = ack.send(&true);
 //!     });
-//!     // `chat` goes to every socket of the sender's rooms, sender included.
-//!     socket.on("chat", |socket: Socket, event: socketio_tokio::Event| {
-//!         let _ = socket.io().all().to_rooms(socket.rooms()).emit("chat", &event);
+//!     // `chat` goes to every socket of the sender's rooms, the sender included.
+//!     socket.on("chat", |socket: Socket, event: Event| {
+//!         let _ = socket.within(socket.id()).to_rooms(socket.rooms()).emit("chat", &event);
 //!     });
 //! });
-//! # let _ = layer;
-//! // let app = axum::Router::new().route("/", get(page)).layer(layer);
-//! # Ok(()) }
+//! let app = axum::Router::new()
+//!     .route("/", get(|| async { "hello" }))
+//!     .layer(layer);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await
+//! # }
 //! ```
+//!
+//! The same server mounts in plain hyper ([`Builder::build_service`], a hyper and tower
+//! service) or serves on its own ([`Builder::build_server`], with
+//! [`threads`](Builder::threads) for one shard per core); the crate's `examples/` show each
+//! (`axum_chat`, `hyper_server`, `typed_events`). Several servers form a cluster through an
+//! adapter ([`Builder::cluster`]; `socketio-redis` for Redis).
+//!
+//! # Handlers
+//!
+//! A handler takes the [`Socket`], the arguments ([`Data<T>`](Data) for typed values, a
+//! tuple for several, [`Event`] for the packet as it came) and, optionally, the [`Ack`] to
+//! answer; or it returns a [`Reply`]. Application state is whatever the closures capture
+//! (an `Arc`). [`NamespaceBuilder::with`](server::NamespaceBuilder::with) checks each CONNECT
+//! (the reference's middleware) and may store typed data on the socket.
 //!
 //! Sync handlers run inline on the shard's core task, in the order events arrive, with no
 //! task spawned and no future boxed; async ones ([`Socket::on_async`]) run as tasks. Every

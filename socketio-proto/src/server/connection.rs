@@ -90,6 +90,13 @@ impl DisconnectReason {
     }
 }
 
+impl std::fmt::Display for DisconnectReason {
+    /// The reference's reason string ([`as_str`](Self::as_str)).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What the server must do with the Engine.IO session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {

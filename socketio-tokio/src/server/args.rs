@@ -155,13 +155,17 @@ impl ArgsError {
 
 /// Reads a packet's arguments into `T` by the module's convention.
 pub(crate) fn read_args<T: DeserializeOwned>(packet: &Packet) -> Result<T, ArgsError> {
-    if is_tuple_type::<T>() {
-        packet.args::<T>().map_err(ArgsError)
-    } else {
-        packet
+    match T::deserialize(Probe) {
+        // `()`: no arguments wanted; any that came are ignored, as in JavaScript.
+        Err(Probed::Unit) => {
+            T::deserialize(de::value::UnitDeserializer::<serde_json::Error>::new())
+                .map_err(ArgsError)
+        }
+        Err(Probed::Tuple) => packet.args::<T>().map_err(ArgsError),
+        _ => packet
             .args::<(T,)>()
             .map(|(value,)| value)
-            .map_err(ArgsError)
+            .map_err(ArgsError),
     }
 }
 
@@ -192,11 +196,6 @@ fn is_tuple<T: Serialize + ?Sized>(value: &T) -> bool {
     matches!(value.serialize(Probe), Err(Probed::Tuple))
 }
 
-/// Whether `T` deserializes from a tuple.
-fn is_tuple_type<T: DeserializeOwned>() -> bool {
-    matches!(T::deserialize(Probe), Err(Probed::Tuple))
-}
-
 /// A serializer and deserializer that only tell whether a tuple is asked for: the first call
 /// ends the pass with its verdict.
 struct Probe;
@@ -204,6 +203,8 @@ struct Probe;
 #[derive(Debug)]
 enum Probed {
     Tuple,
+    /// `()` when deserializing (it serializes as the empty argument list, a tuple).
+    Unit,
     Other,
 }
 
@@ -344,7 +345,7 @@ impl<'de> de::Deserializer<'de> for Probe {
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Probed> {
-        Err(Probed::Tuple)
+        Err(Probed::Unit)
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, Probed> {
@@ -370,6 +371,10 @@ impl<'de> de::Deserializer<'de> for Probe {
 mod tests {
     use super::*;
 
+    fn is_tuple_type<T: DeserializeOwned>() -> bool {
+        matches!(T::deserialize(Probe), Err(Probed::Tuple | Probed::Unit))
+    }
+
     #[test]
     fn a_tuple_is_the_argument_list_and_anything_else_one_argument() {
         assert!(is_tuple(&("a", 1)));
@@ -394,5 +399,14 @@ mod tests {
             .into_ack(Namespace::main(), AckId::new(3).unwrap())
             .unwrap();
         assert_eq!(echoed.raw_json().unwrap().as_str(), r#"["a",2]"#);
+    }
+
+    #[test]
+    fn unit_reads_any_arguments_and_sends_none() {
+        let none = (&()).into_event(Namespace::main(), "poke").unwrap();
+        assert_eq!(none.raw_json().unwrap().as_str(), r#"["poke"]"#);
+        Event::new(none).args::<()>().unwrap();
+        let some = (&(1, 2)).into_event(Namespace::main(), "poke").unwrap();
+        Event::new(some).args::<()>().unwrap();
     }
 }
