@@ -39,7 +39,9 @@
 //!
 //! Rounds are interleaved (server A, B, C, then again) and the median is reported. Options:
 //! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,socketioxide,node`
-//! (`ours` runs on 2 shards, `--threads 2`; `ours-1` on one, for the scaling row), `--only
+//! (`ours` runs on 2 shards, `--threads 2`; `ours-1` on one, for the scaling row;
+//! `ours-axum` and `socketioxide-axum` are each server's tower layer inside an axum 0.8
+//! router, the way an application mounts it, served by this program), `--only
 //! idle,echo,fanout,burst,heartbeat,connect,cluster,cluster-sharded,cluster-streams` (a subset
 //! of the scenarios), `--ours PATH` (the
 //! `conformance-server` binary, `target/release/conformance-server`), `--idle N` (2 000; with a
@@ -83,6 +85,19 @@ fn main() {
             Duration::from_millis(arg(3, 20_000)),
         );
         return serve_socketioxide(arg(1, 0) as u16, heartbeat);
+    }
+    if let Some(i) = args.iter().position(|a| a == "--serve-axum") {
+        let arg = |k: usize, default: u64| {
+            args.get(i + k)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let heartbeat = (
+            Duration::from_millis(arg(3, 25_000)),
+            Duration::from_millis(arg(4, 20_000)),
+        );
+        let which = args.get(i + 1).cloned().unwrap_or_default();
+        return serve_axum(&which, arg(2, 0) as u16, heartbeat);
     }
     let rounds: usize = flag(&args, "--rounds").map_or(3, |v| v.parse().unwrap_or(3));
     let seconds: u64 = flag(&args, "--seconds").map_or(5, |v| v.parse().unwrap_or(5));
@@ -187,6 +202,12 @@ async fn start_with(
         "socketioxide" => {
             let mut c = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
             c.args(["--serve-socketioxide", "0", interval, timeout]);
+            c
+        }
+        "ours-axum" | "socketioxide-axum" => {
+            let mut c = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+            let which = name.trim_end_matches("-axum");
+            c.args(["--serve-axum", which, "0", interval, timeout]);
             c
         }
         "node" => {
@@ -958,6 +979,73 @@ fn serve_socketioxide(port: u16, (interval, timeout): (Duration, Duration)) {
                     .await;
             });
         }
+    });
+}
+
+/// The same app mounted in an axum 0.8 router as a user mounts it, with `which` server's
+/// tower layer (`ours`: `socketio_tokio`, one shard; `socketioxide`), on a multi-threaded
+/// runtime, TCP_NODELAY on every connection as in the standalone servers.
+fn serve_axum(which: &str, port: u16, (interval, timeout): (Duration, Duration)) {
+    use axum::serve::ListenerExt;
+    use serde_json::Value;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async move {
+        let router = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+        let app = match which {
+            "ours" => {
+                use socketio_tokio::{Ack, Event, Socket, SocketIo};
+                let (layer, io) = SocketIo::builder()
+                    .ping_interval(interval)
+                    .ping_timeout(timeout)
+                    .build_layer();
+                io.ns("/", |socket: Socket| {
+                    socket.on("message-with-ack", |_: Socket, event: Event, ack: Ack| {
+                        let _ = ack.send(&event);
+                    });
+                    socket.on("to-all", |socket: Socket, event: Event| {
+                        let _ = socket.nsp().emit("all-message", &event);
+                    });
+                });
+                router.layer(layer)
+            }
+            _ => {
+                use socketioxide::SocketIo;
+                use socketioxide::extract::{AckSender, Data, SocketRef};
+                let (layer, io) = SocketIo::builder()
+                    .ping_interval(interval)
+                    .ping_timeout(timeout)
+                    .build_layer();
+                let all = io.clone();
+                io.ns("/", async move |socket: SocketRef| {
+                    socket.on(
+                        "message-with-ack",
+                        async |Data::<Value>(data), ack: AckSender| {
+                            let _ = ack.send(&data);
+                        },
+                    );
+                    let io = all.clone();
+                    socket.on("to-all", async move |Data::<Value>(data)| {
+                        let _ = io.emit("all-message", &data).await;
+                    });
+                });
+                router.layer(layer)
+            }
+        };
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind");
+        println!(
+            "listening on http://{}",
+            listener.local_addr().expect("address")
+        );
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app).await.expect("serve");
     });
 }
 
