@@ -3,13 +3,13 @@
 //! and long-polling on loopback.
 //!
 //! ```sh
-//! cargo build --release -p socketio-tokio --bin conformance-server
-//! npm ci --prefix socketio-tokio/interop          # the Node.js server (socket.io 4.8.4)
+//! cargo build --release -p socketio-programs --bin conformance-server
+//! npm ci --prefix programs/interop          # the Node.js server (socket.io 4.8.4)
 //! cargo run --release -p socketio-sansio-benches --example load | tee target/load.txt
 //! cargo run -p socketio-sansio-benches --example report -- target/load.txt   # the README table
 //! ```
 //!
-//! Every server runs the interop app (`socketio-tokio/src/apps/interop.rs`; the same contract in
+//! Every server runs the interop app (`programs/src/apps/interop.rs`; the same contract in
 //! `interop/reference-server.mjs` and, for the rows measured here, in [`serve_socketioxide`]),
 //! with pingInterval 25 s, pingTimeout 20 s and recovery off. Scenarios, each bounded in time:
 //!
@@ -38,7 +38,7 @@
 //!   Redis.
 //!
 //! Rounds are interleaved (server A, B, C, then again) and the median is reported. Options:
-//! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,socketioxide,node`
+//! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,ours-axum,socketioxide,socketioxide-axum,node`
 //! (`ours` runs on 2 shards, `--threads 2`; `ours-1` on one, for the scaling row;
 //! `ours-axum` and `socketioxide-axum` are each server's tower layer inside an axum 0.8
 //! router, the way an application mounts it, served by this program), `--only
@@ -103,7 +103,7 @@ fn main() {
     let seconds: u64 = flag(&args, "--seconds").map_or(5, |v| v.parse().unwrap_or(5));
     let idle: usize = flag(&args, "--idle").map_or(2000, |v| v.parse().unwrap_or(2000));
     let servers: Vec<String> = flag(&args, "--servers")
-        .unwrap_or_else(|| "ours,ours-1,socketioxide,node".into())
+        .unwrap_or_else(|| "ours,ours-1,ours-axum,socketioxide,socketioxide-axum,node".into())
         .split(',')
         .map(str::to_owned)
         .collect();
@@ -212,7 +212,7 @@ async fn start_with(
         }
         "node" => {
             let mut c = Command::new("node");
-            c.arg("socketio-tokio/interop/reference-server.mjs");
+            c.arg("programs/interop/reference-server.mjs");
             c.args(["--port", "0", "--ping-interval", interval]);
             c.args(["--ping-timeout", timeout]);
             c

@@ -6,10 +6,16 @@
 //! ```text
 //! cargo bench -p socketio-sansio-benches -- --warm-up-time 0.5 --measurement-time 1 | tee target/bench.txt
 //! cargo run --release -p socketio-sansio-benches --example load | tee target/load.txt
-//! cargo run -p socketio-sansio-benches --example report -- target/bench.txt target/load.txt
+//! cargo run -p socketio-sansio-benches --example report -- target/bench.txt target/load.txt \
+//!     --write benches/README.md --write README.md
 //! ```
 //!
-//! Cells are "median (allocations)"; "–" marks a benchmark missing from the run.
+//! Cells are "median (allocations)"; "–" marks a benchmark missing from the run. Each table
+//! is a section (`engineio`, `socketio`, `msgpack`, `sweeps`, `broadcast`, `load`, and
+//! `headline`: the load benchmark's main rows). Without `--write` they are printed; with it,
+//! each named file gets every section between its markers, `<!-- report:NAME -->` …
+//! `<!-- /report:NAME -->`, so the tables in the documents are a run's output, never copied
+//! by hand. A section the run did not measure is left as it was.
 #![allow(missing_docs)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -433,7 +439,17 @@ fn main() {
     let mut js = HashMap::new();
     let mut load = BTreeMap::new();
     let mut load_servers: Vec<String> = Vec::new();
-    for file in std::env::args().skip(1) {
+    let mut inputs = Vec::new();
+    let mut outputs = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--write" {
+            outputs.push(args.next().expect("--write FILE"));
+        } else {
+            inputs.push(arg);
+        }
+    }
+    for file in inputs {
         let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
         for line in text.lines() {
             let mut words = line.split_whitespace();
@@ -469,14 +485,101 @@ fn main() {
         load,
         load_servers,
     };
-    let mut out = String::new();
-    engineio(&run, &mut out);
-    socketio(&run, &mut out);
-    msgpack(&run, &mut out);
-    sweeps(&run, &mut out);
-    broadcast_and_session(&run, &mut out);
-    load_table(&run, &mut out);
-    print!("{out}");
+    let sections: [(&str, fn(&Run, &mut String)); 7] = [
+        ("engineio", engineio),
+        ("socketio", socketio),
+        ("msgpack", msgpack),
+        ("sweeps", sweeps),
+        ("broadcast", broadcast_and_session),
+        ("load", load_table),
+        ("headline", headline_table),
+    ];
+    let generated: Vec<(&str, String)> = sections
+        .iter()
+        .map(|(name, write)| {
+            let mut text = String::new();
+            write(&run, &mut text);
+            (*name, text)
+        })
+        .collect();
+    if outputs.is_empty() {
+        for (name, text) in &generated {
+            println!("<!-- report:{name} -->\n{}\n<!-- /report:{name} -->\n", text.trim());
+        }
+        return;
+    }
+    for file in outputs {
+        let mut text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut written = 0;
+        for (name, content) in &generated {
+            if content.is_empty() {
+                continue; // not in this run: the document keeps its last tables
+            }
+            if let Some(replaced) = replace_section(&text, name, content) {
+                text = replaced;
+                written += 1;
+            }
+        }
+        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        eprintln!("{file}: {written} section(s) written");
+    }
+}
+
+/// `text` with what lies between `<!-- report:NAME -->` and `<!-- /report:NAME -->` replaced
+/// by `content`; `None` without those markers.
+fn replace_section(text: &str, name: &str, content: &str) -> Option<String> {
+    let open = format!("<!-- report:{name} -->");
+    let close = format!("<!-- /report:{name} -->");
+    let start = text.find(&open)? + open.len();
+    let end = start + text[start..].find(&close)?;
+    Some(format!("{}\n{}\n{}", &text[..start], content.trim(), &text[end..]))
+}
+
+/// The median of the load rounds of `scenario` on `server`.
+fn load_median(run: &Run, scenario: &str, server: &str) -> Option<f64> {
+    let mut values = run
+        .load
+        .get(&(scenario.to_owned(), server.to_owned()))?
+        .clone();
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
+/// The README's first table: the load benchmark's main rows, and the mounted path's ratios.
+fn headline_table(run: &Run, out: &mut String) {
+    if run.load.is_empty() {
+        return;
+    }
+    let rows = [
+        ("echo_acks_per_s", "echo with acks, 100 clients: acks/s", 0),
+        ("echo_cpu_ms_per_1000", "server CPU per 1 000 acks (ms)", 1),
+        (
+            "fanout_deliveries_per_s",
+            "fan-out to 1 000 clients: deliveries/s",
+            0,
+        ),
+        (
+            "burst_lost_percent",
+            "burst of 1 000 broadcasts: deliveries lost (%)",
+            1,
+        ),
+        ("idle_ws_kib", "memory per idle WebSocket (KiB)", 1),
+        ("idle_polling_kib", "memory per idle polling client (KiB)", 1),
+        ("connections_per_s", "connections opened per second", 0),
+    ];
+    let servers = &run.load_servers;
+    let _ = writeln!(out, "| | {} |", servers.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(servers.len()));
+    for (scenario, label, digits) in rows {
+        let cells: Vec<String> = servers
+            .iter()
+            .map(|server| {
+                load_median(run, scenario, server)
+                    .map_or("–".to_owned(), |v| format!("{v:.digits$}"))
+            })
+            .collect();
+        let _ = writeln!(out, "| {label} | {} |", cells.join(" | "));
+    }
 }
 
 /// The load benchmark: the median of the rounds per scenario and server, and each target's
@@ -485,14 +588,7 @@ fn load_table(run: &Run, out: &mut String) {
     if run.load.is_empty() {
         return;
     }
-    let median = |scenario: &str, server: &str| {
-        let mut values = run
-            .load
-            .get(&(scenario.to_owned(), server.to_owned()))?
-            .clone();
-        values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied()
-    };
+    let median = |scenario: &str, server: &str| load_median(run, scenario, server);
     let rounds = run.load.values().map(Vec::len).max().unwrap_or(0);
     let _ = writeln!(
         out,
@@ -635,4 +731,36 @@ fn load_table(run: &Run, out: &mut String) {
             _ => "–".to_owned(),
         },
     );
+    let versus = |scenario: &str, ours: &str, peer: &str| match (
+        median(scenario, ours),
+        median(scenario, peer),
+    ) {
+        (Some(ours), Some(peer)) if peer != 0.0 => factor(ours / peer),
+        _ => "–".to_owned(),
+    };
+    let mounted = [
+        ("echo_acks_per_s", "echo acks/s"),
+        ("echo_cpu_ms_per_1000", "CPU per ack"),
+        ("fanout_deliveries_per_s", "fan-out deliveries/s"),
+        ("burst_lost_percent", "burst loss"),
+        ("idle_ws_kib", "KiB per idle WebSocket"),
+        ("idle_polling_kib", "KiB per idle polling client"),
+        ("connections_per_s", "connections/s"),
+    ];
+    if run.load_servers.iter().any(|s| s == "ours-axum") {
+        let line = |peer: &str| {
+            mounted
+                .iter()
+                .map(|(scenario, label)| format!("{label} {}", versus(scenario, "ours-axum", peer)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "\nMounted in axum (`ours-axum`) against socketioxide mounted the same way: {}. \
+             Against our standalone server on one shard (`ours-1`): {}.",
+            line("socketioxide-axum"),
+            line("ours-1"),
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! `conformance-server --mode sio` binary, printed as a Markdown table `| attack | result |`.
 //!
 //! ```text
-//! cargo build --release -p socketio-tokio --bin conformance-server --example hostile_table
+//! cargo build --release -p socketio-programs --bin conformance-server --example hostile_table
 //! ulimit -n 65536   # or as high as the hard limit allows: 10 000 WebSockets need as many files
 //! target/release/examples/hostile_table [SERVER] [--only ROW,ROW…] [--SIZE N]…
 //! ```
@@ -123,7 +123,7 @@ async fn main() -> Result<(), String> {
     }
     if !binary.exists() {
         return Err(format!(
-            "{} not found (cargo build --release -p socketio-tokio --bin conformance-server)\n{}",
+            "{} not found (cargo build --release -p socketio-programs --bin conformance-server)\n{}",
             binary.display(),
             usage()
         ));

@@ -4,7 +4,7 @@
 // median of 5 runs of at least 200 ms each) that `benches/examples/report.rs` reads beside
 // criterion's medians.
 //
-// Usage: node socketio-tokio/interop/bench-msgpack.mjs | tee -a target/bench.txt
+// Usage: node programs/interop/bench-msgpack.mjs | tee -a target/bench.txt
 
 import msgpackParser from "socket.io-msgpack-parser";
 import { createRequire } from "node:module";

@@ -2,7 +2,7 @@
 //! `conformance-server --mode interop`, or `interop/reference-server.mjs` on the official
 //! `socket.io` package).
 //!
-//! `cargo run -p socketio-tokio --bin client -- [--url http://127.0.0.1:3000]
+//! `cargo run -p socketio-programs --bin client -- [--url http://127.0.0.1:3000]
 //! [--transport polling|websocket|upgrade] [--rounds N] [--parser text|msgpack]`
 //!
 //! It joins `/` and `/custom`, then every second emits `message-with-ack` (and prints the
