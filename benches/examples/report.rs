@@ -504,7 +504,10 @@ fn main() {
         .collect();
     if outputs.is_empty() {
         for (name, text) in &generated {
-            println!("<!-- report:{name} -->\n{}\n<!-- /report:{name} -->\n", text.trim());
+            println!(
+                "<!-- report:{name} -->\n{}\n<!-- /report:{name} -->\n",
+                text.trim()
+            );
         }
         return;
     }
@@ -532,7 +535,12 @@ fn replace_section(text: &str, name: &str, content: &str) -> Option<String> {
     let close = format!("<!-- /report:{name} -->");
     let start = text.find(&open)? + open.len();
     let end = start + text[start..].find(&close)?;
-    Some(format!("{}\n{}\n{}", &text[..start], content.trim(), &text[end..]))
+    Some(format!(
+        "{}\n{}\n{}",
+        &text[..start],
+        content.trim(),
+        &text[end..]
+    ))
 }
 
 /// The median of the load rounds of `scenario` on `server`.
@@ -564,7 +572,11 @@ fn headline_table(run: &Run, out: &mut String) {
             1,
         ),
         ("idle_ws_kib", "memory per idle WebSocket (KiB)", 1),
-        ("idle_polling_kib", "memory per idle polling client (KiB)", 1),
+        (
+            "idle_polling_kib",
+            "memory per idle polling client (KiB)",
+            1,
+        ),
         ("connections_per_s", "connections opened per second", 0),
     ];
     let servers = &run.load_servers;

@@ -8,7 +8,9 @@
 //!   first shard;
 //! * a broadcast from a client of one shard reaches a client of the other;
 //! * a polling client's requests, each on a new connection, reach its session whichever shard
-//!   accepted them.
+//!   accepted them;
+//! * (hostile) a shard starved of CPU while a client of the other floods broadcasts: the
+//!   queue between them stays bounded and nothing is lost.
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
 mod support;
@@ -202,4 +204,143 @@ async fn a_polling_clients_requests_reach_its_session_from_either_shard() {
         let (_, ack) = http(addr, "GET", &query, "").await;
         assert!(ack.contains(&format!(r#"43{n}["m{n}"]"#)), "{ack}");
     }
+}
+
+/// `VmRSS` of this process, in KiB.
+fn own_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// A shard starved of CPU (a handler of its own blocks its thread for 3 s) while a client of
+/// the other shard floods broadcasts to every socket: the flooding shard forwards at most
+/// `SIBLING_QUEUE` + `FORWARD_HIGH` broadcasts, then stops reading its clients (before the
+/// bound, with the queue unbounded, it forwarded all 12 000 and held them); once the starved
+/// shard runs again, every broadcast reaches the clients of both shards, none lost.
+///
+/// In process, on the public API: the server is `SocketIo::builder().threads(2)`, its shards
+/// on threads of their own, the clients raw WebSockets on the test's runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starved_shard_bounds_what_the_flooding_shard_queues_and_loses_nothing() {
+    use socketio_tokio::server::FORWARD_HIGH;
+    use socketio_tokio::{Data, Event, Socket, SocketIo, driver};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const BROADCASTS: usize = 12_000;
+    const STALL: Duration = Duration::from_secs(3);
+
+    let (io, server) = SocketIo::builder().threads(2).build_server();
+    io.ns("/", |socket: Socket| {
+        socket.on("to-all", |socket: Socket, event: Event| {
+            let _ = socket.nsp().emit("all-message", &event);
+        });
+        // Starves this socket's shard: its thread does nothing else meanwhile.
+        socket.on("stall", |_: Socket, Data(ms): Data<u64>| {
+            std::thread::sleep(Duration::from_millis(ms));
+        });
+    });
+    let handle = server
+        .listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let addr = handle.local_addr();
+    let tag = |index| driver::shard_tag(index).unwrap() as u8;
+
+    let connect = |wanted: u8| async move {
+        let mut ws = open_where(addr, |shard| shard == wanted).await;
+        ws.send(Message::text("40")).await.unwrap();
+        assert!(text(&mut ws).await.starts_with("40{\"sid\":"));
+        ws
+    };
+    let flooder = connect(tag(0)).await;
+    let mut starved = connect(tag(1)).await;
+
+    /// Counts the `all-message` frames a client receives, answering pings.
+    fn count(mut stream: futures_util::stream::SplitStream<Ws>) -> Arc<AtomicUsize> {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counter = seen.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = stream.next().await {
+                if let Message::Text(text) = frame {
+                    if text.as_str().starts_with(r#"42["all-message""#) {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+        seen
+    }
+
+    starved
+        .send(Message::text(format!(
+            r#"42["stall",{}]"#,
+            STALL.as_millis()
+        )))
+        .await
+        .unwrap();
+    let (_starved_sink, starved_stream) = starved.split();
+    let at_starved = count(starved_stream);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let rss_before = own_rss_kib();
+    let stall_started = tokio::time::Instant::now();
+    let (mut sink, stream) = flooder.split();
+    let at_flooder = count(stream);
+    let payload = "x".repeat(1000);
+    let writer = tokio::spawn(async move {
+        for n in 0..BROADCASTS {
+            let frame = format!(r#"42["to-all",{n},"{payload}"]"#);
+            if sink.send(Message::text(frame)).await.is_err() {
+                return (n, sink);
+            }
+        }
+        (BROADCASTS, sink)
+    });
+
+    // Late in the stall: what the flooding shard took in is what it delivered to its own
+    // client, and each of those is forwarded or waiting for the starved shard.
+    tokio::time::sleep_until(stall_started + STALL - Duration::from_millis(600)).await;
+    let taken_in = at_flooder.load(Ordering::Relaxed);
+    let rss_during = own_rss_kib();
+    eprintln!(
+        "during the stall: {taken_in} of {BROADCASTS} broadcasts taken in; RSS {} → {} KiB",
+        rss_before, rss_during
+    );
+    let bound = driver::SIBLING_QUEUE + FORWARD_HIGH + 1024;
+    assert!(
+        taken_in > 0 && taken_in <= bound,
+        "the flooding shard kept reading: {taken_in} broadcasts taken in (bound {bound})"
+    );
+    assert_eq!(
+        at_starved.load(Ordering::Relaxed),
+        0,
+        "the starved shard delivered during its stall"
+    );
+
+    // After the stall, everything arrives, on both shards.
+    let (sent, _sink) = writer.await.unwrap();
+    assert_eq!(sent, BROADCASTS, "the flooder's connection failed");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while (at_flooder.load(Ordering::Relaxed) < BROADCASTS
+        || at_starved.load(Ordering::Relaxed) < BROADCASTS)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        at_flooder.load(Ordering::Relaxed),
+        BROADCASTS,
+        "lost on the flooding shard"
+    );
+    assert_eq!(
+        at_starved.load(Ordering::Relaxed),
+        BROADCASTS,
+        "lost on the starved shard"
+    );
 }

@@ -1,4 +1,4 @@
-//! The shards of one server ([`Builder::serve_sharded`](super::Builder::serve_sharded)) as a
+//! The shards of one server ([`Builder::threads`](super::Builder::threads)) as a
 //! cluster: each shard's endpoint has a [`ClusterAdapter`] over [`ShardWire`], which hands
 //! its messages to the other shards' cores, in process, without encoding them. Broadcasts,
 //! room operations, queries, acknowledgements of broadcasts and recoveries cross shards
