@@ -485,7 +485,7 @@ fn main() {
         load,
         load_servers,
     };
-    let sections: [(&str, fn(&Run, &mut String)); 7] = [
+    let sections: [(&str, Section); 7] = [
         ("engineio", engineio),
         ("socketio", socketio),
         ("msgpack", msgpack),
@@ -527,6 +527,9 @@ fn main() {
         eprintln!("{file}: {written} section(s) written");
     }
 }
+
+/// Writes one table of the report.
+type Section = fn(&Run, &mut String);
 
 /// `text` with what lies between `<!-- report:NAME -->` and `<!-- /report:NAME -->` replaced
 /// by `content`; `None` without those markers.

@@ -34,7 +34,7 @@ use serde_json::value::RawValue;
 use socketio_proto::msgpack::embed::{self, Dialect, Reader, Token};
 use socketio_proto::{EncodeError, Limits, Namespace, Packet, PacketType, Utf8Bytes};
 
-use crate::classic::{RoomName, names, read_options, string, write_options};
+use crate::classic::codec::{RoomName, names, read_options, string, write_options};
 use crate::{BroadcastOptions, ClusterError, ClusterMessage, Flags};
 
 /// One message between cluster nodes.

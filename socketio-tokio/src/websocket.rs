@@ -1,7 +1,7 @@
 //! One WebSocket's task, shared by the server and the client driver: frames from the sans-IO
 //! side are written in batches (everything queued, then one flush), frames read go back to it,
 //! and the outgoing backlog is bounded in bytes. A server socket also stops reading while its
-//! shard's input [`Gate`](crate::driver::Gate) is closed.
+//! shard's input [`Gate`](crate::driver::gate::Gate) is closed.
 //!
 //! Backpressure: while more than [`Backlog::pause_reading_above`] bytes wait to be written,
 //! the task stops reading from the peer, so a client that floods requests whose answers it does
@@ -218,7 +218,7 @@ pub(crate) async fn pump<S>(
     mut ws: WebSocketStream<S>,
     mut inbox: Inbox,
     backlog: Backlog,
-    gate: Option<&crate::driver::Gate>,
+    gate: Option<&crate::driver::gate::Gate>,
     mut incoming: impl FnMut(Frame) -> bool,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -244,7 +244,7 @@ pub(crate) async fn pump<S>(
             }
             continue;
         }
-        let gated = gate.is_some_and(crate::driver::Gate::is_closed);
+        let gated = gate.is_some_and(crate::driver::gate::Gate::is_closed);
         let reading =
             !gated && shared.queued.load(Ordering::Relaxed) <= backlog.pause_reading_above;
         tokio::select! {
@@ -303,7 +303,7 @@ where
     }
 }
 
-async fn wait_gate(gate: Option<&crate::driver::Gate>) {
+async fn wait_gate(gate: Option<&crate::driver::gate::Gate>) {
     if let Some(gate) = gate {
         gate.wait_open().await;
     }

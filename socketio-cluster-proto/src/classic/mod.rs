@@ -30,7 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod codec;
+pub(crate) mod codec;
 
 use std::collections::VecDeque;
 

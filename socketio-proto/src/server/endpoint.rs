@@ -72,30 +72,19 @@
 use std::time::{Duration, Instant};
 
 use engineio_proto::session::endpoint::{IdSource, Input, SessionKey};
-use engineio_proto::session::server::{ServerConfig as EngineConfig, Transmit};
+use engineio_proto::session::server::Transmit;
 use serde::Serialize;
 
 use super::adapter::{Adapter, MemoryAdapter, Restore};
-use super::connection::ConnectionConfig;
+use super::config::EndpointConfig;
 use super::events::{ConnectRequest, ReplyTo, ServerEvent, SocketRef};
 use super::handshake::Handshake;
 use super::local::Local;
 use super::query::{QueryError, QueryId};
-use super::recovery::{RecoveryConfig, RecoveryRequest};
+use super::recovery::RecoveryRequest;
 use super::rooms::BroadcastTarget;
 use crate::session::SessionError;
 use crate::{AckId, Namespace, Packet};
-
-/// Server-wide settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EndpointConfig {
-    /// The Engine.IO sessions' settings (heartbeats, `maxPayload`, transports, v3).
-    pub engine: EngineConfig,
-    /// Each connection's settings (`connectTimeout`, decoder limits, the wire format).
-    pub connection: ConnectionConfig,
-    /// Connection state recovery; off when `None`.
-    pub recovery: Option<RecoveryConfig>,
-}
 
 /// Every client of one Socket.IO server. See the [module docs](crate::server) for the run loop.
 #[derive(Debug)]

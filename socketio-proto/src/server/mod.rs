@@ -56,6 +56,7 @@
 //! [`endpoint`](self::Endpoint) docs drive a polling handshake by hand.
 
 mod adapter;
+mod config;
 mod connection;
 mod endpoint;
 mod events;
@@ -66,10 +67,11 @@ mod recovery;
 mod rooms;
 
 pub use adapter::{Adapter, MemoryAdapter, Restore};
+pub use config::EndpointConfig;
 pub use connection::{
     Connection, ConnectionCloseReason, ConnectionConfig, ConnectionEvent, DisconnectReason, Output,
 };
-pub use endpoint::{Endpoint, EndpointConfig};
+pub use endpoint::Endpoint;
 pub use events::{ConnectRequest, ReplyTo, ServerEvent, SocketRef};
 pub use handshake::Handshake;
 pub use local::{Local, Notice};

@@ -19,7 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use super::{Inputs, Machine, Msg, Reply, Shard};
+use super::shard::{Inputs, Machine, Msg, Reply, SHARD_TAGS, Shard};
 use crate::policy::{ConnectionLimits, Options, RequestInfo};
 use crate::websocket;
 
@@ -441,13 +441,10 @@ pub(crate) fn shard_of(id: &str, shards: usize) -> Option<usize> {
     (index < shards).then_some(index)
 }
 
-/// The first character of the ids of shard `n`: URL-safe base64 digits.
-pub(crate) const SHARD_TAGS: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 #[cfg(test)]
 mod tests {
-    use super::{SHARD_TAGS, shard_of};
+    use super::shard_of;
+    use crate::driver::shard::SHARD_TAGS;
 
     #[test]
     fn an_id_names_its_shard_when_there_is_one() {

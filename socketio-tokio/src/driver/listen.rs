@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::http::{Connection, Shared, plain};
-use super::{Machine, Shard};
+use super::shard::{Machine, Shard};
 use crate::policy::Options;
 
 const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);

@@ -20,8 +20,8 @@ use http_body_util::Full;
 use hyper::body::{Body, Frame, SizeHint};
 use hyper::{Request, Response, StatusCode};
 
-use super::Machine;
 use super::http::{Shared, plain};
+use super::shard::Machine;
 
 /// A tower layer that serves Socket.IO on its path around any inner service.
 pub struct SocketIoLayer<M> {

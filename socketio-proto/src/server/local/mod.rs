@@ -16,8 +16,8 @@ mod pump;
 
 use peers::{Member, Peers, deliver, mark};
 
+use super::config::EndpointConfig;
 use super::connection::Connection;
-use super::endpoint::EndpointConfig;
 use super::events::{ConnectRequest, ReplyTo, ServerEvent, SocketRef};
 use super::handshake::Handshake;
 use super::query::{Answer, Answers, Queries, QueryError, QueryId, RemoteSocket};
