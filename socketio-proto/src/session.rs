@@ -94,6 +94,11 @@ pub enum SessionError {
     Encode,
     /// The Engine.IO session refused the message (closed, or larger than `maxPayload`).
     Engine(engineio_proto::session::SessionError),
+    /// The client's send buffer (emits waiting for their namespace to connect) is full.
+    BufferFull,
+    /// The packet is not of the kind the call sends (an EVENT for an emit, an ACK with its id
+    /// for an acknowledgement).
+    WrongPacket,
 }
 
 impl fmt::Display for SessionError {
@@ -107,6 +112,10 @@ impl fmt::Display for SessionError {
             SessionError::AuthNotAnObject => f.write_str("the auth payload must be a JSON object"),
             SessionError::Encode => f.write_str("the packet cannot be encoded"),
             SessionError::Engine(e) => write!(f, "{e}"),
+            SessionError::BufferFull => f.write_str("the send buffer is full"),
+            SessionError::WrongPacket => {
+                f.write_str("the packet is not of the kind this call sends")
+            }
         }
     }
 }

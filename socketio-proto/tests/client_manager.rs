@@ -18,7 +18,7 @@ use socketio_proto::client::{
     AckRef, Auth, Backoff, ConnectError, EmitOptions, Manager, ManagerConfig, ManagerEvent,
     SocketOptions, Transmit,
 };
-use socketio_proto::{AckId, ProtocolVersion, Utf8Bytes};
+use socketio_proto::{AckId, Packet, ProtocolVersion, SessionError, Utf8Bytes};
 
 // ---------------------------------------------------------------------------------------------
 // Backoff
@@ -599,6 +599,76 @@ fn events_before_the_connect_reply_are_delivered_right_after_it() {
     };
     let (n,): (u32,) = packet.args().unwrap();
     assert_eq!(n, 1);
+}
+
+#[test]
+fn both_buffers_are_bounded() {
+    let config = ManagerConfig {
+        max_buffered: 2,
+        ..ManagerConfig::default()
+    };
+    let mut h = Harness::new(config, draws(&[]));
+    h.responder = silent();
+    h.connect("/", SocketOptions::default());
+    h.emit("/", "a", EmitOptions::default());
+    h.emit("/", "b", EmitOptions::default());
+    let full = h.manager.emit(h.now, "/", "c", &(), EmitOptions::default());
+    assert_eq!(full, Err(SessionError::BufferFull));
+    // Two events before the CONNECT reply are held; a third closes the session.
+    h.push(&[r#"2["e1"]"#, r#"2["e2"]"#]);
+    assert!(h.manager.is_open());
+    h.push(&[r#"2["e3"]"#]);
+    assert!(
+        !h.manager.is_open(),
+        "a server flooding before CONNECT is cut off"
+    );
+}
+
+#[test]
+fn a_received_event_is_forwarded_and_acknowledged_as_built_packets() {
+    let mut h = Harness::v5();
+    h.connect("/", SocketOptions::default());
+    h.push(&[
+        r#"0{"sid":"x"}"#,
+        r#"51-7["pic",{"_placeholder":true,"num":0}]"#,
+    ]);
+    h.manager.handle_websocket_frame(
+        h.now,
+        h.socket.unwrap(),
+        Frame::Binary(vec![1u8, 2, 3].into()),
+    );
+    h.drain();
+    let ManagerEvent::Event { packet, .. } = h.raw_events.last().unwrap().clone() else {
+        panic!("{:?}", h.events())
+    };
+    assert_eq!(packet.ack_id().map(AckId::get), Some(7));
+    // Passed on with an ack id of the manager's; its attachment travels again.
+    let sent = h.sent.len();
+    let ack = h
+        .manager
+        .emit_packet(h.now, packet.clone(), with_ack(None))
+        .unwrap();
+    assert_eq!(ack, Some(AckRef::Id(AckId::new(0).unwrap())));
+    h.drain();
+    assert_eq!(
+        h.sent_texts()[sent..],
+        [r#"51-0["pic",{"_placeholder":true,"num":0}]"#, "<bin:3>"]
+    );
+    // The event's own ack, answered with its arguments unchanged.
+    let answer = Packet::ack_raw(
+        socketio_proto::Namespace::main(),
+        packet.ack_id().unwrap(),
+        &packet.raw_args()[1..],
+        packet.attachments().to_vec(),
+    )
+    .unwrap();
+    h.manager.ack_packet(answer).unwrap();
+    h.drain();
+    assert_eq!(
+        h.sent_texts()[h.sent.len() - 2..],
+        [r#"61-7[{"_placeholder":true,"num":0}]"#, "<bin:3>"]
+    );
+    assert_eq!(h.manager.ack_packet(packet), Err(SessionError::WrongPacket));
 }
 
 #[test]

@@ -31,6 +31,12 @@ pub struct ManagerConfig {
     /// [`Parser::Msgpack`](crate::Parser::Msgpack) for servers using
     /// `socket.io-msgpack-parser` (protocol v5 only).
     pub parser: crate::Parser,
+    /// The most packets one namespace holds in each of its buffers: emits waiting for the
+    /// namespace to connect (beyond, [`Manager::emit`] fails with
+    /// [`SessionError::BufferFull`]) and events the server sent before answering CONNECT
+    /// (beyond, the session is closed as a protocol error). 10 000; socket.io-client has no
+    /// limit.
+    pub max_buffered: usize,
 }
 
 impl Default for ManagerConfig {
@@ -46,6 +52,7 @@ impl Default for ManagerConfig {
             timeout: Some(Duration::from_secs(20)),
             limits: Limits::default(),
             parser: crate::Parser::Text,
+            max_buffered: 10_000,
         }
     }
 }

@@ -329,10 +329,42 @@ impl Manager {
         if RESERVED_EVENT_NAMES.contains(&event) {
             return Err(SessionError::ReservedEventName);
         }
-        let ns = self.sockets[idx].namespace.clone();
+        let packet = Packet::event(self.sockets[idx].namespace.clone(), event, args, None)?;
+        self.emit_packet(now, packet, options)
+    }
+
+    /// [`Manager::emit`] with an EVENT packet built by the caller ([`Packet::event`],
+    /// [`Packet::event_raw`], or a received event passed on, binary attachments shared, not
+    /// copied). Its namespace says where it goes; whatever ack id it carries is replaced by
+    /// the manager's (or removed, when `options` asks for no ack).
+    pub fn emit_packet(
+        &mut self,
+        now: Instant,
+        mut packet: Packet,
+        options: EmitOptions,
+    ) -> Result<Option<AckRef>, SessionError> {
+        if !matches!(
+            packet.packet_type(),
+            PacketType::Event | PacketType::BinaryEvent
+        ) {
+            return Err(SessionError::WrongPacket);
+        }
+        if packet
+            .event_name()
+            .is_some_and(|name| RESERVED_EVENT_NAMES.contains(&name.as_str()))
+        {
+            return Err(SessionError::ReservedEventName);
+        }
+        let idx = self
+            .find(packet.namespace())
+            .ok_or(SessionError::NotConnected)?;
+        packet.ack_id = None;
+        let buffering = !self.sockets[idx].connected;
         let socket = &mut self.sockets[idx];
         if socket.options.retries > 0 && !options.volatile {
-            let packet = Packet::event(ns, event, args, None)?;
+            if socket.queue.len() >= self.config.max_buffered {
+                return Err(SessionError::BufferFull);
+            }
             let seq = socket.queue_seq;
             socket.queue_seq += 1;
             let timeout = options.timeout.or(socket.options.ack_timeout);
@@ -346,18 +378,22 @@ impl Manager {
             self.drain_queue(now, idx, false);
             return Ok(Some(AckRef::Queued(seq)));
         }
+        let dropped = options.volatile && self.ready != Ready::Open;
+        if buffering && !dropped && socket.send_buffer.len() >= self.config.max_buffered {
+            return Err(SessionError::BufferFull);
+        }
         let ack_id = if options.ack {
             Some(AckId::new(socket.next_ack).ok_or(SessionError::AckIdsExhausted)?)
         } else {
             None
         };
-        let packet = Packet::event(ns, event, args, ack_id)?;
+        packet.ack_id = ack_id;
         if let Some(id) = ack_id {
             self.sockets[idx].next_ack += 1;
             let timeout = options.timeout.or(self.sockets[idx].options.ack_timeout);
             self.register_ack(now, idx, id, timeout, AckRef::Id(id));
         }
-        if options.volatile && self.ready != Ready::Open {
+        if dropped {
             // Dropped, as the JS client does when the transport is not writable.
         } else if self.sockets[idx].connected {
             self.write(&packet)?;
@@ -378,6 +414,30 @@ impl Manager {
         let idx = self.find(namespace).ok_or(SessionError::NotConnected)?;
         let packet = Packet::ack(self.sockets[idx].namespace.clone(), id, args)?;
         self.write(&packet)
+    }
+
+    /// [`Manager::ack`] with an ACK packet built by the caller ([`Packet::ack`],
+    /// [`Packet::ack_raw`]): its namespace and ack id say what it answers.
+    pub fn ack_packet(&mut self, packet: Packet) -> Result<(), SessionError> {
+        if !matches!(
+            packet.packet_type(),
+            PacketType::Ack | PacketType::BinaryAck
+        ) || packet.ack_id().is_none()
+        {
+            return Err(SessionError::WrongPacket);
+        }
+        self.find(packet.namespace())
+            .ok_or(SessionError::NotConnected)?;
+        self.write(&packet)
+    }
+
+    /// Replaces the `auth` payload a namespace sends in its next CONNECT (socket.io-client's
+    /// `auth` given as a function is called before each attempt: call this on
+    /// [`ManagerEvent::ReconnectAttempt`]).
+    pub fn set_auth(&mut self, namespace: &str, auth: Option<Auth>) -> Result<(), SessionError> {
+        let idx = self.find(namespace).ok_or(SessionError::NotConnected)?;
+        self.sockets[idx].options.auth = auth;
+        Ok(())
     }
 
     /// Leaves a namespace (`socket.disconnect()`): DISCONNECT is sent if it was connected,

@@ -115,8 +115,11 @@ impl Manager {
             PacketType::Event | PacketType::BinaryEvent => {
                 if self.sockets[idx].connected {
                     self.deliver_event(idx, packet);
-                } else {
+                } else if self.sockets[idx].receive_buffer.len() < self.config.max_buffered {
                     self.sockets[idx].receive_buffer.push(packet);
+                } else {
+                    // A server that floods events before answering CONNECT.
+                    self.on_close(now, DisconnectReason::Engine(CloseReason::ParseError));
                 }
             }
             PacketType::Ack | PacketType::BinaryAck => self.on_ack(now, idx, packet),
