@@ -208,6 +208,14 @@ function attachHandlers(nsp, socket) {
     socket.disconnect();
   });
 
+  // A server-side cut: the Engine.IO connection is closed under the socket, without a
+  // DISCONNECT ("forced close", which recovery forgives); then the namespace gets
+  // `all-message`("missed-by-cut"), which the cut client misses and, recovered, gets back.
+  socket.on("cut-transport", () => {
+    socket.conn.close();
+    nsp.emit("all-message", "missed-by-cut");
+  });
+
   // `socket.data`, which fetchSockets shows other nodes and recovery gives back.
   socket.on("set-data", (value, ack) => {
     socket.data = value;

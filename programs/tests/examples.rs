@@ -1,5 +1,6 @@
-//! The published crate's examples, built and run as a user runs them, against the official
-//! `socket.io-client` 4.8 over WebSocket only, polling only, and polling upgraded to WebSocket.
+//! The published crate's examples, built and run as a user runs them, over WebSocket only,
+//! polling only, and polling upgraded to WebSocket: the axum server against the official
+//! `socket.io-client` 4.8, the client against the official `socket.io` 4.8 server.
 #![allow(clippy::unwrap_used)] // tests state their expectations with unwrap
 
 mod support;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Process, assert_all_passed, run_script};
+use support::{Process, assert_all_passed, node_server, run_script};
 
 /// Builds `socketio-tokio`'s example `name` (cargo is already running this test, so the
 /// dependencies are built) and returns its executable.
@@ -60,5 +61,43 @@ fn axum_chat_with_the_official_client() {
             &["page", "join", "chat-to-rooms", "chat-binary", "echo"],
         );
         assert!(status.success(), "{label}: the script exited with {status}");
+    }
+}
+
+#[test]
+fn client_chat_against_the_official_server() {
+    if !support::node_available() {
+        return;
+    }
+    let executable = example("client_chat");
+    for transport in ["websocket", "polling", "upgrade"] {
+        let (mut server, addr) = node_server("client-chat-server.mjs", 0, &[]);
+        let mut command = Command::new(&executable);
+        command
+            .env("URL", format!("http://{addr}"))
+            .env("TRANSPORT", transport);
+        let mut client = Process::spawn(command);
+        let mut lines = Vec::new();
+        while let Some(line) = client.next_line(Duration::from_secs(30)) {
+            lines.push(line);
+        }
+        let status = client.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "client_chat over {transport}: {status}, {lines:?}"
+        );
+        assert_eq!(
+            lines,
+            [
+                r#"chat: ["hello from rust"]"#,
+                r#"chat: ["from node",{"_placeholder":true,"num":0}]"#
+            ],
+            "client_chat over {transport}"
+        );
+        let result = server.wait_for_line("RESULT ");
+        assert_eq!(
+            result, "ok",
+            "client_chat over {transport}: the server says {result}"
+        );
     }
 }

@@ -69,8 +69,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod args;
 pub mod client;
 pub mod driver;
+pub mod handler;
 pub mod policy;
 pub mod server;
 mod websocket;

@@ -260,12 +260,21 @@ pub fn reference_server(port: u16) -> (Process, SocketAddr) {
 
 /// [`reference_server`] with more arguments (`--parser msgpack`, …).
 pub fn reference_server_with(port: u16, extra: &[&str]) -> (Process, SocketAddr) {
+    node_server(
+        "reference-server.mjs",
+        port,
+        &[&["--recovery"], extra].concat(),
+    )
+}
+
+/// `node interop/SCRIPT --port PORT ARGS…`, once it prints `LISTENING <port>`.
+pub fn node_server(script: &str, port: u16, args: &[&str]) -> (Process, SocketAddr) {
     npm_packages();
     let mut command = Command::new("node");
     command
-        .arg(interop_dir().join("reference-server.mjs"))
-        .args(["--port", &port.to_string(), "--recovery"])
-        .args(extra);
+        .arg(interop_dir().join(script))
+        .args(["--port", &port.to_string()])
+        .args(args);
     let mut process = Process::spawn(command);
     let port: u16 = process
         .wait_for_line("LISTENING ")

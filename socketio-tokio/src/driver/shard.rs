@@ -44,7 +44,7 @@ pub trait Machine: Send + Sized + 'static {
     /// Called when a lock on the machine is released: a place to hand what the commands made
     /// to other I/O (a cluster adapter's publisher).
     fn after_commands(&mut self) {}
-    /// Served as one shard of several ([`serve_sharded`]): every shard, this one included,
+    /// Served as one shard of several ([`serve_sharded`](super::serve_sharded)): every shard, this one included,
     /// in order. Called once, before any input.
     fn attach(&mut self, shards: &[Shard<Self>]) {
         let _ = shards;
@@ -128,7 +128,7 @@ impl<M> Inputs<M> {
 /// to a busy sibling keeps them itself (and closes its own [`Gate`]).
 pub const SIBLING_QUEUE: usize = 1024;
 
-/// The first character of the ids of shard `index` of a [`serve_sharded`] server (at most
+/// The first character of the ids of shard `index` of a [`serve_sharded`](super::serve_sharded) server (at most
 /// 64 shards: URL-safe base64 digits), which the driver reads to route a session's requests
 /// to its shard; `None` beyond. Give a shard's machine ids that begin with it
 /// (`OsIds::tagged`).

@@ -5,7 +5,7 @@ use std::fmt;
 use socketio_proto::server::QueryError;
 use socketio_proto::{EncodeError, SessionError};
 
-use super::args::ArgsError;
+use crate::args::ArgsError;
 
 /// Why a command of the application API failed.
 #[derive(Debug)]

@@ -9,13 +9,14 @@ use serde::de::DeserializeOwned;
 use socketio_proto::Namespace;
 use socketio_proto::server::{ConnectRequest, Handshake, ReplyTo};
 
-use super::args::{Event, IntoArgs};
 use super::error::{Error, Refusal};
-use super::handler::{BoxFuture, ConnectionHandler};
 use super::machine::Server;
 use super::operators::{Acks, Operators};
+use super::socket::ConnectionHandler;
 use super::socket::Socket;
+use crate::args::{Event, IntoArgs};
 use crate::driver::Shard;
+use crate::handler::BoxFuture;
 
 /// The server (the reference's `io`): namespaces and their handlers, broadcasts, cluster-wide
 /// operations, shutdown. Cheap to clone, `Send + Sync`.

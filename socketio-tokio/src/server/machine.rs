@@ -14,13 +14,14 @@ use socketio_proto::server::{
 use socketio_proto::{AckId, Namespace, Packet};
 use tokio::sync::oneshot;
 
-use super::args::Event;
 use super::error::{Error, Refusal};
-use super::handler::{ConnectionHandler, DisconnectHandler, ErasedEventHandler};
 use super::io::{Connecting, Middleware, NamespaceEntry, Registry, ServerSideEmit, SocketIo};
 use super::shards::ShardGroup;
 use super::socket::{Ack, Socket};
+use super::socket::{ConnectionHandler, DisconnectHandler};
+use crate::args::Event;
 use crate::driver::{Machine, Shard};
+use crate::handler::ErasedEventHandler;
 
 /// A command run on the endpoint after every lock (a cluster adapter's driver draining its
 /// commands).
@@ -58,7 +59,7 @@ impl std::fmt::Debug for Server {
 enum Job {
     Connect(Connecting, Arc<NamespaceEntry>),
     Connected(Socket, ConnectionHandler),
-    Event(Socket, Event, Arc<dyn ErasedEventHandler>),
+    Event(Socket, Event, Arc<dyn ErasedEventHandler<Socket>>),
     Disconnected(Socket, DisconnectReason, DisconnectHandler),
     ServerSideEmit(ServerSideEmit, Arc<dyn Fn(ServerSideEmit) + Send + Sync>),
 }

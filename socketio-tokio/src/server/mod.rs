@@ -9,23 +9,21 @@
 //!   [`Builder::build_service`] (hyper), [`Builder::build_server`] (standalone, one
 //!   endpoint per thread with [`Builder::threads`]).
 //!
-//! Handlers are sync or async ([`handler`]); arguments are typed with serde ([`Data`]) or
+//! Handlers are sync or async ([`handler`](crate::handler)); arguments are typed with serde ([`Data`]) or
 //! read as they came ([`Event`]), binary values by reference count, never copied.
 
-pub mod args;
 mod builder;
 mod error;
-pub mod handler;
 mod io;
 mod machine;
 mod operators;
 mod shards;
 mod socket;
 
-pub use args::{ArgsError, Data, Event, FromEvent, IntoArgs};
+pub use crate::args::{ArgsError, Data, Event, FromEvent, IntoArgs};
+pub use crate::handler::Reply;
 pub use builder::{Builder, ClusterDriver, Node, Standalone};
 pub use error::{Error, Refusal};
-pub use handler::Reply;
 pub use io::{Connecting, NamespaceBuilder, ServerSideEmit, SocketIo};
 pub use machine::Server;
 pub use operators::{Acks, Operators};

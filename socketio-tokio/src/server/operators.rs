@@ -7,10 +7,10 @@ use serde::de::DeserializeOwned;
 use socketio_proto::Namespace;
 use socketio_proto::server::{Answers, BroadcastTarget, QueryReply, RemoteSocket};
 
-use super::args::{ArgsError, Event, IntoArgs};
 use super::error::Error;
 use super::io::SocketIo;
 use super::socket::check_name;
+use crate::args::{ArgsError, Event, IntoArgs};
 
 /// Who a broadcast or an operation reaches: the sockets of one namespace in any of its rooms
 /// (all of them when none is named), but those in its exceptions; on every server unless

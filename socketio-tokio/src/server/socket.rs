@@ -9,13 +9,16 @@ use serde::de::DeserializeOwned;
 use socketio_proto::server::{DisconnectReason, Handshake, SocketRef};
 use socketio_proto::{AckId, Namespace};
 
-use super::args::{ArgsError, Event, IntoArgs, read_args};
 use super::error::Error;
-use super::handler::{AsyncEventHandler, DisconnectHandler, ErasedEventHandler, EventHandler};
 use super::io::SocketIo;
 use super::machine::Server;
 use super::operators::Operators;
+use crate::args::{ArgsError, Event, IntoArgs, read_args};
 use crate::driver::Shard;
+use crate::handler::{
+    AsyncEventHandler, AsyncHandler, ErasedEventHandler, EventHandler, Responder, SyncHandler,
+    Target,
+};
 
 /// One client in one namespace (the reference's `socket`): cheap to clone, `Send + Sync`, usable
 /// from any task. Its commands act at once; those of a socket that has left do nothing (or
@@ -36,14 +39,14 @@ pub(crate) struct SocketInner {
 /// A socket's handlers.
 #[derive(Default)]
 pub(crate) struct Handlers {
-    pub(crate) events: Vec<(Box<str>, Arc<dyn ErasedEventHandler>)>,
-    pub(crate) any: Option<Arc<dyn ErasedEventHandler>>,
+    pub(crate) events: Vec<(Box<str>, Arc<dyn ErasedEventHandler<Socket>>)>,
+    pub(crate) any: Option<Arc<dyn ErasedEventHandler<Socket>>>,
     pub(crate) disconnect: Option<DisconnectHandler>,
 }
 
 impl Handlers {
     /// The handler for `name`, else the catch-all.
-    pub(crate) fn for_event(&self, name: &str) -> Option<Arc<dyn ErasedEventHandler>> {
+    pub(crate) fn for_event(&self, name: &str) -> Option<Arc<dyn ErasedEventHandler<Socket>>> {
         self.events
             .iter()
             .find(|(event, _)| **event == *name)
@@ -125,22 +128,22 @@ impl Socket {
     }
 
     /// Calls `handler` for every event named `event` (replacing an earlier handler of that
-    /// name): sync, run inline in arrival order. See [`handler`](super::handler).
-    pub fn on<H: EventHandler<M>, M: 'static>(&self, event: &str, handler: H) {
-        let handler = Arc::new(super::handler::SyncHandler(handler, PhantomData));
+    /// name): sync, run inline in arrival order. See [`handler`](crate::handler).
+    pub fn on<H: EventHandler<Socket, M>, M: 'static>(&self, event: &str, handler: H) {
+        let handler = Arc::new(SyncHandler(handler, PhantomData));
         self.set_handler(event, handler);
     }
 
     /// Calls `handler` for every event named `event`: async.
-    pub fn on_async<H: AsyncEventHandler<M>, M: 'static>(&self, event: &str, handler: H) {
-        let handler = Arc::new(super::handler::AsyncHandler(handler, PhantomData));
+    pub fn on_async<H: AsyncEventHandler<Socket, M>, M: 'static>(&self, event: &str, handler: H) {
+        let handler = Arc::new(AsyncHandler(handler, PhantomData));
         self.set_handler(event, handler);
     }
 
     /// Calls `handler` for the events no [`on`](Self::on) handler takes (a catch-all, with
     /// [`Event::name`] to tell them apart).
-    pub fn on_any<H: EventHandler<M>, M: 'static>(&self, handler: H) {
-        self.handlers().any = Some(Arc::new(super::handler::SyncHandler(handler, PhantomData)));
+    pub fn on_any<H: EventHandler<Socket, M>, M: 'static>(&self, handler: H) {
+        self.handlers().any = Some(Arc::new(SyncHandler(handler, PhantomData)));
     }
 
     /// Calls `handler` when the socket leaves, with the reason (its rooms are already gone).
@@ -151,7 +154,7 @@ impl Socket {
         self.handlers().disconnect = Some(Arc::new(handler));
     }
 
-    fn set_handler(&self, event: &str, handler: Arc<dyn ErasedEventHandler>) {
+    fn set_handler(&self, event: &str, handler: Arc<dyn ErasedEventHandler<Socket>>) {
         let mut handlers = self.handlers();
         match handlers
             .events
@@ -163,7 +166,7 @@ impl Socket {
         }
     }
 
-    /// Emits `event` to this socket (`socket.emit`). `args` as in [`args`](super::args): a
+    /// Emits `event` to this socket (`socket.emit`). `args` as in [`args`](crate::args): a
     /// tuple for several arguments, an [`Event`] to forward one. Fails when the arguments do
     /// not encode or the name is reserved; a socket that left is not an error (nobody
     /// receives it), as in the reference.
@@ -333,10 +336,6 @@ impl Ack {
         }
     }
 
-    pub(crate) fn none() -> Ack {
-        Ack { target: None }
-    }
-
     /// Whether the client asked for an acknowledgement.
     pub fn is_requested(&self) -> bool {
         self.target.is_some()
@@ -358,18 +357,39 @@ impl Ack {
     }
 }
 
-/// An event whose arguments did not fit the handler: it is not called; with the `tracing`
-/// feature, a debug event says so.
-pub(crate) fn unexpected(socket: &Socket, event: &Event, err: &ArgsError) {
-    #[cfg(feature = "tracing")]
-    tracing::debug!(
-        socket = socket.id(),
-        event = event.name().as_deref().unwrap_or(""),
-        error = %err,
-        "event not handled: unexpected arguments"
-    );
-    let _ = (socket, event, err);
+impl Responder for Ack {
+    fn none() -> Ack {
+        Ack { target: None }
+    }
+
+    fn respond<T: serde::Serialize + ?Sized>(self, value: &T) {
+        // Fails when the client asked for no ack or left: nobody to answer.
+        let _ = self.send(value);
+    }
 }
+
+impl Target for Socket {
+    type Ack = Ack;
+
+    /// The handler is not called; with the `tracing` feature, a debug event says so.
+    fn unexpected(&self, event: &Event, err: &ArgsError) {
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            socket = self.id(),
+            event = event.name().as_deref().unwrap_or(""),
+            error = %err,
+            "event not handled: unexpected arguments"
+        );
+        let _ = (event, err);
+    }
+}
+
+/// What runs when a socket leaves: sync `Fn(Socket, DisconnectReason)`.
+pub(crate) type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) + Send + Sync>;
+
+/// What runs when a socket joins a namespace (its handlers are set here): sync, so that no
+/// event can arrive before them.
+pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) + Send + Sync>;
 
 /// `event`, unless the name is reserved.
 pub(crate) fn check_name(event: &str) -> Result<&str, Error> {
