@@ -1,18 +1,20 @@
 //! Prints the README's benchmark tables from one bench run: criterion's medians (read from
 //! `target/criterion/<group>/<function>/<case>/new/estimates.json`), the allocation counts
 //! the bench binaries print (`allocs <id> <n>` lines in their saved output) and the load
-//! benchmark's measurements (`load <scenario> <server> <value>` lines of `examples/load.rs`).
+//! benchmarks' measurements (`load <scenario> <server> <value>` lines of `examples/load.rs`
+//! and `examples/client_load.rs`).
 //!
 //! ```text
 //! cargo bench -p socketio-sansio-benches -- --warm-up-time 0.5 --measurement-time 1 | tee target/bench.txt
 //! cargo run --release -p socketio-sansio-benches --example load | tee target/load.txt
+//! cargo run --release -p socketio-sansio-benches --example client_load | tee target/client.txt
 //! cargo run -p socketio-sansio-benches --example report -- target/bench.txt target/load.txt \
-//!     --write benches/README.md --write README.md
+//!     target/client.txt --write benches/README.md --write README.md
 //! ```
 //!
 //! Cells are "median (allocations)"; "–" marks a benchmark missing from the run. Each table
-//! is a section (`engineio`, `socketio`, `msgpack`, `sweeps`, `broadcast`, `load`, and
-//! `headline`: the load benchmark's main rows). Without `--write` they are printed; with it,
+//! is a section (`engineio`, `socketio`, `msgpack`, `sweeps`, `broadcast`, `load`,
+//! `headline`: the load benchmark's main rows, and `client`: the client benchmark). Without `--write` they are printed; with it,
 //! each named file gets every section between its markers, `<!-- report:NAME -->` …
 //! `<!-- /report:NAME -->`, so the tables in the documents are a run's output, never copied
 //! by hand. A section the run did not measure is left as it was.
@@ -31,6 +33,8 @@ struct Run {
     load: BTreeMap<(String, String), Vec<f64>>,
     /// The servers of the load benchmark, in the order they ran.
     load_servers: Vec<String>,
+    /// The client benchmark (`examples/client_load.rs`): (metric, client@server) ⇒ rounds.
+    client: BTreeMap<(String, String), Vec<f64>>,
 }
 
 impl Run {
@@ -439,6 +443,7 @@ fn main() {
     let mut js = HashMap::new();
     let mut load = BTreeMap::new();
     let mut load_servers: Vec<String> = Vec::new();
+    let mut client = BTreeMap::new();
     let mut inputs = Vec::new();
     let mut outputs = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -464,6 +469,16 @@ fn main() {
                         js.insert(id.to_owned(), ns);
                     }
                 }
+                (Some("load"), Some(scenario), Some(who), Some(value))
+                    if scenario.starts_with("client_") =>
+                {
+                    if let Ok(value) = value.parse() {
+                        client
+                            .entry((scenario.to_owned(), who.to_owned()))
+                            .or_insert_with(Vec::new)
+                            .push(value);
+                    }
+                }
                 (Some("load"), Some(scenario), Some(server), Some(value)) => {
                     if let Ok(value) = value.parse() {
                         if !load_servers.iter().any(|s| s == server) {
@@ -484,8 +499,9 @@ fn main() {
         js,
         load,
         load_servers,
+        client,
     };
-    let sections: [(&str, Section); 7] = [
+    let sections: [(&str, Section); 8] = [
         ("engineio", engineio),
         ("socketio", socketio),
         ("msgpack", msgpack),
@@ -493,6 +509,7 @@ fn main() {
         ("broadcast", broadcast_and_session),
         ("load", load_table),
         ("headline", headline_table),
+        ("client", client_table),
     ];
     let generated: Vec<(&str, String)> = sections
         .iter()
@@ -554,6 +571,68 @@ fn load_median(run: &Run, scenario: &str, server: &str) -> Option<f64> {
         .clone();
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied()
+}
+
+/// The client benchmark: our client and the JavaScript one, against our server and the
+/// Node.js one, and the ratios.
+fn client_table(run: &Run, out: &mut String) {
+    if run.client.is_empty() {
+        return;
+    }
+    let median = |metric: &str, who: &str| {
+        let mut values = run
+            .client
+            .get(&(metric.to_owned(), who.to_owned()))?
+            .clone();
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied()
+    };
+    let columns = [
+        ("ours-client@ours", "our client → our server"),
+        ("js-client@ours", "JS client → our server"),
+        ("ours-client@node", "our client → Node.js server"),
+        ("js-client@node", "JS client → Node.js server"),
+    ];
+    let rows = [
+        (
+            "client_emits_per_s",
+            "emits/s (100 000 at once, then one ack)",
+            0,
+        ),
+        ("client_acks_per_s_w100", "acks/s, 100 in flight", 0),
+        ("client_acks_per_s_w1", "acks/s, one at a time", 0),
+        ("client_idle_kib", "memory per idle client (KiB)", 1),
+    ];
+    let heads: Vec<&str> = columns.iter().map(|(_, head)| *head).collect();
+    let _ = writeln!(out, "| | {} |", heads.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(columns.len()));
+    for (metric, label, digits) in rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|(who, _)| median(metric, who).map_or("–".into(), |v| format!("{v:.digits$}")))
+            .collect();
+        let _ = writeln!(out, "| {label} | {} |", cells.join(" | "));
+    }
+    let ratio = |metric: &str, server: &str| match (
+        median(metric, &format!("ours-client@{server}")),
+        median(metric, &format!("js-client@{server}")),
+    ) {
+        (Some(ours), Some(js)) if js != 0.0 => factor(ours / js),
+        _ => "–".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "\nOur client against the JavaScript one, on our server: emits/s {}, acks/s {} (one at a \
+         time {}), memory per idle client {}; on the Node.js server: emits/s {}, acks/s {}, \
+         memory {}.",
+        ratio("client_emits_per_s", "ours"),
+        ratio("client_acks_per_s_w100", "ours"),
+        ratio("client_acks_per_s_w1", "ours"),
+        ratio("client_idle_kib", "ours"),
+        ratio("client_emits_per_s", "node"),
+        ratio("client_acks_per_s_w100", "node"),
+        ratio("client_idle_kib", "node"),
+    );
 }
 
 /// The README's first table: the load benchmark's main rows, and the mounted path's ratios.

@@ -20,6 +20,7 @@ use socketio_proto::client::{Auth, ManagerEvent, Transmit};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::{Ack, Client, Error, Life, Shared, State, ack_outcome, handle};
 use crate::args::Event;
@@ -62,7 +63,11 @@ impl Driver {
             base,
             path,
             headers: headers.into(),
-            http: HttpClient::builder(TokioExecutor::new()).build_http(),
+            http: HttpClient::builder(TokioExecutor::new()).build({
+                let mut connector = HttpConnector::new();
+                connector.set_nodelay(true);
+                connector
+            }),
             inputs,
             requests: HashMap::new(),
             sockets: HashMap::new(),
@@ -404,8 +409,19 @@ async fn open_websocket(
         }
         request
     });
+    // A 2 KiB read buffer (tungstenite's default, 128 KiB zero-filled, would be most of an
+    // idle client's memory); Nagle off, as for the polling requests.
+    let config = WebSocketConfig::default().read_buffer_size(2048);
+    // Boxed: the connection's future is large and only needed until the handshake is done;
+    // the task then keeps only what the pump needs, for the socket's whole life.
     let connected = match request {
-        Ok(request) => tokio_tungstenite::connect_async(request).await.ok(),
+        Ok(request) => Box::pin(tokio_tungstenite::connect_async_with_config(
+            request,
+            Some(config),
+            true,
+        ))
+        .await
+        .ok(),
         Err(_) => None,
     };
     let Some((ws, _)) = connected else {
