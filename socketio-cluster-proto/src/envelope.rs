@@ -430,11 +430,12 @@ fn flags_json(f: &Flags) -> String {
     if let Some(compress) = f.compress {
         entries.push(format!(r#""compress":{compress}"#));
     }
-    if let Some(timeout) = f.timeout {
-        entries.push(format!(r#""timeout":{timeout}"#));
-    }
+    // A `RemoteSocket`'s operator sets `expectSingleResponse`, then `timeout`.
     if f.expect_single_response {
         entries.push(r#""expectSingleResponse":true"#.to_owned());
+    }
+    if let Some(timeout) = f.timeout {
+        entries.push(format!(r#""timeout":{timeout}"#));
     }
     format!("{{{}}}", entries.join(","))
 }

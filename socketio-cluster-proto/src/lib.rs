@@ -86,6 +86,7 @@ mod adapter;
 pub mod classic;
 pub mod envelope;
 mod message;
+pub mod postgres;
 pub mod redis;
 pub mod sharded;
 pub mod streams;

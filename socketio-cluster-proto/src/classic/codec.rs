@@ -162,7 +162,8 @@ pub(crate) fn write_options(
     Ok(())
 }
 
-/// `flags: {…}`, the set flags in a fixed order (receivers read them in any order).
+/// `flags: {…}`, the set flags in a fixed order (receivers read them in any order): a
+/// `RemoteSocket`'s `expectSingleResponse` before its `timeout`, as its operator sets them.
 fn write_flags(out: &mut Vec<u8>, f: &Flags) {
     out.extend_from_slice(b"\xa5flags");
     let count = usize::from(f.volatile)
@@ -177,12 +178,12 @@ fn write_flags(out: &mut Vec<u8>, f: &Flags) {
         out.extend_from_slice(b"\xa8compress");
         out.push(if compress { 0xc3 } else { 0xc2 });
     }
+    if f.expect_single_response {
+        out.extend_from_slice(b"\xb4expectSingleResponse\xc3");
+    }
     if let Some(timeout) = f.timeout {
         out.extend_from_slice(b"\xa7timeout");
         embed::write_number(out, timeout as f64);
-    }
-    if f.expect_single_response {
-        out.extend_from_slice(b"\xb4expectSingleResponse\xc3");
     }
 }
 
