@@ -35,14 +35,16 @@
 //!   `to-all` broadcasts one at a time, each when the last reached a client of node B (p50/p99
 //!   of send to arrival there). Throughput: it then sends 1 000, at most 10 in flight;
 //!   deliveries per second over both nodes, and node B's CPU per broadcast it received from
-//!   Redis.
+//!   Redis. `cluster-postgres` runs the same through PostgreSQL (`@socket.io/postgres-adapter`
+//!   0.5 on the Node.js nodes), on the database of `--postgres URL` (skipped without).
 //!
 //! Rounds are interleaved (server A, B, C, then again) and the median is reported. Options:
 //! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,ours-axum,socketioxide,socketioxide-axum,node`
 //! (`ours` runs on 2 shards, `--threads 2`; `ours-1` on one, for the scaling row;
 //! `ours-axum` and `socketioxide-axum` are each server's tower layer inside an axum 0.8
 //! router, the way an application mounts it, served by this program), `--only
-//! idle,echo,fanout,burst,heartbeat,connect,cluster,cluster-sharded,cluster-streams` (a subset
+//! idle,echo,fanout,burst,heartbeat,connect,cluster,cluster-sharded,cluster-streams,cluster-postgres`
+//! (a subset
 //! of the scenarios), `--ours PATH` (the
 //! `conformance-server` binary, `target/release/conformance-server`), `--idle N` (2 000; with a
 //! raised file-descriptor limit, 100 000 works: the benchmark raises its own soft limit to the
@@ -121,6 +123,7 @@ fn main() {
         idle,
         ours,
         only,
+        postgres: flag(&args, "--postgres"),
     };
     let mut results: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     runtime.block_on(async {
@@ -157,6 +160,8 @@ struct Config {
     ours: String,
     /// Run only these scenarios (`idle`, `echo`, `fanout`, `burst`, `connect`).
     only: Option<Vec<String>>,
+    /// A PostgreSQL database for the `cluster-postgres` scenario (`--postgres URL`).
+    postgres: Option<String>,
 }
 
 impl Config {
@@ -219,8 +224,14 @@ async fn start_with(
         }
         other => return Err(format!("unknown server {other}")),
     };
-    if let Some((url, adapter)) = redis {
-        command.args(["--redis", url, "--adapter", adapter]);
+    match redis {
+        Some((url, "postgres")) => {
+            command.args(["--postgres", url]);
+        }
+        Some((url, adapter)) => {
+            command.args(["--redis", url, "--adapter", adapter]);
+        }
+        None => {}
     }
     command
         .stdout(Stdio::piped())
@@ -314,7 +325,11 @@ async fn run_server(name: &str, config: &Config) -> Result<Vec<(String, f64)>, S
         ("cluster", "classic", "cluster"),
         ("cluster-sharded", "sharded", "cluster_sharded"),
         ("cluster-streams", "streams", "cluster_streams"),
+        ("cluster-postgres", "postgres", "cluster_postgres"),
     ] {
+        if adapter == "postgres" && config.postgres.is_none() {
+            continue;
+        }
         if config.runs(scenario) && matches!(name, "ours" | "node") {
             let cluster = cluster(name, config, adapter, 500, 1000, 10).await?;
             out.extend([
@@ -557,10 +572,21 @@ async fn cluster(
     broadcasts: usize,
     window: usize,
 ) -> Result<Cluster, String> {
-    let (_redis, url) = redis().await?;
     let heartbeat = (PING_INTERVAL_MS, PING_TIMEOUT_MS);
-    let a = start_with(name, config, heartbeat, Some((&url, adapter))).await?;
-    let b = start_with(name, config, heartbeat, Some((&url, adapter))).await?;
+    let (_redis, a, b) = if adapter == "postgres" {
+        let url = config
+            .postgres
+            .clone()
+            .ok_or("the postgres scenario needs --postgres URL")?;
+        let a = start_with(name, config, heartbeat, Some((&url, adapter))).await?;
+        let b = start_with(name, config, heartbeat, Some((&url, adapter))).await?;
+        (None, a, b)
+    } else {
+        let (redis, url) = redis().await?;
+        let a = start_with(name, config, heartbeat, Some((&url, adapter))).await?;
+        let b = start_with(name, config, heartbeat, Some((&url, adapter))).await?;
+        (Some(redis), a, b)
+    };
     let (on_a, received) = receivers(&a, per_node).await?;
     let mut on_b = Vec::with_capacity(per_node);
     for i in 0..per_node {

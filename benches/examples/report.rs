@@ -784,6 +784,26 @@ fn load_table(run: &Run, out: &mut String) {
             "streams adapter: node B's CPU per broadcast (µs)",
             1,
         ),
+        (
+            "cluster_postgres_p50_us",
+            "PostgreSQL adapter: latency p50 (µs)",
+            0,
+        ),
+        (
+            "cluster_postgres_p99_us",
+            "PostgreSQL adapter: latency p99 (µs)",
+            0,
+        ),
+        (
+            "cluster_postgres_deliveries_per_s",
+            "PostgreSQL adapter: deliveries/s",
+            0,
+        ),
+        (
+            "cluster_postgres_cpu_us_per_broadcast",
+            "PostgreSQL adapter: node B's CPU per broadcast (µs)",
+            1,
+        ),
     ];
     for (scenario, label, digits) in rows {
         let cells: Vec<String> = run

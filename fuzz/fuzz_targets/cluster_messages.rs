@@ -4,8 +4,9 @@
 //! message; a node of each adapter (a `ClusterAdapter` over the classic, sharded and streams
 //! wires) with requests of its own waiting takes the bytes on every channel it listens to
 //! (and, streams, as a stream entry), and each request still ends exactly once, with no more
-//! answers than the servers counted. The bytes are also read as a recovery session from
-//! Redis and as the HTTP request of a socket's handshake.
+//! answers than the servers counted. The same for a node of the PostgreSQL adapter, the
+//! bytes as a notification and as an attachment row. The bytes are also read as a recovery
+//! session from Redis and as the HTTP request of a socket's handshake.
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use socketio_cluster_proto::classic::{
     self, Broadcast, BroadcastWithAck, ClassicWire, Request, Response,
 };
 use socketio_cluster_proto::envelope::Envelope;
+use socketio_cluster_proto::postgres::{PostgresInput, PostgresOptions, PostgresWire};
 use socketio_cluster_proto::redis::{RedisCommand, RedisInput};
 use socketio_cluster_proto::sharded::{ShardedWire, SubscriptionMode};
 use socketio_cluster_proto::streams::StreamsWire;
@@ -122,7 +124,69 @@ fuzz_target!(|data: &[u8]| {
     node_with_pending_requests(data, ClusterAdapter::new(wire, &namespaces), false);
     let wire = StreamsWire::new("socket.io", Default::default());
     node_with_pending_requests(data, ClusterAdapter::new(wire, &namespaces), false);
+    postgres_node_with_pending_requests(data);
 });
+
+/// The PostgreSQL adapter's node, which counts 3 other servers by their heartbeats, waits
+/// for their answers to a `fetchSockets` and a `serverSideEmitWithAck`, and gets `data` as a
+/// notification (with and without a namespace) and as an attachment row.
+fn postgres_node_with_pending_requests(data: &[u8]) {
+    let now = Instant::now();
+    let wire = PostgresWire::new(PostgresOptions::default(), now);
+    let adapter = ClusterAdapter::new(wire, &[(Namespace::main(), "uid".to_owned())]);
+    let ids = Box::new(|| "sid".to_owned());
+    let mut endpoint = Endpoint::with_adapter(EndpointConfig::default(), ids, Box::new(adapter));
+    let feed = |endpoint: &mut Endpoint, input: PostgresInput| {
+        endpoint
+            .with_adapter_mut(now, |adapter: &mut ClusterAdapter<PostgresWire>, local| {
+                adapter.handle(now, local, input)
+            })
+            .expect("the cluster adapter");
+    };
+    let notification = |payload: String| PostgresInput::Notification {
+        channel: "socket.io#/".to_owned(),
+        payload,
+        at: now,
+    };
+    for peer in ["p1", "p2", "p3"] {
+        let hello = format!(r#"{{"type":1,"uid":"{peer}","nsp":"/"}}"#);
+        feed(&mut endpoint, notification(hello));
+    }
+    let main = Namespace::main();
+    let all = BroadcastTarget::all();
+    let queries = [
+        endpoint.fetch_sockets(now, &main, &all),
+        endpoint.server_side_emit_with_ack(now, &main, "[\"who\"]"),
+    ]
+    .map(|query| query.expect("a request is sent"));
+    let text = String::from_utf8_lossy(data).into_owned();
+    for _ in 0..2 {
+        feed(&mut endpoint, notification(text.clone()));
+        let row = PostgresInput::Attachment {
+            channel: "socket.io#/".to_owned(),
+            payload: Bytes::copy_from_slice(data),
+            at: now,
+        };
+        feed(&mut endpoint, row);
+    }
+    endpoint.handle_timeout(now + Duration::from_secs(5));
+    let mut ended = Vec::new();
+    while let Some(event) = endpoint.poll_event() {
+        if let ServerEvent::Reply(reply) = event {
+            if let Answers::ServerSideEmit(answers) = &reply.answers {
+                assert!(answers.len() <= 3, "one answer per server counted");
+            }
+            ended.push(reply.query);
+        }
+    }
+    ended.sort();
+    assert_eq!(ended.len(), queries.len(), "each request ends once");
+    let adapter = endpoint
+        .adapter_mut::<ClusterAdapter<PostgresWire>>()
+        .expect("the cluster adapter");
+    // Whatever came, the commands are bounded by what came.
+    assert!(std::iter::from_fn(|| adapter.poll_command()).count() < 64);
+}
 
 /// Node `uid` waits for the answers of 3 other nodes to each of its requests `uid0`
 /// (fetchSockets), `uid1` (serverSideEmitWithAck), `uid2` (a broadcast with acks) and,

@@ -4,10 +4,11 @@
 // disconnectSockets) towards node B. Run it with A and B swapped too.
 //
 // Usage: node cluster-clients.mjs --a URL --b URL [--requests | --our-requests]
-//        [--adapter classic|sharded|streams] [--silent-peer]
+//        [--adapter classic|sharded|streams|postgres] [--silent-peer] [--big]
 // --requests: A is the official server; --our-requests: A is ours. One JSON line per case on stdout; exit code 0 only if every
 // case passed. --silent-peer: a third subscriber that never answers listens to the requests
-// channel; the only case is then a request of A that must end at its timeout.
+// channel; the only case is then a request of A that must end at its timeout. --big: a
+// broadcast of 20 000 characters both ways too (PostgreSQL carries it through its table).
 
 import { io } from "socket.io-client";
 import { runCases, assert, assertDeepEqual, EventQueue, pollUntil } from "./common.mjs";
@@ -22,6 +23,7 @@ const B = option("--b");
 const REQUESTS = args.includes("--requests");
 const OUR_REQUESTS = args.includes("--our-requests");
 const SILENT_PEER = args.includes("--silent-peer");
+const BIG = args.includes("--big");
 // Only the classic adapter has allRooms.
 const ALL_ROOMS = (option("--adapter") ?? "classic") === "classic";
 // What node B's application answers to serverSideEmitWithAck("who").
@@ -104,6 +106,22 @@ const cases = [
     },
   },
 ];
+
+if (BIG) {
+  cases.push({
+    name: "big-broadcast-both-ways",
+    timeout: 8000,
+    run: async (ctx) => {
+      const [a, b] = await pair(ctx);
+      const big = "x".repeat(20000);
+      a.socket.emit("to-all", "big-from-a", big);
+      assertDeepEqual(await b.queues["all-message"].next(), ["big-from-a", big], "B's client");
+      b.socket.emit("to-all", "big-from-b", big, bin(7));
+      assertDeepEqual(await a.queues["all-message"].next(), ["big-from-a", big], "A's own");
+      assertDeepEqual(await a.queues["all-message"].next(), ["big-from-b", big, bin(7)], "A's client");
+    },
+  });
+}
 
 if ((REQUESTS || OUR_REQUESTS) && ALL_ROOMS) {
   cases.push({

@@ -12,6 +12,11 @@
 //   --recovery   enables connection state recovery.
 //   --parser     the wire format: socket.io's default parser (text, the default) or
 //                socket.io-msgpack-parser 3.0.2 (msgpack; Engine.IO v3 clients cannot use it).
+//   --postgres   joins a cluster through PostgreSQL with @socket.io/postgres-adapter 0.5.0
+//                (pg 8.16.3 pool; the attachments table is created if missing; the pool's
+//                clients get an error listener, without which the package's listening
+//                client kills the process when its connection drops);
+//                --heartbeat-interval / --heartbeat-timeout set its heartbeats (ms).
 //   --redis      joins a cluster through Redis with @socket.io/redis-adapter 8.3.0
 //                (node-redis 5.10.0 clients): createAdapter, the classic Pub/Sub adapter,
 //                or with `--adapter sharded` createShardedAdapter, or with `--adapter streams`
@@ -50,6 +55,8 @@ import msgpackParser from "socket.io-msgpack-parser";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
+import pg from "pg";
+import { createAdapter as createPostgresAdapter } from "@socket.io/postgres-adapter";
 
 // ---------------------------------------------------------------------------
 // Command line
@@ -73,6 +80,10 @@ function parseArgs(argv) {
       }
     } else if (arg === "--redis") {
       opts.redis = argv[++i];
+    } else if (arg === "--postgres") {
+      opts.postgres = argv[++i];
+    } else if (arg === "--heartbeat-interval" || arg === "--heartbeat-timeout") {
+      opts[arg === "--heartbeat-interval" ? "heartbeatInterval" : "heartbeatTimeout"] = Number(argv[++i]);
     } else if (arg === "--adapter") {
       opts.adapter = argv[++i];
       if (!["classic", "sharded", "streams"].includes(opts.adapter)) {
@@ -108,6 +119,19 @@ const httpServer = createServer();
 
 // The Redis adapter: a publishing and a subscribing connection.
 let adapter = {};
+if (args.postgres) {
+  const pool = new pg.Pool({ connectionString: args.postgres });
+  pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
+  await pool.query(
+    "CREATE TABLE IF NOT EXISTS socket_io_attachments (id bigserial UNIQUE, " +
+      "created_at timestamptz DEFAULT NOW(), payload bytea)",
+  );
+  const options = {};
+  if (args.heartbeatInterval) options.heartbeatInterval = args.heartbeatInterval;
+  if (args.heartbeatTimeout) options.heartbeatTimeout = args.heartbeatTimeout;
+  adapter = { adapter: createPostgresAdapter(pool, options) };
+}
 if (args.redis) {
   const pubClient = createClient({ url: args.redis });
   const subClient = pubClient.duplicate();

@@ -44,9 +44,9 @@ impl From<socketio_proto::EncodeError> for EmitterError {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use socketio_proto::cluster::BroadcastOptions;
 /// use socketio_proto::{Namespace, Packet};
-/// use socketio_tokio::cluster::Emitter;
+/// use socketio_redis::Emitter;
+/// use socketio_redis::socketio_cluster_proto::BroadcastOptions;
 ///
 /// let mut emitter = Emitter::connect("redis://127.0.0.1:6379", "socket.io").await?;
 /// let packet = Packet::event(Namespace::main(), "news", &("hello",), None)?;

@@ -42,6 +42,17 @@ impl<T: Serialize + ?Sized> IntoArgs for &T {
     }
 }
 
+/// No arguments (as `&()`).
+impl IntoArgs for () {
+    fn into_event(self, namespace: Namespace, event: &str) -> Result<Packet, EncodeError> {
+        Packet::event(namespace, event, &(), None)
+    }
+
+    fn into_ack(self, namespace: Namespace, ack_id: AckId) -> Result<Packet, EncodeError> {
+        Packet::ack(namespace, ack_id, &())
+    }
+}
+
 impl IntoArgs for &Event {
     fn into_event(self, namespace: Namespace, event: &str) -> Result<Packet, EncodeError> {
         let packet = &self.packet;

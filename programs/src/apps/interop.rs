@@ -95,7 +95,7 @@ fn on_connection(socket: &Socket, state: &Arc<State>) {
         "set-data",
         |socket: Socket, Data(value): Data<serde_json::Value>, ack: Ack| {
             let _ = socket.set_data(&value);
-            let _ = ack.send(&());
+            let _ = ack.send(());
         },
     );
     socket.on("get-data", |socket: Socket, _: Event, ack: Ack| {
@@ -129,7 +129,7 @@ fn on_connection(socket: &Socket, state: &Arc<State>) {
             .await
         {
             Ok(answer) => drop(socket.emit("answer", &answer)),
-            Err(_) => drop(socket.emit("answer-timeout", &())),
+            Err(_) => drop(socket.emit("answer-timeout", ())),
         }
     });
     socket.on("disconnect-me", |socket: Socket, _: Event| {
@@ -160,28 +160,28 @@ fn cluster_handlers(socket: &Socket, state: &Arc<State>) {
         "cluster-sockets-join",
         move |socket: Socket, Data((room, new)): Data<(String, String)>, ack: Ack| {
             let _ = ops(&socket, &room).sockets_join([new]);
-            let _ = ack.send(&());
+            let _ = ack.send(());
         },
     );
     socket.on(
         "cluster-sockets-leave",
         move |socket: Socket, Data((room, old)): Data<(String, String)>, ack: Ack| {
             let _ = ops(&socket, &room).sockets_leave([old]);
-            let _ = ack.send(&());
+            let _ = ack.send(());
         },
     );
     socket.on(
         "cluster-disconnect",
         move |socket: Socket, Data(room): Data<String>, ack: Ack| {
             let _ = ops(&socket, &room).disconnect_sockets(false);
-            let _ = ack.send(&());
+            let _ = ack.send(());
         },
     );
     socket.on(
         "cluster-server-side-note",
         |socket: Socket, event: Event, ack: Ack| {
             let _ = socket.nsp().server_side_emit("note", &event);
-            let _ = ack.send(&());
+            let _ = ack.send(());
         },
     );
     {

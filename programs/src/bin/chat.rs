@@ -9,13 +9,14 @@ use axum::Router;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use socketio_postgres::{PostgresAdapter, PostgresAdapterOptions};
 use socketio_programs::apps::chat;
 use socketio_programs::cli::Args;
 use socketio_redis::{Mode, RedisAdapter, RedisOptions};
 use socketio_tokio::{Parser, SocketIo};
 
 const USAGE: &str = "usage: chat [--port N] [--host ADDR] [--parser text|msgpack] \
-[--redis redis://HOST:PORT [--adapter classic|sharded|streams]]
+[--redis redis://HOST:PORT [--adapter classic|sharded|streams] | --postgres URL]
 
 The chat server on http://127.0.0.1:3000/ (rooms, nicknames, typing notices, images as
 binary), whose page runs the official Socket.IO browser client: served from the local npm
@@ -26,7 +27,9 @@ SOCKET_IO_CLIENT_JS=/path/socket.io.min.js), otherwise loaded from the public CD
   --host ADDR       the address (127.0.0.1)
   --parser FORMAT   text (default) or msgpack (socket.io-msgpack-parser)
   --redis URL       join other chat servers, Rust or Node.js, through Redis
-  --adapter NAME    classic (default), sharded or streams";
+  --adapter NAME    classic (default), sharded or streams
+  --postgres URL    join other chat servers through PostgreSQL (postgres://USER@HOST/DB;
+                    @socket.io/postgres-adapter's wire)";
 
 const CDN: &str = "https://cdn.socket.io/4.8.4/";
 const INDEX: &str = include_str!("../../static/index.html");
@@ -63,11 +66,13 @@ async fn main() -> std::io::Result<()> {
     let mut args = Args::new(USAGE);
     let (mut port, mut host) = (3000u16, "127.0.0.1".to_owned());
     let (mut parser, mut redis, mut mode) = (Parser::Text, None::<String>, Mode::Classic);
+    let mut postgres = None::<String>;
     while let Some(flag) = args.next_flag() {
         match flag.as_str() {
             "--port" => port = args.value("--port"),
             "--host" => host = args.value("--host"),
             "--redis" => redis = Some(args.value("--redis")),
+            "--postgres" => postgres = Some(args.value("--postgres")),
             "--adapter" => mode = args.value("--adapter"),
             "--parser" => match args.value::<String>("--parser").as_str() {
                 "text" => parser = Parser::Text,
@@ -89,6 +94,10 @@ async fn main() -> std::io::Result<()> {
             ..RedisOptions::new(&url)
         };
         builder = builder.cluster(RedisAdapter::new(options).map_err(std::io::Error::other)?);
+    } else if let Some(url) = postgres {
+        let options = PostgresAdapterOptions::new(&url);
+        let adapter = PostgresAdapter::new(options).map_err(std::io::Error::other)?;
+        builder = builder.cluster(adapter);
     }
     let (layer, io) = builder.build_layer();
     chat::install(&io);

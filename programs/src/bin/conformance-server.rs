@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use engineio_proto::session::endpoint::OsIds;
 use engineio_proto::session::server::ServerConfig;
+use socketio_postgres::{PostgresAdapter, PostgresAdapterOptions};
 use socketio_programs::apps::interop;
 use socketio_programs::cli::Args;
 use socketio_programs::echo::Echo;
@@ -17,7 +18,7 @@ const USAGE: &str = "usage: conformance-server [--mode eio4|eio3|sio|interop] [-
 [--allowed-origin ORIGIN]… [--cors | --cors-origin ORIGIN…] [--cookie] \
 [--threads N] [--ping-interval-ms N] [--ping-timeout-ms N] [--parser text|msgpack] \
 [--redis redis://HOST:PORT [--adapter classic|sharded|streams] [--redis-key KEY] \
-[--requests-timeout-ms N]]
+[--requests-timeout-ms N]] [--postgres postgres://USER@HOST:PORT/DB [--heartbeat-ms N]]
 
 The server of the official test suites (PROTOCOL.md C.6), and of the interop tests:
   eio4      Engine.IO echo on /engine.io/, v3 refused (the Engine.IO v4 suite)
@@ -28,7 +29,10 @@ The server of the official test suites (PROTOCOL.md C.6), and of the interop tes
             tests with socket.io-client 4.8 and 2.x)
 All modes: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1 000 000, port 3000 (0 picks
 a free one). Prints `listening on http://ADDR` once ready. --threads N serves N shards (a
-thread each); with --redis each shard is a node of the cluster (namespaces / and /custom).";
+thread each); with --redis or --postgres (@socket.io/postgres-adapter's wire, channel prefix
+socket.io, table socket_io_attachments, created if missing; --heartbeat-ms N: heartbeats
+every N ms, a silent node gone after 2N, 5000 by default) each shard is a node of the
+cluster (namespaces / and /custom).";
 
 fn main() -> std::io::Result<()> {
     // One thread by default, as the reference's event loop: requests on different connections
@@ -47,6 +51,8 @@ async fn run() -> std::io::Result<()> {
     let mut mode = String::from("sio");
     let mut parser = Parser::Text;
     let mut redis: Option<RedisOptions> = None;
+    let mut postgres: Option<PostgresAdapterOptions> = None;
+    let mut heartbeat = None::<Duration>;
     let mut threads = 1usize;
     let mut limits = ConnectionLimits::default();
     let mut ping_interval = Duration::from_millis(300);
@@ -78,6 +84,10 @@ async fn run() -> std::io::Result<()> {
             "--threads" => threads = args.value::<usize>(&flag).clamp(1, 64),
             "--redis" => redis = Some(RedisOptions::new(&args.value::<String>(&flag))),
             "--redis-key" => key = Some(args.value::<String>(&flag)),
+            "--postgres" => {
+                postgres = Some(PostgresAdapterOptions::new(&args.value::<String>(&flag)));
+            }
+            "--heartbeat-ms" => heartbeat = Some(ms(args.value(&flag))),
             "--requests-timeout-ms" => requests_timeout = Some(ms(args.value(&flag))),
             "--adapter" => adapter = Some(args.value(&flag)),
             "--parser" => match args.value::<String>(&flag).as_str() {
@@ -135,6 +145,15 @@ async fn run() -> std::io::Result<()> {
                 // With the streams adapter, recovery goes through Redis (any node).
                 redis.recovery = config.recovery.map(|r| r.max_disconnection_duration);
                 let cluster = RedisAdapter::new(redis).map_err(std::io::Error::other)?;
+                builder = builder.cluster(cluster);
+            } else if let Some(mut postgres) = postgres {
+                postgres.requests_timeout = requests_timeout.unwrap_or(postgres.requests_timeout);
+                postgres.namespaces = vec!["/".into(), "/custom".into()];
+                if let Some(interval) = heartbeat {
+                    postgres.options.heartbeat_interval = interval;
+                    postgres.options.heartbeat_timeout = interval * 2;
+                }
+                let cluster = PostgresAdapter::new(postgres).map_err(std::io::Error::other)?;
                 builder = builder.cluster(cluster);
             }
             let (io, server) = builder.threads(threads).build_server();

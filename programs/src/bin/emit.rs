@@ -1,8 +1,10 @@
-//! A command-line emitter for a Redis cluster of Socket.IO servers (classic adapter), Rust or
-//! Node.js, as `@socket.io/redis-emitter` does it from code:
+//! A command-line emitter for a cluster of Socket.IO servers, Rust or Node.js, through Redis
+//! (the classic adapter, as `@socket.io/redis-emitter` does it from code) or PostgreSQL (as
+//! `@socket.io/postgres-emitter`, with the namespace its messages lack added):
 //!
 //! ```text
-//! emit --redis redis://127.0.0.1:6379 [--key socket.io] [--nsp /] [--to ROOM]… [--except ROOM]…
+//! emit (--redis redis://127.0.0.1:6379 | --postgres postgres://USER@HOST/DB) [--key socket.io]
+//!      [--nsp /] [--to ROOM]… [--except ROOM]…
 //!      [--volatile] ( EVENT [ARG]… | --sockets-join ROOM | --sockets-leave ROOM | --disconnect
 //!      | --disconnect-close )
 //! ```
@@ -11,9 +13,10 @@
 
 use bytes::Bytes;
 use serde_json::value::RawValue;
+use socketio_postgres::{Emitter as PostgresEmitter, PostgresOptions};
 use socketio_programs::cli::Args;
 use socketio_proto::{Namespace, Packet};
-use socketio_redis::Emitter;
+use socketio_redis::Emitter as RedisEmitter;
 use socketio_redis::socketio_cluster_proto::BroadcastOptions;
 
 /// One event argument: JSON, or bytes.
@@ -37,13 +40,14 @@ fn hex(text: &str) -> Option<Bytes> {
 }
 
 const USAGE: &str =
-    "usage: emit --redis URL [--key KEY] [--nsp NSP] [--to ROOM]… [--except ROOM]… \
-[--volatile] (EVENT [ARG]… | --sockets-join ROOM | --sockets-leave ROOM | --disconnect | \
---disconnect-close)
+    "usage: emit (--redis URL | --postgres URL) [--key KEY] [--nsp NSP] [--to ROOM]… \
+[--except ROOM]… [--volatile] (EVENT [ARG]… | --sockets-join ROOM | --sockets-leave ROOM | \
+--disconnect | --disconnect-close)
 
-Emits to every server of a Redis cluster (classic adapter), Rust or Node.js, as
-@socket.io/redis-emitter does. Each ARG is JSON ('\"text\"', 42, '{\"a\":1}'), or bin:HEX
-for a binary argument.";
+Emits to every server of a cluster, Rust or Node.js: through Redis (the classic adapter, as
+@socket.io/redis-emitter does) or PostgreSQL (as @socket.io/postgres-emitter, namespace
+included). --key is the channel prefix (socket.io). Each ARG is JSON ('\"text\"', 42,
+'{\"a\":1}'), or bin:HEX for a binary argument.";
 
 enum Action {
     Emit(String, Vec<Arg>),
@@ -56,11 +60,13 @@ enum Action {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = Args::new(USAGE);
     let (mut url, mut key, mut nsp) = (None, String::from("socket.io"), String::from("/"));
+    let mut postgres = None::<String>;
     let mut opts = BroadcastOptions::default();
     let mut action = None;
     while let Some(arg) = args.next_flag() {
         match arg.as_str() {
             "--redis" => url = Some(args.value::<String>(&arg)),
+            "--postgres" => postgres = Some(args.value::<String>(&arg)),
             "--key" => key = args.value(&arg),
             "--nsp" => nsp = args.value(&arg),
             "--to" => opts.rooms.push(args.value(&arg)),
@@ -89,13 +95,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         }
     }
-    let Some(url) = url else {
-        args.fail("--redis is required");
-    };
     let Some(action) = action else {
         args.fail("nothing to do: an EVENT or an action");
     };
-    let mut emitter = Emitter::connect(&url, &key).await?;
+    if let Some(url) = postgres {
+        let options = PostgresOptions {
+            channel_prefix: key,
+            ..PostgresOptions::default()
+        };
+        let emitter = PostgresEmitter::connect(&url, options).await?;
+        match action {
+            Action::Emit(event, event_args) => {
+                let packet = Packet::event(Namespace::new(&nsp)?, &event, &event_args, None)?;
+                emitter.emit(&packet, &opts).await?;
+            }
+            Action::Join(room) => emitter.sockets_join(&nsp, &opts, &[room]).await?,
+            Action::Leave(room) => emitter.sockets_leave(&nsp, &opts, &[room]).await?,
+            Action::Disconnect(close) => emitter.disconnect_sockets(&nsp, &opts, close).await?,
+        }
+        return Ok(());
+    }
+    let Some(url) = url else {
+        args.fail("--redis or --postgres is required");
+    };
+    let mut emitter = RedisEmitter::connect(&url, &key).await?;
     match action {
         Action::Emit(event, event_args) => {
             let packet = Packet::event(Namespace::new(&nsp)?, &event, &event_args, None)?;

@@ -99,6 +99,174 @@ pub fn redis_server_on(port: u16) -> (Process, String) {
     (process, format!("redis://127.0.0.1:{port}"))
 }
 
+/// Where Debian's PostgreSQL server binaries are (`/usr/lib/postgresql/<version>/bin`, the
+/// newest), or `POSTGRES_BIN`.
+fn postgres_bin() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("POSTGRES_BIN") {
+        return Some(PathBuf::from(dir));
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| Some(entry.ok()?.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+/// Whether PostgreSQL's server binaries are here (Debian's `postgresql`); otherwise prints
+/// `skipped: …` (or fails, see [`interop_required`]).
+pub fn postgres_available() -> bool {
+    postgres_bin().is_some()
+        || missing("PostgreSQL not found (Debian's `postgresql` package, or POSTGRES_BIN=dir)")
+}
+
+/// A throw-away PostgreSQL cluster: a data directory of its own in a temporary directory,
+/// listening on a loopback port (no Unix socket but in that directory), fsync off; stopped
+/// and removed when dropped. PostgreSQL refuses to run as root: as root, the cluster runs as
+/// the `postgres` user.
+pub struct Postgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    /// `(uid, gid)` to run the server as, when this process is root.
+    user: Option<(u32, u32)>,
+    pub port: u16,
+}
+
+impl Postgres {
+    /// Creates and starts a cluster; its URL is [`url`](Self::url).
+    pub fn start() -> Postgres {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = postgres_bin().expect("PostgreSQL binaries (check postgres_available first)");
+        let root = running_as_root();
+        let user = root.then(|| postgres_user().expect("a `postgres` user in /etc/passwd"));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!("pgtest-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .expect("its permissions");
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("chown to postgres");
+        }
+        let pg = Postgres {
+            bin,
+            dir,
+            user,
+            port: 0,
+        };
+        let status = pg
+            .command("initdb")
+            .args(["-D", "data", "-U", "postgres", "-A", "trust", "-E", "UTF8"])
+            .args(["--locale=C", "--no-sync"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("initdb");
+        assert!(status.success(), "initdb failed");
+        pg.start_on_free_port()
+    }
+
+    fn command(&self, program: &str) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(self.bin.join(program));
+        command
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("LC_ALL", "C");
+        if let Some((uid, gid)) = self.user {
+            command.uid(uid).gid(gid);
+        }
+        command
+    }
+
+    /// Appends the port (and the rest) to the configuration (later lines win) and starts;
+    /// another port when the one picked was taken meanwhile.
+    fn start_on_free_port(mut self) -> Postgres {
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let config = format!(
+                "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = \
+                 '{}'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n",
+                self.dir.display()
+            );
+            let conf = self.dir.join("data/postgresql.conf");
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&conf)
+                .expect("postgresql.conf");
+            file.write_all(config.as_bytes()).expect("postgresql.conf");
+            self.port = port;
+            if self.pg_ctl_start() {
+                return self;
+            }
+            let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+            assert!(
+                log.contains("could not bind"),
+                "PostgreSQL did not start:\n{log}"
+            );
+        }
+        panic!("PostgreSQL found no free port");
+    }
+
+    fn pg_ctl_start(&self) -> bool {
+        self.command("pg_ctl")
+            .args(["-D", "data", "-l", "server.log", "-w", "-t", "30", "start"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server (clients are cut off), as a database restart's first half.
+    pub fn stop(&self) {
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", "data", "-m", "fast", "-w", "-t", "30", "stop"])
+            .stdout(Stdio::null())
+            .status();
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&self) {
+        assert!(self.pg_ctl_start(), "PostgreSQL did not start again");
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether this process runs as root (its effective uid, from `/proc/self/status`).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+            line.split_whitespace().nth(2).map(|euid| euid == "0")
+        })
+        .unwrap_or(false)
+}
+
+/// The `postgres` user's uid and gid.
+fn postgres_user() -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    let line = passwd.lines().find(|l| l.starts_with("postgres:"))?;
+    let mut fields = line.split(':').skip(2);
+    Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+}
+
 /// Installs the pinned npm packages (`npm ci`) once per test binary, when missing.
 pub fn npm_packages() {
     static READY: OnceLock<()> = OnceLock::new();
@@ -238,19 +406,8 @@ pub fn reference_cluster_node_with(
     adapter: &str,
     extra: &[&str],
 ) -> (Process, SocketAddr) {
-    npm_packages();
-    let mut command = Command::new("node");
-    command
-        .arg(interop_dir().join("reference-server.mjs"))
-        .args(["--port", "0", "--redis", redis, "--adapter", adapter])
-        .args(extra);
-    let mut process = Process::spawn(command);
-    let port: u16 = process
-        .wait_for_line("LISTENING ")
-        .trim()
-        .parse()
-        .expect("port");
-    (process, SocketAddr::from(([127, 0, 0, 1], port)))
+    let cluster = ["--redis", redis, "--adapter", adapter];
+    node_server("reference-server.mjs", 0, &[&cluster[..], extra].concat())
 }
 
 /// The official socket.io 4.8 server running the interop app (recovery on), on `port`.
