@@ -249,3 +249,47 @@ fn a_closed_sessions_key_finds_nothing_even_when_its_slot_is_reused() {
     assert!(e.send(old, engineio_proto::Data::Text("x".into())).is_err());
     assert!(e.session(new).is_some());
 }
+
+/// The counters the Admin UI and metrics read: sessions, messages and their bytes each way
+/// (control packets not counted), the polling gauge, closes by reason.
+#[test]
+fn messages_sessions_and_closes_are_counted() {
+    let mut e = endpoint();
+    let start = Instant::now();
+    let sid = handshake(&mut e, start);
+    assert_eq!((e.counters().opened, e.counters().polling), (1, 1));
+    let query = format!("EIO=4&transport=polling&sid={sid}");
+    // Two messages and a pong in one body: the pong is not counted.
+    request(&mut e, start, 2, Method::Post, &query);
+    let _ = transmits(&mut e);
+    e.handle(
+        start,
+        Input::PostBody {
+            request: RequestId(2),
+            content_type: None,
+            body: Bytes::from_static(b"4hello\x1e3\x1e4\xc3\xa9"),
+        },
+    );
+    let _ = transmits(&mut e);
+    while e.poll_event().is_some() {}
+    let counters = *e.counters();
+    assert_eq!((counters.messages_in, counters.bytes_in), (2, 5 + 2));
+    // Out: a message and a frame (`4` + text).
+    let key = e.find(&sid).unwrap();
+    e.send(key, engineio_proto::Data::Text("abc".into()))
+        .unwrap();
+    e.send_text_frame(key, "4de".into()).unwrap();
+    assert_eq!((e.counters().messages_out, e.counters().bytes_out), (2, 5));
+    // The session times out: one close, for that reason, and the gauge goes down.
+    e.handle_timeout(start + Duration::from_millis(300));
+    e.handle_timeout(start + Duration::from_secs(1));
+    let _ = transmits(&mut e);
+    while e.poll_event().is_some() {}
+    let counters = e.counters();
+    assert_eq!(counters.closed_by(CloseReason::PingTimeout), 1);
+    assert_eq!(
+        counters.closed().collect::<Vec<_>>(),
+        [(CloseReason::PingTimeout, 1)]
+    );
+    assert_eq!(counters.polling, 0);
+}

@@ -69,10 +69,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "admin-ui")]
+pub mod admin;
 pub mod args;
 pub mod client;
 pub mod driver;
 pub mod handler;
+mod metrics;
 pub mod policy;
 pub mod server;
 mod websocket;

@@ -80,7 +80,7 @@ use super::server::{
     Handshake, HttpResponse, InitialTransport, Method, Route, ServerConfig, ServerSession,
     SessionEvent, Transmit, route,
 };
-use super::{RequestId, SessionError, SocketId, TimerTable};
+use super::{CloseReason, RequestId, SessionError, SocketId, TimerTable};
 use crate::handshake::ErrorCode;
 use crate::packet::{Data, Frame};
 use crate::utf8::Utf8Bytes;
@@ -245,6 +245,87 @@ struct Slot {
     dirty: bool,
     /// The deadline scheduled in the timer table.
     deadline: Option<Instant>,
+    /// Counted in [`Counters::polling`].
+    polling: bool,
+}
+
+/// What an endpoint counted since it was made: sessions, and the messages each way with
+/// their bytes (what a message carries, without its packet type, as the Admin UI and the
+/// reference's `packet`/`packetCreate` events count them). Control packets (pings, pongs,
+/// upgrades, noops) are not counted. Read with [`Endpoint::counters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Sessions opened.
+    pub opened: u64,
+    /// Sessions closed, by reason ([`closed_by`](Self::closed_by)).
+    closed: [u64; CLOSE_REASONS.len()],
+    /// Messages received.
+    pub messages_in: u64,
+    /// Their bytes.
+    pub bytes_in: u64,
+    /// Messages sent (queued on a session).
+    pub messages_out: u64,
+    /// Their bytes.
+    pub bytes_out: u64,
+    /// Sessions open now that began on long-polling and have not upgraded.
+    pub polling: u64,
+}
+
+/// Every close reason, in the order [`Counters`] keeps them.
+const CLOSE_REASONS: [CloseReason; 6] = [
+    CloseReason::TransportClose,
+    CloseReason::TransportError,
+    CloseReason::PingTimeout,
+    CloseReason::ParseError,
+    CloseReason::ForcedClose,
+    CloseReason::BacklogFull,
+];
+
+impl Counters {
+    /// Sessions closed for `reason`.
+    pub fn closed_by(&self, reason: CloseReason) -> u64 {
+        CLOSE_REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .map_or(0, |at| self.closed[at])
+    }
+
+    /// Sessions closed, for every reason that closed one.
+    pub fn closed(&self) -> impl Iterator<Item = (CloseReason, u64)> + '_ {
+        CLOSE_REASONS
+            .iter()
+            .zip(self.closed)
+            .filter(|(_, n)| *n > 0)
+            .map(|(reason, n)| (*reason, n))
+    }
+
+    /// Adds `other`'s counts to these (the shards of one server).
+    pub fn add(&mut self, other: &Counters) {
+        self.opened += other.opened;
+        for (mine, theirs) in self.closed.iter_mut().zip(other.closed) {
+            *mine += theirs;
+        }
+        self.messages_in += other.messages_in;
+        self.bytes_in += other.bytes_in;
+        self.messages_out += other.messages_out;
+        self.bytes_out += other.bytes_out;
+        self.polling += other.polling;
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        if let Some(at) = CLOSE_REASONS.iter().position(|r| *r == reason) {
+            self.closed[at] += 1;
+        }
+    }
+}
+
+/// The bytes of a message, as counted.
+fn data_len(data: &Data) -> u64 {
+    match data {
+        Data::None => 0,
+        Data::Text(text) => text.len() as u64,
+        Data::Binary(bytes) => bytes.len() as u64,
+    }
 }
 
 /// Every Engine.IO session of one server. See the [module docs](self) for the run loop.
@@ -262,6 +343,7 @@ pub struct Endpoint {
     dirty: Vec<SessionKey>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<(SessionKey, SessionEvent)>,
+    counters: Counters,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -288,6 +370,7 @@ impl Endpoint {
             sockets: HashMap::new(),
             upgrades: HashMap::new(),
             next_socket: 0,
+            counters: Counters::default(),
             timers: TimerTable::default(),
             dirty: Vec::new(),
             transmits: VecDeque::new(),
@@ -432,7 +515,10 @@ impl Endpoint {
     /// its protocol cannot carry.
     pub fn send(&mut self, key: SessionKey, data: Data) -> Result<(), SessionError> {
         let session = self.session_mut(key).ok_or(SessionError::Closed)?;
+        let len = data_len(&data);
         session.send(data)?;
+        self.counters.messages_out += 1;
+        self.counters.bytes_out += len;
         self.mark(key);
         Ok(())
     }
@@ -445,12 +531,22 @@ impl Endpoint {
         frame: Utf8Bytes,
     ) -> Result<(), SessionError> {
         let session = self.session_mut(key).ok_or(SessionError::Closed)?;
-        match session.send_text_frame_now(frame)? {
+        // The frame is `4` and the text.
+        let len = frame.len().saturating_sub(1) as u64;
+        let now = session.send_text_frame_now(frame)?;
+        self.counters.messages_out += 1;
+        self.counters.bytes_out += len;
+        match now {
             // Nothing of the session waits before it: no need to visit it again.
             Some(transmit) => self.transmits.push_back(transmit),
             None => self.mark(key),
         }
         Ok(())
+    }
+
+    /// What the endpoint counted so far (sessions, messages and bytes each way).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// Whether a message sent to the session now goes out at once (volatile packets are
@@ -567,6 +663,7 @@ impl Endpoint {
         while self.by_sid.contains_key(sid.as_str()) {
             sid = self.ids.next_id();
         }
+        let polling = matches!(connection, InitialTransport::Polling(_));
         let session =
             ServerSession::new(now, sid.clone(), handshake, self.config.clone(), connection);
         let index = match self.free.pop() {
@@ -579,12 +676,16 @@ impl Endpoint {
                     sockets: Vec::new(),
                     dirty: false,
                     deadline: None,
+                    polling: false,
                 });
                 (self.slots.len() - 1) as u32
             }
         };
+        self.counters.opened += 1;
+        self.counters.polling += u64::from(polling);
         let slot = &mut self.slots[index as usize];
         slot.session = Some(session);
+        slot.polling = polling;
         let key = SessionKey {
             index,
             generation: slot.generation,
@@ -671,7 +772,24 @@ impl Endpoint {
                 }
                 self.transmits.push_back(transmit);
             } else if let Some(event) = session.poll_event() {
-                closed |= matches!(event, SessionEvent::Closed { .. });
+                match &event {
+                    SessionEvent::Message(data) => {
+                        self.counters.messages_in += 1;
+                        self.counters.bytes_in += data_len(data);
+                    }
+                    SessionEvent::Upgraded if slot.polling => {
+                        slot.polling = false;
+                        self.counters.polling -= 1;
+                    }
+                    SessionEvent::Closed { reason, .. } => {
+                        closed = true;
+                        self.counters.close(*reason);
+                        if std::mem::take(&mut slot.polling) {
+                            self.counters.polling -= 1;
+                        }
+                    }
+                    _ => {}
+                }
                 self.events.push_back((key, event));
             } else {
                 break;

@@ -5,12 +5,20 @@ use std::time::Duration;
 
 use engineio_proto::session::endpoint::OsIds;
 use engineio_proto::session::server::ServerConfig;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use http_body_util::Full;
 use socketio_postgres::{PostgresAdapter, PostgresAdapterOptions};
 use socketio_programs::apps::interop;
 use socketio_programs::cli::Args;
 use socketio_programs::echo::Echo;
 use socketio_redis::{Mode, RedisAdapter, RedisOptions};
+use socketio_tokio::SocketIo;
+use socketio_tokio::admin::{AdminAuth, AdminUi};
 use socketio_tokio::driver::{self, ServerHandle, shard_tag};
+use socketio_tokio::policy::Fallback;
 use socketio_tokio::{ConnectionLimits, Cookie, Cors, Parser, RecoveryConfig, RequestPolicy};
 
 const USAGE: &str = "usage: conformance-server [--mode eio4|eio3|sio|interop] [--port N] \
@@ -18,7 +26,9 @@ const USAGE: &str = "usage: conformance-server [--mode eio4|eio3|sio|interop] [-
 [--allowed-origin ORIGIN]… [--cors | --cors-origin ORIGIN…] [--cookie] \
 [--threads N] [--ping-interval-ms N] [--ping-timeout-ms N] [--parser text|msgpack] \
 [--redis redis://HOST:PORT [--adapter classic|sharded|streams] [--redis-key KEY] \
-[--requests-timeout-ms N]] [--postgres postgres://USER@HOST:PORT/DB [--heartbeat-ms N]]
+[--requests-timeout-ms N]] [--postgres postgres://USER@HOST:PORT/DB [--heartbeat-ms N]] \
+[--admin-ui] [--admin-ui-auth USER:BCRYPT_HASH] [--admin-ui-readonly] [--server-id ID] \
+[--admin-ui-dir DIR] [--metrics]
 
 The server of the official test suites (PROTOCOL.md C.6), and of the interop tests:
   eio4      Engine.IO echo on /engine.io/, v3 refused (the Engine.IO v4 suite)
@@ -32,7 +42,11 @@ a free one). Prints `listening on http://ADDR` once ready. --threads N serves N 
 thread each); with --redis or --postgres (@socket.io/postgres-adapter's wire, channel prefix
 socket.io, table socket_io_attachments, created if missing; --heartbeat-ms N: heartbeats
 every N ms, a silent node gone after 2N, 5000 by default) each shard is a node of the
-cluster (namespaces / and /custom).";
+cluster (namespaces / and /custom).
+In the sio and interop modes, --admin-ui serves the Admin UI's namespace (/admin, development
+mode, no authentication; --admin-ui-auth USER:BCRYPT_HASH for a login, --admin-ui-readonly
+without commands, --server-id the id it shows), --admin-ui-dir DIR the UI's files (its
+ui/dist) under /admin-ui/, and --metrics the counters on /metrics (Prometheus).";
 
 fn main() -> std::io::Result<()> {
     // One thread by default, as the reference's event loop: requests on different connections
@@ -53,6 +67,9 @@ async fn run() -> std::io::Result<()> {
     let mut redis: Option<RedisOptions> = None;
     let mut postgres: Option<PostgresAdapterOptions> = None;
     let mut heartbeat = None::<Duration>;
+    let mut admin = None::<AdminUi>;
+    let (mut readonly, mut server_id) = (false, None::<String>);
+    let (mut ui_dir, mut metrics) = (None::<PathBuf>, false);
     let mut threads = 1usize;
     let mut limits = ConnectionLimits::default();
     let mut ping_interval = Duration::from_millis(300);
@@ -88,6 +105,18 @@ async fn run() -> std::io::Result<()> {
                 postgres = Some(PostgresAdapterOptions::new(&args.value::<String>(&flag)));
             }
             "--heartbeat-ms" => heartbeat = Some(ms(args.value(&flag))),
+            "--admin-ui" => admin = Some(AdminUi::new(AdminAuth::None)),
+            "--admin-ui-auth" => {
+                let login: String = args.value(&flag);
+                let Some((user, hash)) = login.split_once(':') else {
+                    args.fail("--admin-ui-auth wants USER:BCRYPT_HASH");
+                };
+                admin = Some(AdminUi::new(AdminAuth::basic(user, hash)));
+            }
+            "--admin-ui-readonly" => readonly = true,
+            "--server-id" => server_id = Some(args.value(&flag)),
+            "--admin-ui-dir" => ui_dir = Some(args.value(&flag)),
+            "--metrics" => metrics = true,
             "--requests-timeout-ms" => requests_timeout = Some(ms(args.value(&flag))),
             "--adapter" => adapter = Some(args.value(&flag)),
             "--parser" => match args.value::<String>(&flag).as_str() {
@@ -137,6 +166,11 @@ async fn run() -> std::io::Result<()> {
                 .endpoint_config(config.clone())
                 .limits(limits.clone());
             builder = with_policy(builder, &policy);
+            // `/metrics` and the UI's files, once the server exists.
+            let served = Arc::new(OnceLock::<SocketIo>::new());
+            if metrics || ui_dir.is_some() {
+                builder = builder.fallback(fallback(served.clone(), metrics, ui_dir));
+            }
             if let Some(mut redis) = redis {
                 redis.key = key.unwrap_or(redis.key);
                 redis.mode = adapter.unwrap_or(redis.mode);
@@ -158,6 +192,14 @@ async fn run() -> std::io::Result<()> {
             }
             let (io, server) = builder.threads(threads).build_server();
             interop::install(&io);
+            if let Some(mut admin) = admin {
+                admin = admin.readonly(readonly);
+                if let Some(id) = &server_id {
+                    admin = admin.server_id(id);
+                }
+                io.instrument(admin).map_err(std::io::Error::other)?;
+            }
+            let _ = served.set(io.clone());
             server.listen(addr).await?
         }
         other => args.fail(&format!("unknown mode {other:?}")),
@@ -165,6 +207,31 @@ async fn run() -> std::io::Result<()> {
     println!("listening on http://{} (mode {mode})", server.local_addr());
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+/// What the server answers outside `/socket.io/`: `/metrics` and the Admin UI's files.
+fn fallback(io: Arc<OnceLock<SocketIo>>, metrics: bool, ui: Option<PathBuf>) -> Fallback {
+    Arc::new(move |request| {
+        let path = request.uri().path();
+        let found = match (path, io.get(), &ui) {
+            ("/metrics", Some(io), _) if metrics => {
+                Some(("text/plain; version=0.0.4", io.metrics().into_bytes()))
+            }
+            (_, _, Some(dir)) => path
+                .strip_prefix("/admin-ui/")
+                .and_then(|file| socketio_tokio::admin::ui_file(dir, file)),
+            _ => None,
+        };
+        let (status, content_type, body) = match found {
+            Some((content_type, body)) => (200, content_type, body),
+            None => (404, "text/plain", b"not found".to_vec()),
+        };
+        hyper::Response::builder()
+            .status(status)
+            .header(hyper::header::CONTENT_TYPE, content_type)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_default()
+    })
 }
 
 /// The request policy's parts as the builder takes them.

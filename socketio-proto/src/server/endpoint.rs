@@ -82,7 +82,7 @@ use super::handshake::Handshake;
 use super::local::Local;
 use super::query::{QueryError, QueryId};
 use super::recovery::RecoveryRequest;
-use super::rooms::BroadcastTarget;
+use super::rooms::{BroadcastTarget, Membership};
 use crate::session::SessionError;
 use crate::{AckId, Namespace, Packet};
 
@@ -214,6 +214,19 @@ impl Endpoint {
             self.settle(now);
         }
         event
+    }
+
+    /// From now on, records every socket that joins or leaves a room here (its own room
+    /// included), for [`poll_membership`](Self::poll_membership): the Admin UI's room events.
+    pub fn track_memberships(&mut self) {
+        self.local.track_memberships();
+    }
+
+    /// The oldest room membership change not taken yet. Drain it after
+    /// [`poll_event`](Self::poll_event) to report a socket's disconnection before the rooms
+    /// it left.
+    pub fn poll_membership(&mut self) -> Option<Membership> {
+        self.local.poll_membership()
     }
 
     /// The next thing to put on the wire.

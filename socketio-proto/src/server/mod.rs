@@ -83,13 +83,13 @@ pub use recovery::{
     KeptSession, Recovered, RecoveryConfig, RecoveryRequest, RecoveryStore, reaches,
     with_offset_if_recoverable,
 };
-pub use rooms::{BroadcastTarget, RoomChange, Rooms};
+pub use rooms::{BroadcastTarget, MAX_MEMBERSHIPS, Membership, RoomChange, Rooms};
 
 pub use crate::session::SessionError;
 pub use crate::{AckId, EncodedPacket, Namespace, Packet, Parser, Utf8Bytes};
 #[cfg(feature = "getrandom")]
 pub use engineio_proto::session::endpoint::OsIds;
-pub use engineio_proto::session::endpoint::{IdSource, Input, SessionKey};
+pub use engineio_proto::session::endpoint::{Counters, IdSource, Input, SessionKey};
 pub use engineio_proto::session::server::{HttpResponse, Method, ServerConfig, Transmit};
 pub use engineio_proto::session::{CloseReason, RequestId, SocketId};
 pub use engineio_proto::{Frame, ProtocolVersion as EngineVersion};

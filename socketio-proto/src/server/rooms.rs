@@ -122,12 +122,32 @@ pub struct RoomChange {
     pub created: bool,
 }
 
+/// A socket of this server joined or left a room (its own room included): what the Admin
+/// UI's `room_joined` and `room_left` report. Recorded once
+/// [`Local::track_memberships`](super::Local::track_memberships) was called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The namespace.
+    pub namespace: String,
+    /// The room.
+    pub room: String,
+    /// The socket's id.
+    pub socket: String,
+    /// Joined (`true`) or left (`false`).
+    pub joined: bool,
+}
+
+/// Membership changes kept for a driver that does not take them, at most (the oldest go).
+pub const MAX_MEMBERSHIPS: usize = 65_536;
+
 /// The room index: the rooms of every namespace of one server's sockets.
 #[derive(Debug, Default)]
 pub struct Rooms {
     namespaces: HashMap<String, NamespaceRooms>,
     /// Rooms that appeared or emptied and were not taken yet, when tracked.
     changes: Option<VecDeque<RoomChange>>,
+    /// Sockets that joined or left a room, not taken yet, when tracked.
+    memberships: Option<VecDeque<Membership>>,
 }
 
 impl Rooms {
@@ -141,6 +161,31 @@ impl Rooms {
     /// The oldest room change not taken yet.
     pub(crate) fn take_change(&mut self) -> Option<RoomChange> {
         self.changes.as_mut()?.pop_front()
+    }
+
+    /// From now on, records every socket that joins or leaves a room
+    /// ([`take_membership`](Self::take_membership)).
+    pub(crate) fn track_memberships(&mut self) {
+        self.memberships.get_or_insert_with(VecDeque::new);
+    }
+
+    /// The oldest membership change not taken yet.
+    pub(crate) fn take_membership(&mut self) -> Option<Membership> {
+        self.memberships.as_mut()?.pop_front()
+    }
+
+    fn member(&mut self, namespace: &str, room: &str, socket: &str, joined: bool) {
+        if let Some(memberships) = &mut self.memberships {
+            if memberships.len() >= MAX_MEMBERSHIPS {
+                memberships.pop_front();
+            }
+            memberships.push_back(Membership {
+                namespace: namespace.to_owned(),
+                room: room.to_owned(),
+                socket: socket.to_owned(),
+                joined,
+            });
+        }
     }
 
     fn record(&mut self, namespace: &str, room: &str, socket_room: bool, created: bool) {
@@ -186,6 +231,7 @@ impl Rooms {
         });
         if !std::mem::replace(&mut member.own, true) {
             self.record(namespace, sid, true, true);
+            self.member(namespace, sid, sid, true);
         }
     }
 
@@ -198,12 +244,12 @@ impl Rooms {
             return;
         };
         let mut emptied = Vec::new();
-        for room in member.joined {
-            if let Some(members) = ns.rooms.get_mut(&room) {
+        for room in &member.joined {
+            if let Some(members) = ns.rooms.get_mut(room) {
                 members.remove(sid);
                 if members.is_empty() {
-                    ns.rooms.remove(&room);
-                    emptied.push(room);
+                    ns.rooms.remove(room);
+                    emptied.push(room.clone());
                 }
             }
         }
@@ -212,6 +258,10 @@ impl Rooms {
         }
         if member.own {
             self.record(namespace, sid, true, false);
+            self.member(namespace, sid, sid, false);
+        }
+        for room in &member.joined {
+            self.member(namespace, room, sid, false);
         }
         for room in emptied {
             self.record(namespace, &room, false, false);
@@ -225,6 +275,7 @@ impl Rooms {
         if room == sid {
             if !std::mem::replace(&mut member.own, true) {
                 self.record(namespace, sid, true, true);
+                self.member(namespace, sid, sid, true);
             }
             return;
         }
@@ -236,6 +287,7 @@ impl Rooms {
             if created {
                 self.record(namespace, room, false, true);
             }
+            self.member(namespace, room, sid, true);
         }
     }
 
@@ -250,6 +302,7 @@ impl Rooms {
         if room == sid {
             if std::mem::replace(&mut member.own, false) {
                 self.record(namespace, sid, true, false);
+                self.member(namespace, sid, sid, false);
             }
             return;
         }
@@ -262,6 +315,7 @@ impl Rooms {
                     self.record(namespace, room, false, false);
                 }
             }
+            self.member(namespace, room, sid, false);
         }
     }
 
@@ -387,5 +441,35 @@ mod tests {
         rooms.remove_socket("/", "a");
         assert_eq!(rooms.take_changes_for_test(), [change("a", true, false)]);
         assert_eq!(rooms.take_changes_for_test(), [], "taken");
+    }
+
+    #[test]
+    fn memberships_are_recorded_once_per_change_when_tracked() {
+        let mut rooms = Rooms::default();
+        rooms.add_socket("/", "a");
+        assert_eq!(rooms.take_membership(), None, "not tracked yet");
+        rooms.track_memberships();
+        rooms.add_socket("/", "b");
+        rooms.join("/", "b", "r");
+        rooms.join("/", "b", "r"); // Twice: once.
+        rooms.leave("/", "b", "nowhere"); // Not in it: nothing.
+        rooms.leave("/", "b", "r");
+        rooms.join("/", "b", "s");
+        rooms.remove_socket("/", "b");
+        let taken: Vec<(String, String, bool)> = std::iter::from_fn(|| rooms.take_membership())
+            .map(|m| (m.room, m.socket, m.joined))
+            .collect();
+        let m = |room: &str, joined| (room.to_owned(), "b".to_owned(), joined);
+        assert_eq!(
+            taken,
+            [
+                m("b", true),
+                m("r", true),
+                m("r", false),
+                m("s", true),
+                m("b", false),
+                m("s", false)
+            ]
+        );
     }
 }

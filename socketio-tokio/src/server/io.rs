@@ -42,11 +42,33 @@ pub(crate) struct Registry {
     namespaces: HashMap<String, Arc<NamespaceEntry>>,
     dynamic: Vec<(NamespaceMatcher, Arc<NamespaceEntry>)>,
     pub(crate) server_side_emit: Option<Arc<dyn Fn(ServerSideEmit) + Send + Sync>>,
+    /// What watches every socket (the Admin UI's development mode).
+    pub(crate) monitor: Option<Arc<dyn Monitor>>,
+}
+
+/// What an instrumented server reports, with the shards unlocked: the lives of its sockets,
+/// the events they send, their rooms.
+pub(crate) trait Monitor: Send + Sync {
+    /// A socket connected (its `socket.data` has the monitor's `_admin` part already).
+    fn connected(&self, socket: &Socket);
+    /// A socket left.
+    fn disconnected(&self, socket: &Socket, reason: socketio_proto::server::DisconnectReason);
+    /// A socket sent an event.
+    fn received(&self, socket: &Socket, event: &Event);
+    /// A socket of this server joined or left a room.
+    fn membership(&self, membership: socketio_proto::server::Membership);
 }
 
 type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 impl Registry {
+    /// The namespaces served by name (not the dynamic ones), sorted.
+    pub(crate) fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.namespaces.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     pub(crate) fn entry(&self, namespace: &str) -> Option<Arc<NamespaceEntry>> {
         if let Some(entry) = self.namespaces.get(namespace) {
             return Some(entry.clone());
@@ -273,6 +295,20 @@ impl SocketIo {
                 registry,
             }),
         }
+    }
+
+    /// Watches every socket from now on (the Admin UI).
+    pub(crate) fn set_monitor(&self, monitor: Arc<dyn Monitor>) {
+        self.registry_mut().monitor = Some(monitor);
+    }
+
+    /// The namespaces served by name.
+    pub(crate) fn namespace_names(&self) -> Vec<String> {
+        self.inner
+            .registry
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .names()
     }
 
     pub(crate) fn set_shards(&self, shards: Vec<Shard<Server>>) {

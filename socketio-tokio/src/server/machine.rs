@@ -15,7 +15,9 @@ use socketio_proto::{AckId, Namespace, Packet};
 use tokio::sync::oneshot;
 
 use super::error::{Error, Refusal};
-use super::io::{Connecting, Middleware, NamespaceEntry, Registry, ServerSideEmit, SocketIo};
+use super::io::{
+    Connecting, Middleware, Monitor, NamespaceEntry, Registry, ServerSideEmit, SocketIo,
+};
 use super::shards::ShardGroup;
 use super::socket::{Ack, Socket};
 use super::socket::{ConnectionHandler, DisconnectHandler};
@@ -45,6 +47,8 @@ pub struct Server {
     jobs: Vec<Job>,
     /// The other shards, when this is one of several and they share its adapter.
     group: Option<ShardGroup>,
+    /// The endpoint records room memberships for a monitor.
+    tracking: bool,
 }
 
 impl std::fmt::Debug for Server {
@@ -62,6 +66,15 @@ enum Job {
     Event(Socket, Event, Arc<dyn ErasedEventHandler<Socket>>),
     Disconnected(Socket, DisconnectReason, DisconnectHandler),
     ServerSideEmit(ServerSideEmit, Arc<dyn Fn(ServerSideEmit) + Send + Sync>),
+    Watched(Arc<dyn Monitor>, Watched),
+}
+
+/// What a monitor is told.
+enum Watched {
+    Connected(Socket),
+    Disconnected(Socket, DisconnectReason),
+    Received(Socket, Event),
+    Membership(socketio_proto::server::Membership),
 }
 
 impl Server {
@@ -82,6 +95,7 @@ impl Server {
             hooks: Vec::new(),
             jobs: Vec::new(),
             group,
+            tracking: false,
         }
     }
 
@@ -171,6 +185,11 @@ impl Server {
     /// Takes the endpoint's events: the ones of the waiters are answered here, the ones of
     /// the application become jobs.
     fn prepare(&mut self, shard: &Shard<Server>, io: &SocketIo) {
+        let monitor = self.registry().monitor.clone();
+        if monitor.is_some() && !self.tracking {
+            self.endpoint.track_memberships();
+            self.tracking = true;
+        }
         while let Some(event) = self.endpoint.poll_event() {
             match event {
                 ServerEvent::ConnectRequest(request) => self.connect_request(request, io),
@@ -183,15 +202,27 @@ impl Server {
                     }
                     let handle = Socket::new(socket.clone(), shard.clone(), io.clone(), recovered);
                     self.sockets.insert(socket.id.to_string(), handle.clone());
+                    if monitor.is_some() {
+                        self.admin_data(&socket);
+                    }
                     let entry = self.entry(socket.namespace.as_str());
                     if let Some(handler) = entry.and_then(|e| e.on_connection.clone()) {
-                        self.jobs.push(Job::Connected(handle, handler));
+                        self.jobs.push(Job::Connected(handle.clone(), handler));
+                    }
+                    // After the application's handler, which may set `socket.data`.
+                    if let Some(monitor) = &monitor {
+                        let watched = Watched::Connected(handle);
+                        self.jobs.push(Job::Watched(monitor.clone(), watched));
                     }
                 }
                 ServerEvent::Event { socket, packet } => {
                     let Some(handle) = self.sockets.get(&*socket.id) else {
                         continue;
                     };
+                    if let Some(monitor) = &monitor {
+                        let watched = Watched::Received(handle.clone(), Event::new(packet.clone()));
+                        self.jobs.push(Job::Watched(monitor.clone(), watched));
+                    }
                     let name = packet.event_name();
                     let handler = name.and_then(|name| handle.handlers().for_event(&name));
                     if let Some(handler) = handler {
@@ -220,6 +251,10 @@ impl Server {
                     let Some(handle) = self.sockets.remove(&*socket.id) else {
                         continue;
                     };
+                    if let Some(monitor) = &monitor {
+                        let watched = Watched::Disconnected(handle.clone(), reason);
+                        self.jobs.push(Job::Watched(monitor.clone(), watched));
+                    }
                     let handler = handle.handlers().disconnect.clone();
                     if let Some(handler) = handler {
                         self.jobs.push(Job::Disconnected(handle, reason, handler));
@@ -243,6 +278,36 @@ impl Server {
                 }
             }
         }
+        if let Some(monitor) = &monitor {
+            // After the disconnections: a socket leaves its rooms once it is gone.
+            while let Some(membership) = self.endpoint.poll_membership() {
+                let watched = Watched::Membership(membership);
+                self.jobs.push(Job::Watched(monitor.clone(), watched));
+            }
+        }
+    }
+
+    /// The monitor's part of a new socket's `socket.data`, first, as `@socket.io/admin-ui`
+    /// writes it: `_admin: {clientId, transport}` (the first 12 characters of its Engine.IO
+    /// session id, its transport then), so that other nodes' `fetchSockets` show them.
+    fn admin_data(&mut self, socket: &SocketRef) {
+        let Some((client_id, transport)) = engine_info(&self.endpoint, socket) else {
+            return;
+        };
+        let mut data = serde_json::Map::new();
+        data.insert(
+            "_admin".into(),
+            serde_json::json!({ "clientId": client_id, "transport": transport }),
+        );
+        if let Some(serde_json::Value::Object(fields)) = self.endpoint.data(socket) {
+            for (key, value) in fields {
+                if key != "_admin" {
+                    data.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        self.endpoint
+            .set_data(socket, serde_json::Value::Object(data));
     }
 
     fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
@@ -378,6 +443,14 @@ impl Machine for Server {
                     }
                     Job::Disconnected(socket, reason, handler) => handler(socket, reason),
                     Job::ServerSideEmit(emit, handler) => handler(emit),
+                    Job::Watched(monitor, watched) => match watched {
+                        Watched::Connected(socket) => monitor.connected(&socket),
+                        Watched::Disconnected(socket, reason) => {
+                            monitor.disconnected(&socket, reason);
+                        }
+                        Watched::Received(socket, event) => monitor.received(&socket, &event),
+                        Watched::Membership(membership) => monitor.membership(membership),
+                    },
                 }
             }
             // Give the allocation back for the next batch.
@@ -387,6 +460,21 @@ impl Machine for Server {
             }
         }
     }
+}
+
+/// A socket's Engine.IO client id as the Admin UI shows it (the first 12 characters of its
+/// session id) and its transport now (`polling` or `websocket`).
+pub(crate) fn engine_info(
+    endpoint: &Endpoint,
+    socket: &SocketRef,
+) -> Option<(String, &'static str)> {
+    let session = endpoint.local().engine().session(socket.session)?;
+    let client_id: String = session.sid().chars().take(12).collect();
+    let transport = match session.transport() {
+        engineio_proto::Transport::Polling => "polling",
+        _ => "websocket",
+    };
+    Some((client_id, transport))
 }
 
 /// Answers another server's `serverSideEmitWithAck`.

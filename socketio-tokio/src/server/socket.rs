@@ -222,6 +222,12 @@ impl Socket {
         answer.await.map_err(|_| Error::Closed)?
     }
 
+    /// Its Engine.IO client id (the first 12 characters of the session id) and transport now.
+    pub(crate) fn client_info(&self) -> Option<(String, &'static str)> {
+        let machine = self.inner.shard.lock();
+        super::machine::engine_info(machine.endpoint(), &self.inner.sref)
+    }
+
     /// Joins `room` (`socket.join`).
     pub fn join(&self, room: &str) {
         self.inner

@@ -147,6 +147,19 @@ impl Local {
         self.rooms.track_changes();
     }
 
+    /// From now on, every socket that joins or leaves a room here is recorded, to be taken
+    /// with [`poll_membership`](Self::poll_membership) (the Admin UI's room events); the last
+    /// [`MAX_MEMBERSHIPS`](super::rooms::MAX_MEMBERSHIPS) are kept.
+    pub fn track_memberships(&mut self) {
+        self.rooms.track_memberships();
+    }
+
+    /// The oldest room membership change not taken yet (see
+    /// [`track_memberships`](Self::track_memberships)).
+    pub fn poll_membership(&mut self) -> Option<super::rooms::Membership> {
+        self.rooms.take_membership()
+    }
+
     /// Hands connection state recovery to the adapter's store: broadcasts carry the offsets
     /// given to [`broadcast_with_offset`](Self::broadcast_with_offset) (others none), and the
     /// local store keeps nothing. Recovery must be configured
