@@ -17,6 +17,8 @@
 //                clients get an error listener, without which the package's listening
 //                client kills the process when its connection drops);
 //                --heartbeat-interval / --heartbeat-timeout set its heartbeats (ms).
+//   --admin-ui ID  instruments the server with @socket.io/admin-ui 0.5.1 (auth: false,
+//                development mode, serverId ID).
 //   --redis      joins a cluster through Redis with @socket.io/redis-adapter 8.3.0
 //                (node-redis 5.10.0 clients): createAdapter, the classic Pub/Sub adapter,
 //                or with `--adapter sharded` createShardedAdapter, or with `--adapter streams`
@@ -57,6 +59,7 @@ import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-
 import { createClient } from "redis";
 import pg from "pg";
 import { createAdapter as createPostgresAdapter } from "@socket.io/postgres-adapter";
+import { instrument } from "@socket.io/admin-ui";
 
 // ---------------------------------------------------------------------------
 // Command line
@@ -80,6 +83,8 @@ function parseArgs(argv) {
       }
     } else if (arg === "--redis") {
       opts.redis = argv[++i];
+    } else if (arg === "--admin-ui") {
+      opts.adminUi = argv[++i];
     } else if (arg === "--postgres") {
       opts.postgres = argv[++i];
     } else if (arg === "--heartbeat-interval" || arg === "--heartbeat-timeout") {
@@ -311,6 +316,10 @@ function attachHandlers(nsp, socket) {
 
 // The latest serverSideEmit("note", …) from another node of the cluster.
 let lastServerSideEmit = null;
+
+if (args.adminUi) {
+  instrument(io, { auth: false, mode: "development", serverId: args.adminUi });
+}
 
 // "/" and "/custom" accept everybody.
 for (const name of ["/", "/custom"]) {

@@ -177,3 +177,50 @@ fn the_real_ui_in_chromium() {
     );
     assert!(status.success());
 }
+
+/// A mixed Redis cluster (classic adapter): a Node.js node instrumented with the package and
+/// ours; an admin on either node lists both servers and every socket, and its commands reach
+/// the clients of both.
+#[test]
+fn a_mixed_cluster_with_an_instrumented_node_js_node() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !support::node_available() || !support::redis_available() {
+        return;
+    }
+    let (_redis, url) = support::redis_server();
+    let node_args = ["--redis", url.as_str(), "--admin-ui", "node-1"];
+    let (_a, a) = support::node_server("reference-server.mjs", 0, &node_args);
+    let ours_args = [
+        "--redis",
+        url.as_str(),
+        "--admin-ui",
+        "--server-id",
+        "rust-1",
+    ];
+    let (_b, b) = our_server_with("sio", 0, &ours_args);
+    let (a, b) = (format!("http://{a}"), format!("http://{b}"));
+    for (label, on) in [("admin on the Node.js node", &a), ("admin on ours", &b)] {
+        let args = [
+            "--a",
+            &a,
+            "--b",
+            &b,
+            "--admin",
+            on,
+            "--ids",
+            "node-1,rust-1",
+        ];
+        let (reports, status) =
+            run_script("admin-cluster.mjs", &args, Duration::from_secs(60), || {});
+        assert_all_passed(
+            label,
+            &reports,
+            &[
+                "both-servers-listed",
+                "every-socket-listed",
+                "commands-reach-both-nodes",
+            ],
+        );
+        assert!(status.success(), "{label}");
+    }
+}

@@ -31,6 +31,10 @@
 //! * the commands `emit`, `join`, `leave` and `_disconnect` (with their room filter), applied
 //!   cluster-wide through the adapter, unless read-only.
 //!
+//! In a cluster, the admin namespace must be one of the namespaces the adapter serves
+//! (`RedisOptions::namespaces`, `PostgresAdapterOptions::namespaces`), so that this node's
+//! events reach the admins connected to the others and their commands reach this node.
+//!
 //! Authentication: none, or a user name and a bcrypt hash; a successful login gets a session
 //! id (`session` event) that logs in again without the password. Refusals are the package's
 //! `invalid credentials`.

@@ -176,6 +176,10 @@ async fn run() -> std::io::Result<()> {
                 redis.mode = adapter.unwrap_or(redis.mode);
                 redis.requests_timeout = requests_timeout.unwrap_or(redis.requests_timeout);
                 redis.namespaces = vec!["/".into(), "/custom".into()];
+                if admin.is_some() {
+                    // The admins of every node hear this one's events.
+                    redis.namespaces.push("/admin".into());
+                }
                 // With the streams adapter, recovery goes through Redis (any node).
                 redis.recovery = config.recovery.map(|r| r.max_disconnection_duration);
                 let cluster = RedisAdapter::new(redis).map_err(std::io::Error::other)?;
@@ -183,6 +187,9 @@ async fn run() -> std::io::Result<()> {
             } else if let Some(mut postgres) = postgres {
                 postgres.requests_timeout = requests_timeout.unwrap_or(postgres.requests_timeout);
                 postgres.namespaces = vec!["/".into(), "/custom".into()];
+                if admin.is_some() {
+                    postgres.namespaces.push("/admin".into());
+                }
                 if let Some(interval) = heartbeat {
                     postgres.options.heartbeat_interval = interval;
                     postgres.options.heartbeat_timeout = interval * 2;

@@ -222,6 +222,12 @@ impl Endpoint {
         self.local.track_memberships();
     }
 
+    /// Whether room membership changes wait to be taken (see
+    /// [`track_memberships`](Self::track_memberships)).
+    pub fn has_memberships(&self) -> bool {
+        self.local.has_memberships()
+    }
+
     /// The oldest room membership change not taken yet. Drain it after
     /// [`poll_event`](Self::poll_event) to report a socket's disconnection before the rooms
     /// it left.

@@ -169,6 +169,11 @@ impl Rooms {
         self.memberships.get_or_insert_with(VecDeque::new);
     }
 
+    /// Whether membership changes wait to be taken.
+    pub(crate) fn has_memberships(&self) -> bool {
+        self.memberships.as_ref().is_some_and(|m| !m.is_empty())
+    }
+
     /// The oldest membership change not taken yet.
     pub(crate) fn take_membership(&mut self) -> Option<Membership> {
         self.memberships.as_mut()?.pop_front()

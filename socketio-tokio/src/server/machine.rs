@@ -407,7 +407,7 @@ impl Machine for Server {
     }
 
     fn has_work(&mut self) -> bool {
-        self.endpoint.has_events()
+        self.endpoint.has_events() || (self.tracking && self.endpoint.has_memberships())
     }
 
     fn after_commands(&mut self) {

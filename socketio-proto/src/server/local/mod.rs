@@ -154,6 +154,11 @@ impl Local {
         self.rooms.track_memberships();
     }
 
+    /// Whether room membership changes wait to be taken.
+    pub fn has_memberships(&self) -> bool {
+        self.rooms.has_memberships()
+    }
+
     /// The oldest room membership change not taken yet (see
     /// [`track_memberships`](Self::track_memberships)).
     pub fn poll_membership(&mut self) -> Option<super::rooms::Membership> {
