@@ -39,10 +39,11 @@
 //!   0.5 on the Node.js nodes), on the database of `--postgres URL` (skipped without).
 //!
 //! Rounds are interleaved (server A, B, C, then again) and the median is reported. Options:
-//! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,ours-axum,socketioxide,socketioxide-axum,node`
+//! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,ours-admin,ours-axum,socketioxide,socketioxide-axum,node`
 //! (`ours` runs on 2 shards, `--threads 2`; `ours-1` on one, for the scaling row;
 //! `ours-axum` and `socketioxide-axum` are each server's tower layer inside an axum 0.8
-//! router, the way an application mounts it, served by this program), `--only
+//! router, the way an application mounts it, served by this program; `ours-admin` is `ours-1`
+//! instrumented for the Admin UI in development mode, for the cost of its reports), `--only
 //! idle,echo,fanout,burst,heartbeat,connect,cluster,cluster-sharded,cluster-streams,cluster-postgres`
 //! (a subset
 //! of the scenarios), `--ours PATH` (the
@@ -105,7 +106,7 @@ fn main() {
     let seconds: u64 = flag(&args, "--seconds").map_or(5, |v| v.parse().unwrap_or(5));
     let idle: usize = flag(&args, "--idle").map_or(2000, |v| v.parse().unwrap_or(2000));
     let servers: Vec<String> = flag(&args, "--servers")
-        .unwrap_or_else(|| "ours,ours-1,ours-axum,socketioxide,socketioxide-axum,node".into())
+        .unwrap_or_else(|| "ours,ours-1,ours-admin,ours-axum,socketioxide,socketioxide-axum,node".into())
         .split(',')
         .map(str::to_owned)
         .collect();
@@ -197,11 +198,15 @@ async fn start_with(
     redis: Option<(&str, &str)>,
 ) -> Result<Server, String> {
     let mut command = match name {
-        "ours" | "ours-1" => {
+        "ours" | "ours-1" | "ours-admin" => {
             let mut c = Command::new(&config.ours);
             let threads = if name == "ours" { "2" } else { "1" };
             c.args(["--mode", "sio", "--port", "0", "--threads", threads]);
             c.args(["--ping-interval-ms", interval, "--ping-timeout-ms", timeout]);
+            if name == "ours-admin" {
+                // The Admin UI in development mode: every socket, room and event reported.
+                c.arg("--admin-ui");
+            }
             c
         }
         "socketioxide" => {

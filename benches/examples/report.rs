@@ -861,6 +861,18 @@ fn load_table(run: &Run, out: &mut String) {
         ("idle_polling_kib", "KiB per idle polling client"),
         ("connections_per_s", "connections/s"),
     ];
+    if run.load_servers.iter().any(|s| s == "ours-admin") {
+        let _ = writeln!(
+            out,
+            "\nInstrumented for the Admin UI in development mode (`ours-admin`) against the same \
+             server without (`ours-1`): CPU per ack {}, echo acks/s {}, fan-out deliveries/s {}, \
+             CPU per delivery {}.",
+            versus("echo_cpu_ms_per_1000", "ours-admin", "ours-1"),
+            versus("echo_acks_per_s", "ours-admin", "ours-1"),
+            versus("fanout_deliveries_per_s", "ours-admin", "ours-1"),
+            versus("fanout_cpu_us_per_delivery", "ours-admin", "ours-1"),
+        );
+    }
     if run.load_servers.iter().any(|s| s == "ours-axum") {
         let line = |peer: &str| {
             mounted

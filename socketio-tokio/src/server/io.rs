@@ -63,6 +63,7 @@ type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 impl Registry {
     /// The namespaces served by name (not the dynamic ones), sorted.
+    #[cfg(feature = "admin-ui")]
     pub(crate) fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.namespaces.keys().cloned().collect();
         names.sort();
@@ -298,11 +299,13 @@ impl SocketIo {
     }
 
     /// Watches every socket from now on (the Admin UI).
+    #[cfg(feature = "admin-ui")]
     pub(crate) fn set_monitor(&self, monitor: Arc<dyn Monitor>) {
         self.registry_mut().monitor = Some(monitor);
     }
 
     /// The namespaces served by name.
+    #[cfg(feature = "admin-ui")]
     pub(crate) fn namespace_names(&self) -> Vec<String> {
         self.inner
             .registry

@@ -24,6 +24,7 @@ pub use crate::args::{ArgsError, Data, Event, FromEvent, IntoArgs};
 pub use crate::handler::Reply;
 pub use builder::{Builder, ClusterDriver, Node, Standalone};
 pub use error::{Error, Refusal};
+#[cfg(feature = "admin-ui")]
 pub(crate) use io::Monitor;
 pub use io::{Connecting, NamespaceBuilder, ServerSideEmit, SocketIo};
 pub use machine::Server;

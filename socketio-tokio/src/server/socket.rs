@@ -223,6 +223,7 @@ impl Socket {
     }
 
     /// Its Engine.IO client id (the first 12 characters of the session id) and transport now.
+    #[cfg(feature = "admin-ui")]
     pub(crate) fn client_info(&self) -> Option<(String, &'static str)> {
         let machine = self.inner.shard.lock();
         super::machine::engine_info(machine.endpoint(), &self.inner.sref)
