@@ -106,7 +106,9 @@ fn main() {
     let seconds: u64 = flag(&args, "--seconds").map_or(5, |v| v.parse().unwrap_or(5));
     let idle: usize = flag(&args, "--idle").map_or(2000, |v| v.parse().unwrap_or(2000));
     let servers: Vec<String> = flag(&args, "--servers")
-        .unwrap_or_else(|| "ours,ours-1,ours-admin,ours-axum,socketioxide,socketioxide-axum,node".into())
+        .unwrap_or_else(|| {
+            "ours,ours-1,ours-admin,ours-axum,socketioxide,socketioxide-axum,node".into()
+        })
         .split(',')
         .map(str::to_owned)
         .collect();

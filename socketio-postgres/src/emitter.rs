@@ -93,13 +93,9 @@ impl Emitter {
                 kind,
                 payload,
             } => {
-                let row = self
-                    .client
-                    .query_one(&self.options.insert_sql(), &[&payload])
-                    .await?;
-                let header = PostgresCommand::attachment_header(&uid, kind, row.try_get(0)?);
-                self.client
-                    .execute("SELECT pg_notify($1, $2)", &[&channel, &header])
+                let insert = self.options.insert_sql();
+                let statements = (insert.as_str(), "SELECT pg_notify($1, $2)");
+                crate::tasks::attach(&self.client, statements, &channel, &uid, kind, &payload)
                     .await?;
             }
             _ => {}

@@ -287,12 +287,8 @@ async fn execute(
             kind,
             payload,
         } => {
-            let row = client.query_one(&connection.insert, &[payload]).await?;
-            let id: i64 = row.try_get(0)?;
-            let header = PostgresCommand::attachment_header(uid, *kind, id);
-            client
-                .execute(&connection.notify, &[channel, &header])
-                .await?;
+            let statements = (&connection.insert, &connection.notify);
+            attach(client, statements, channel, uid, *kind, payload).await?;
         }
         PostgresCommand::Fetch { id, channel } => {
             let rows = client.query(&connection.select, &[id]).await?;
@@ -310,6 +306,21 @@ async fn execute(
         // The listener's (handed to it by the command hook).
         PostgresCommand::Listen { .. } => {}
     }
+    Ok(())
+}
+
+/// A message through the table: its row, then the notification of the row's id.
+pub(crate) async fn attach<S: tokio_postgres::ToStatement + ?Sized>(
+    client: &Client,
+    (insert, notify): (&S, &S),
+    channel: &str,
+    uid: &str,
+    kind: u8,
+    payload: &[u8],
+) -> Result<(), tokio_postgres::Error> {
+    let row = client.query_one(insert, &[&payload]).await?;
+    let header = PostgresCommand::attachment_header(uid, kind, row.try_get(0)?);
+    client.execute(notify, &[&channel, &header]).await?;
     Ok(())
 }
 

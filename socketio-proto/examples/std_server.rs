@@ -18,13 +18,10 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use engineio_proto::Frame;
-use engineio_proto::session::endpoint::Input;
-use engineio_proto::session::server::{HttpResponse, Method, Transmit};
-use engineio_proto::session::{RequestId, SocketId};
-use socketio_proto::Packet;
-use socketio_proto::server::BroadcastTarget;
-use socketio_proto::server::{Endpoint, EndpointConfig, ServerEvent};
+use socketio_proto::server::{
+    BroadcastTarget, Endpoint, EndpointConfig, Frame, HttpResponse, Input, Method, Packet,
+    RequestId, ServerEvent, SocketId, Transmit,
+};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::{Message, WebSocket};
 

@@ -536,40 +536,21 @@ fn raw_items(array: &serde_json::value::RawValue) -> Vec<&serde_json::value::Raw
 /// `emit`: `[nsp, filter, event, ...args]`.
 fn command_emit(io: &SocketIo, event: &Event) {
     let raw = event.raw_args();
-    let (Some(namespace), Some(name)) = (
-        raw.first().and_then(|v| text(v)),
-        raw.get(2).and_then(|v| text(v)),
-    ) else {
+    let (Some(operators), Some(name)) = (target(io, &raw, 1), raw.get(2).and_then(|v| text(v)))
+    else {
         return;
     };
-    let Ok(rest) = event.skip_args(3) else {
-        return;
-    };
-    let Ok(operators) = io.of(&namespace) else {
-        return;
-    };
-    let operators = match raw.get(1).and_then(|v| filter(v)) {
-        Some(room) => operators.to(room),
-        None => operators,
-    };
-    let _ = operators.emit(&name, &rest);
+    if let Ok(rest) = event.skip_args(3) {
+        let _ = operators.emit(&name, &rest);
+    }
 }
 
 /// `join` and `leave`: `[nsp, room, filter?]`.
 fn command_rooms(io: &SocketIo, event: &Event, join: bool) {
     let raw = event.raw_args();
-    let (Some(namespace), Some(room)) = (
-        raw.first().and_then(|v| text(v)),
-        raw.get(1).and_then(|v| text(v)),
-    ) else {
+    let (Some(operators), Some(room)) = (target(io, &raw, 2), raw.get(1).and_then(|v| text(v)))
+    else {
         return;
-    };
-    let Ok(operators) = io.of(&namespace) else {
-        return;
-    };
-    let operators = match raw.get(2).and_then(|v| filter(v)) {
-        Some(target) => operators.to(target),
-        None => operators,
     };
     let _ = if join {
         operators.sockets_join([room])
@@ -581,21 +562,28 @@ fn command_rooms(io: &SocketIo, event: &Event, join: bool) {
 /// `_disconnect`: `[nsp, close, filter?]`.
 fn command_disconnect(io: &SocketIo, event: &Event) {
     let raw = event.raw_args();
-    let Some(namespace) = raw.first().and_then(|v| text(v)) else {
+    let Some(operators) = target(io, &raw, 2) else {
         return;
     };
     let close = raw
         .get(1)
         .and_then(|v| serde_json::from_str::<bool>(v.get()).ok())
         .unwrap_or(false);
-    let Ok(operators) = io.of(&namespace) else {
-        return;
-    };
-    let operators = match raw.get(2).and_then(|v| filter(v)) {
-        Some(target) => operators.to(target),
-        None => operators,
-    };
     let _ = operators.disconnect_sockets(close);
+}
+
+/// The sockets a command is for: its namespace (the first argument) and, when the argument
+/// at `filter` is a room name, that room of it.
+fn target(
+    io: &SocketIo,
+    raw: &[&serde_json::value::RawValue],
+    filter_at: usize,
+) -> Option<crate::server::Operators> {
+    let operators = io.of(&text(raw.first()?)?).ok()?;
+    Some(match raw.get(filter_at).and_then(|v| filter(v)) {
+        Some(room) => operators.to(room),
+        None => operators,
+    })
 }
 
 /// A JSON string argument.

@@ -11,6 +11,8 @@
 //!
 //! Each `ARG` is JSON (`'"text"'`, `42`, `'{"a":1}'`), or `bin:HEX` for a binary argument.
 
+use std::error::Error;
+
 use bytes::Bytes;
 use serde_json::value::RawValue;
 use socketio_postgres::{Emitter as PostgresEmitter, PostgresOptions};
@@ -57,7 +59,7 @@ enum Action {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn Error>> {
     let mut args = Args::new(USAGE);
     let (mut url, mut key, mut nsp) = (None, String::from("socket.io"), String::from("/"));
     let mut postgres = None::<String>;
@@ -104,29 +106,112 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..PostgresOptions::default()
         };
         let emitter = PostgresEmitter::connect(&url, options).await?;
-        match action {
-            Action::Emit(event, event_args) => {
-                let packet = Packet::event(Namespace::new(&nsp)?, &event, &event_args, None)?;
-                emitter.emit(&packet, &opts).await?;
-            }
-            Action::Join(room) => emitter.sockets_join(&nsp, &opts, &[room]).await?,
-            Action::Leave(room) => emitter.sockets_leave(&nsp, &opts, &[room]).await?,
-            Action::Disconnect(close) => emitter.disconnect_sockets(&nsp, &opts, close).await?,
-        }
-        return Ok(());
+        return run(&emitter, action, &nsp, &opts).await;
     }
     let Some(url) = url else {
         args.fail("--redis or --postgres is required");
     };
-    let mut emitter = RedisEmitter::connect(&url, &key).await?;
+    let emitter = RedisEmitter::connect(&url, &key).await?;
+    run(&tokio::sync::Mutex::new(emitter), action, &nsp, &opts).await
+}
+
+/// What the two emitters do, so that one `match` drives either.
+trait Emit {
+    async fn emit(&self, packet: &Packet, opts: &BroadcastOptions) -> Result<(), Box<dyn Error>>;
+    async fn join(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+        join: bool,
+    ) -> Result<(), Box<dyn Error>>;
+    async fn disconnect(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        close: bool,
+    ) -> Result<(), Box<dyn Error>>;
+}
+
+impl Emit for PostgresEmitter {
+    async fn emit(&self, packet: &Packet, opts: &BroadcastOptions) -> Result<(), Box<dyn Error>> {
+        Ok(PostgresEmitter::emit(self, packet, opts).await?)
+    }
+
+    async fn join(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+        join: bool,
+    ) -> Result<(), Box<dyn Error>> {
+        if join {
+            self.sockets_join(nsp, opts, rooms).await?;
+        } else {
+            self.sockets_leave(nsp, opts, rooms).await?;
+        }
+        Ok(())
+    }
+
+    async fn disconnect(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        close: bool,
+    ) -> Result<(), Box<dyn Error>> {
+        Ok(self.disconnect_sockets(nsp, opts, close).await?)
+    }
+}
+
+impl Emit for tokio::sync::Mutex<RedisEmitter> {
+    async fn emit(&self, packet: &Packet, opts: &BroadcastOptions) -> Result<(), Box<dyn Error>> {
+        Ok(self.lock().await.emit(packet, opts).await?)
+    }
+
+    async fn join(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+        join: bool,
+    ) -> Result<(), Box<dyn Error>> {
+        let mut emitter = self.lock().await;
+        if join {
+            emitter.sockets_join(nsp, opts, rooms).await?;
+        } else {
+            emitter.sockets_leave(nsp, opts, rooms).await?;
+        }
+        Ok(())
+    }
+
+    async fn disconnect(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        close: bool,
+    ) -> Result<(), Box<dyn Error>> {
+        Ok(self
+            .lock()
+            .await
+            .disconnect_sockets(nsp, opts, close)
+            .await?)
+    }
+}
+
+async fn run(
+    emitter: &impl Emit,
+    action: Action,
+    nsp: &str,
+    opts: &BroadcastOptions,
+) -> Result<(), Box<dyn Error>> {
     match action {
         Action::Emit(event, event_args) => {
-            let packet = Packet::event(Namespace::new(&nsp)?, &event, &event_args, None)?;
-            emitter.emit(&packet, &opts).await?;
+            let packet = Packet::event(Namespace::new(nsp)?, &event, &event_args, None)?;
+            emitter.emit(&packet, opts).await?;
         }
-        Action::Join(room) => emitter.sockets_join(&nsp, &opts, &[room]).await?,
-        Action::Leave(room) => emitter.sockets_leave(&nsp, &opts, &[room]).await?,
-        Action::Disconnect(close) => emitter.disconnect_sockets(&nsp, &opts, close).await?,
+        Action::Join(room) => emitter.join(nsp, opts, &[room], true).await?,
+        Action::Leave(room) => emitter.join(nsp, opts, &[room], false).await?,
+        Action::Disconnect(close) => emitter.disconnect(nsp, opts, close).await?,
     }
     Ok(())
 }
