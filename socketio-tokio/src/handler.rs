@@ -19,8 +19,11 @@ use std::task::{Context, Poll, Waker};
 
 use crate::args::{ArgsError, Event, FromEvent};
 
-/// Polls `future` once here; spawns it if it is not done.
+/// Polls `future` once here; spawns it if it is not done (with the `tracing` feature, in the
+/// span it was started in: the socket's, or the client's).
 pub(crate) fn run_future<F: Future<Output = ()> + Send + 'static>(future: F) {
+    #[cfg(feature = "tracing")]
+    let future = tracing::Instrument::in_current_span(future);
     let mut future = Box::pin(future);
     let mut cx = Context::from_waker(Waker::noop());
     if future.as_mut().poll(&mut cx) == Poll::Pending {

@@ -6,7 +6,7 @@
 //!   socketio-cluster-proto           the cluster adapters, sans-IO
 //! → socketio-tokio                   this crate: I/O on tokio, hyper and tungstenite,
 //!                                    and the application API
-//!   socketio-redis                   the Redis adapters' driver half
+//!   socketio-redis, socketio-postgres  the cluster adapters' driver halves
 //! ```
 //!
 //! # A server in axum
@@ -44,7 +44,8 @@
 //! service) or serves on its own ([`Builder::build_server`], with
 //! [`threads`](Builder::threads) for one shard per core); the crate's `examples/` show each
 //! (`axum_chat`, `hyper_server`, `typed_events`). Several servers form a cluster through an
-//! adapter ([`Builder::cluster`]; `socketio-redis` for Redis).
+//! adapter ([`Builder::cluster`]; `socketio-redis` for Redis, `socketio-postgres` for
+//! PostgreSQL).
 //!
 //! # Handlers
 //!
@@ -65,6 +66,17 @@
 //! WebSocket's outgoing backlog (backpressure on its input first, then a 1008 close), the
 //! input [`Gate`](driver::Gate) of a shard whose siblings are busy. The protocol limits
 //! (`maxPayload`, attachments, nesting, recovery store) are the endpoint's.
+//!
+//! # Features
+//!
+//! - `admin-ui`: the server side of the official Socket.IO Admin UI (`admin`).
+//! - `tracing`: spans `connection{remote, shard}` (each HTTP connection of the standalone
+//!   server; a WebSocket runs in the span of the request that upgraded it, the host's under
+//!   axum), `socket{ns, id}` (`Socket::span`; its handlers run in it, async ones too) and
+//!   `socketio_client{url, path}`, with debug events for connections, events, disconnections,
+//!   refusals and the client's reconnections. Nothing is compiled in without it.
+//!
+//! Metrics in the Prometheus text format need no feature: [`SocketIo::metrics`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -56,6 +56,8 @@ impl Driver {
         path: String,
         headers: Vec<(HeaderName, HeaderValue)>,
     ) {
+        #[cfg(feature = "tracing")]
+        let span = tracing::info_span!("socketio_client", url = %base, %path);
         let (inputs, input_rx) = mpsc::unbounded_channel();
         let driver = Driver {
             shared,
@@ -72,7 +74,11 @@ impl Driver {
             requests: HashMap::new(),
             sockets: HashMap::new(),
         };
-        tokio::spawn(driver.run(input_rx));
+        let run = driver.run(input_rx);
+        // The client's span: its transports' tasks and its handlers run in it.
+        #[cfg(feature = "tracing")]
+        let run = tracing::Instrument::instrument(run, span);
+        tokio::spawn(run);
     }
 
     async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<Input>) {
@@ -203,7 +209,7 @@ impl Driver {
                     self.path
                 );
                 let (frames, inbox) = websocket::channel(&Backlog::default());
-                let task = tokio::spawn(open_websocket(
+                let task = spawn(open_websocket(
                     url,
                     self.headers.clone(),
                     socket,
@@ -248,7 +254,7 @@ impl Driver {
         };
         let http = self.http.clone();
         let inputs = self.inputs.clone();
-        let task = tokio::spawn(async move {
+        let task = spawn(async move {
             let result = async {
                 let response = http.request(built.map_err(drop)?).await.map_err(drop)?;
                 let status = response.status().as_u16();
@@ -273,6 +279,8 @@ impl Driver {
     /// Hands one manager event to the waiting calls and the handlers. Handlers run with the
     /// state unlocked, so they can use the client.
     fn dispatch(&self, event: ManagerEvent) {
+        #[cfg(feature = "tracing")]
+        trace_event(&event);
         let mut state = self.shared.lock();
         match event {
             ManagerEvent::Open | ManagerEvent::ReconnectError(_) => {}
@@ -434,4 +442,50 @@ async fn open_websocket(
     })
     .await;
     let _ = inputs.send(Input::Closed(socket));
+}
+
+/// A debug event (in the client's span) for each thing the manager reports.
+#[cfg(feature = "tracing")]
+fn trace_event(event: &ManagerEvent) {
+    use tracing::debug;
+    match event {
+        ManagerEvent::Open => debug!("open"),
+        ManagerEvent::Connected {
+            namespace,
+            sid,
+            recovered,
+        } => debug!(ns = namespace.as_str(), %sid, recovered, "connected"),
+        ManagerEvent::ConnectError { namespace, error } => {
+            debug!(ns = namespace.as_str(), ?error, "connect error");
+        }
+        ManagerEvent::Event { namespace, packet } => debug!(
+            ns = namespace.as_str(),
+            event = packet
+                .event_name()
+                .as_ref()
+                .map_or("", |name| name.as_str()),
+            ack = packet.ack_id().is_some(),
+            "event"
+        ),
+        ManagerEvent::Ack { .. } => {}
+        ManagerEvent::AckFailed {
+            namespace, error, ..
+        } => {
+            debug!(ns = namespace.as_str(), %error, "ack failed");
+        }
+        ManagerEvent::Disconnected { namespace, reason } => {
+            debug!(ns = namespace.as_str(), %reason, "disconnected");
+        }
+        ManagerEvent::ReconnectAttempt(attempt) => debug!(attempt, "reconnect attempt"),
+        ManagerEvent::ReconnectError(error) => debug!(%error, "reconnect error"),
+        ManagerEvent::Reconnected(attempts) => debug!(attempts, "reconnected"),
+        ManagerEvent::ReconnectFailed => debug!("reconnection failed"),
+    }
+}
+
+/// Spawns one of the client's tasks (with the `tracing` feature, in the client's span).
+fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(task: F) -> JoinHandle<()> {
+    #[cfg(feature = "tracing")]
+    let task = tracing::Instrument::in_current_span(task);
+    tokio::spawn(task)
 }

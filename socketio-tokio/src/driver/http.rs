@@ -301,7 +301,7 @@ fn accept_websocket<B, M: Machine>(
         return plain(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
     };
     let upgrade = hyper::upgrade::on(req);
-    tokio::spawn(async move {
+    let task = async move {
         // The WebSocket counts as this connection until it ends.
         let _connection = connection;
         match tokio::time::timeout(limits.upgrade_timeout, upgrade).await {
@@ -311,7 +311,11 @@ fn accept_websocket<B, M: Machine>(
             }
             _ => drop(inputs.send(Msg::SocketClosed(socket))),
         }
-    });
+    };
+    // In the span of the HTTP connection it upgrades (ours, or the application's).
+    #[cfg(feature = "tracing")]
+    let task = tracing::Instrument::in_current_span(task);
+    tokio::spawn(task);
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
@@ -427,10 +431,14 @@ async fn run_websocket<M: Machine>(
         handshake,
     });
     let gate = inputs.gate.clone();
+    #[cfg(feature = "tracing")]
+    tracing::debug!("websocket open");
     websocket::pump(ws, inbox, backlog, Some(&gate), |frame| {
         inputs.send(Msg::Frame(socket, frame)).is_ok()
     })
     .await;
+    #[cfg(feature = "tracing")]
+    tracing::debug!("websocket closed");
     let _ = inputs.send(Msg::SocketClosed(socket));
 }
 

@@ -210,8 +210,13 @@ async fn serve_connection<M: Machine>(
     });
     // Errors here are the peer's (reset connections, bad HTTP, timeouts): nothing to do but
     // close.
-    let _ = http
+    let served = http
         .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades()
-        .await;
+        .with_upgrades();
+    #[cfg(feature = "tracing")]
+    let served = tracing::Instrument::instrument(
+        served,
+        tracing::info_span!("connection", %remote, shard = home),
+    );
+    let _ = served.await;
 }

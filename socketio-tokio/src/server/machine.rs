@@ -69,6 +69,19 @@ enum Job {
     Watched(Arc<dyn Monitor>, Watched),
 }
 
+#[cfg(feature = "tracing")]
+impl Job {
+    /// The socket the job is about (its span is entered while it runs).
+    fn socket(&self) -> Option<&Socket> {
+        match self {
+            Job::Connected(socket, _) | Job::Event(socket, ..) | Job::Disconnected(socket, ..) => {
+                Some(socket)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// What a monitor is told.
 enum Watched {
     Connected(Socket),
@@ -176,9 +189,16 @@ impl Server {
                 }
                 self.endpoint.accept(Instant::now(), request)
             }
-            Err(refusal) => self
-                .endpoint
-                .refuse(request, &refusal.message, refusal.data.as_ref()),
+            Err(refusal) => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(
+                    ns = request.namespace.as_str(),
+                    message = %refusal.message,
+                    "connection refused by a middleware"
+                );
+                self.endpoint
+                    .refuse(request, &refusal.message, refusal.data.as_ref())
+            }
         };
     }
 
@@ -201,6 +221,8 @@ impl Server {
                         self.endpoint.set_data(&socket, data);
                     }
                     let handle = Socket::new(socket.clone(), shard.clone(), io.clone(), recovered);
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(parent: handle.span(), recovered, "connected");
                     self.sockets.insert(socket.id.to_string(), handle.clone());
                     if monitor.is_some() {
                         self.admin_data(&socket);
@@ -224,6 +246,13 @@ impl Server {
                         self.jobs.push(Job::Watched(monitor.clone(), watched));
                     }
                     let name = packet.event_name();
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(
+                        parent: handle.span(),
+                        event = name.as_ref().map_or("", |name| name.as_str()),
+                        ack = packet.ack_id().is_some(),
+                        "event"
+                    );
                     let handler = name.and_then(|name| handle.handlers().for_event(&name));
                     if let Some(handler) = handler {
                         let handle = handle.clone();
@@ -251,6 +280,8 @@ impl Server {
                     let Some(handle) = self.sockets.remove(&*socket.id) else {
                         continue;
                     };
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(parent: handle.span(), %reason, "disconnected");
                     if let Some(monitor) = &monitor {
                         let watched = Watched::Disconnected(handle.clone(), reason);
                         self.jobs.push(Job::Watched(monitor.clone(), watched));
@@ -434,6 +465,8 @@ impl Machine for Server {
                 return;
             }
             for job in jobs.drain(..) {
+                #[cfg(feature = "tracing")]
+                let _span = job.socket().map(|socket| socket.span().clone().entered());
                 match job {
                     Job::Connect(connecting, entry) => run_middlewares(shard, connecting, entry),
                     Job::Connected(socket, handler) => handler(socket),

@@ -34,6 +34,8 @@ pub(crate) struct SocketInner {
     pub(crate) io: SocketIo,
     pub(crate) recovered: bool,
     pub(crate) handlers: Mutex<Handlers>,
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
 }
 
 /// A socket's handlers.
@@ -79,6 +81,13 @@ impl Socket {
         io: SocketIo,
         recovered: bool,
     ) -> Self {
+        #[cfg(feature = "tracing")]
+        let span = tracing::info_span!(
+            parent: None,
+            "socket",
+            ns = sref.namespace.as_str(),
+            id = &*sref.id
+        );
         Socket {
             inner: Arc::new(SocketInner {
                 sref,
@@ -86,6 +95,8 @@ impl Socket {
                 io,
                 recovered,
                 handlers: Mutex::new(Handlers::default()),
+                #[cfg(feature = "tracing")]
+                span,
             }),
         }
     }
@@ -120,6 +131,14 @@ impl Socket {
     /// Whether its state was recovered when it connected (`socket.recovered`).
     pub fn recovered(&self) -> bool {
         self.inner.recovered
+    }
+
+    /// Its `tracing` span (feature `tracing`), `socket{ns, id}`: its handlers run in it, and
+    /// its connection, events and disconnection are debug events in it. Instrument the
+    /// application's own tasks for this socket with it.
+    #[cfg(feature = "tracing")]
+    pub fn span(&self) -> &tracing::Span {
+        &self.inner.span
     }
 
     /// Whether it is still connected.
@@ -382,7 +401,7 @@ impl Target for Socket {
     fn unexpected(&self, event: &Event, err: &ArgsError) {
         #[cfg(feature = "tracing")]
         tracing::debug!(
-            socket = self.id(),
+            parent: self.span(),
             event = event.name().as_deref().unwrap_or(""),
             error = %err,
             "event not handled: unexpected arguments"
