@@ -49,6 +49,7 @@
 //! transport is read when it is listed).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -178,13 +179,7 @@ impl SocketIo {
                 .parse::<bcrypt::HashParts>()
                 .map_err(|_| AdminError::Hash)?;
         }
-        let admin = Arc::new(Admin {
-            io: self.clone(),
-            options: admin,
-            started: Instant::now(),
-            sessions: Mutex::new(VecDeque::new()),
-            last: Mutex::new(Counters::default()),
-        });
+        let admin = Arc::new(Admin::new(self.clone(), admin));
         if admin.options.mode == AdminMode::Development {
             self.set_monitor(admin.clone());
         }
@@ -223,9 +218,25 @@ struct Admin {
     sessions: Mutex<VecDeque<String>>,
     /// The counters at the last `server_stats`.
     last: Mutex<Counters>,
+    /// Admins connected to this server (any shard).
+    watchers: AtomicUsize,
+    /// The server is a node of a cluster.
+    clustered: bool,
 }
 
 impl Admin {
+    fn new(io: SocketIo, options: AdminUi) -> Admin {
+        Admin {
+            clustered: io.is_clustered(),
+            io,
+            options,
+            started: Instant::now(),
+            sessions: Mutex::new(VecDeque::new()),
+            last: Mutex::new(Counters::default()),
+            watchers: AtomicUsize::new(0),
+        }
+    }
+
     /// The package's middleware: a known session id, or the user name and password.
     async fn login(&self, connecting: &Connecting) -> Result<(), Refusal> {
         let refused = || Refusal::new("invalid credentials");
@@ -298,6 +309,13 @@ impl Admin {
 
     /// An admin connected: its session, the configuration, every socket, the commands.
     fn connected(self: &Arc<Self>, socket: &Socket) {
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+        let admin = Arc::downgrade(self);
+        socket.on_disconnect(move |_, _| {
+            if let Some(admin) = admin.upgrade() {
+                admin.watchers.fetch_sub(1, Ordering::Relaxed);
+            }
+        });
         let data: Option<Value> = socket.data();
         if let Some(session) = data
             .as_ref()
@@ -442,6 +460,12 @@ impl Admin {
 }
 
 impl crate::server::Monitor for Admin {
+    /// Alone (no cluster adapter) with no admin connected, nobody could receive a report:
+    /// none is made. In a cluster, admins of other nodes may be listening.
+    fn watched(&self) -> bool {
+        self.clustered || self.watchers.load(Ordering::Relaxed) > 0
+    }
+
     fn connected(&self, socket: &Socket) {
         let serialized = serialize_local(socket);
         let args = json!([serialized, iso_now()]);
@@ -754,13 +778,7 @@ mod tests {
     #[test]
     fn features_follow_the_options() {
         let io = SocketIo::new_inner(Default::default());
-        let admin = |options: AdminUi| Admin {
-            io: io.clone(),
-            options,
-            started: Instant::now(),
-            sessions: Mutex::new(VecDeque::new()),
-            last: Mutex::new(Counters::default()),
-        };
+        let admin = |options: AdminUi| Admin::new(io.clone(), options);
         assert_eq!(
             admin(AdminUi::new(AdminAuth::None)).features(),
             [

@@ -253,7 +253,9 @@ impl Builder {
 
     /// One machine per shard, each with its adapter.
     fn machines(self, threads: usize) -> (SocketIo, Vec<Server>, Option<Arc<dyn ClusterDriver>>) {
-        let registry = Arc::new(RwLock::new(Registry::default()));
+        let mut registry = Registry::default();
+        registry.clustered = self.cluster.is_some();
+        let registry = Arc::new(RwLock::new(registry));
         let io = SocketIo::new_inner(registry.clone());
         let group = ShardGroup::new(
             threads,

@@ -44,11 +44,15 @@ pub(crate) struct Registry {
     pub(crate) server_side_emit: Option<Arc<dyn Fn(ServerSideEmit) + Send + Sync>>,
     /// What watches every socket (the Admin UI's development mode).
     pub(crate) monitor: Option<Arc<dyn Monitor>>,
+    /// The server is a node of a cluster (built with a cluster adapter).
+    pub(crate) clustered: bool,
 }
 
 /// What an instrumented server reports, with the shards unlocked: the lives of its sockets,
 /// the events they send, their rooms.
 pub(crate) trait Monitor: Send + Sync {
+    /// Whether anybody could receive the reports now (else none is made).
+    fn watched(&self) -> bool;
     /// A socket connected (its `socket.data` has the monitor's `_admin` part already).
     fn connected(&self, socket: &Socket);
     /// A socket left.
@@ -302,6 +306,16 @@ impl SocketIo {
     #[cfg(feature = "admin-ui")]
     pub(crate) fn set_monitor(&self, monitor: Arc<dyn Monitor>) {
         self.registry_mut().monitor = Some(monitor);
+    }
+
+    /// Whether the server is a node of a cluster.
+    #[cfg(feature = "admin-ui")]
+    pub(crate) fn is_clustered(&self) -> bool {
+        self.inner
+            .registry
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clustered
     }
 
     /// The namespaces served by name.

@@ -205,11 +205,14 @@ impl Server {
     /// Takes the endpoint's events: the ones of the waiters are answered here, the ones of
     /// the application become jobs.
     fn prepare(&mut self, shard: &Shard<Server>, io: &SocketIo) {
-        let monitor = self.registry().monitor.clone();
-        if monitor.is_some() && !self.tracking {
+        let instrumented = self.registry().monitor.clone();
+        if instrumented.is_some() && !self.tracking {
             self.endpoint.track_memberships();
             self.tracking = true;
         }
+        // Reports only while somebody could receive them; `socket.data` is kept ready for
+        // an admin who connects later.
+        let monitor = instrumented.clone().filter(|monitor| monitor.watched());
         while let Some(event) = self.endpoint.poll_event() {
             match event {
                 ServerEvent::ConnectRequest(request) => self.connect_request(request, io),
@@ -224,7 +227,7 @@ impl Server {
                     #[cfg(feature = "tracing")]
                     tracing::debug!(parent: handle.span(), recovered, "connected");
                     self.sockets.insert(socket.id.to_string(), handle.clone());
-                    if monitor.is_some() {
+                    if instrumented.is_some() {
                         self.admin_data(&socket);
                     }
                     let entry = self.entry(socket.namespace.as_str());
@@ -309,9 +312,9 @@ impl Server {
                 }
             }
         }
-        if let Some(monitor) = &monitor {
-            // After the disconnections: a socket leaves its rooms once it is gone.
-            while let Some(membership) = self.endpoint.poll_membership() {
+        // After the disconnections: a socket leaves its rooms once it is gone.
+        while let Some(membership) = self.endpoint.poll_membership() {
+            if let Some(monitor) = &monitor {
                 let watched = Watched::Membership(membership);
                 self.jobs.push(Job::Watched(monitor.clone(), watched));
             }
