@@ -866,11 +866,15 @@ fn load_table(run: &Run, out: &mut String) {
             out,
             "\nInstrumented for the Admin UI in development mode (`ours-admin`) against the same \
              server without (`ours-1`): CPU per ack {}, echo acks/s {}, fan-out deliveries/s {}, \
-             CPU per delivery {}.",
+             CPU per delivery {}, connections/s {}, CPU per connection {}, KiB per idle \
+             WebSocket {}.",
             versus("echo_cpu_ms_per_1000", "ours-admin", "ours-1"),
             versus("echo_acks_per_s", "ours-admin", "ours-1"),
             versus("fanout_deliveries_per_s", "ours-admin", "ours-1"),
             versus("fanout_cpu_us_per_delivery", "ours-admin", "ours-1"),
+            versus("connections_per_s", "ours-admin", "ours-1"),
+            versus("connect_cpu_us", "ours-admin", "ours-1"),
+            versus("idle_ws_kib", "ours-admin", "ours-1"),
         );
     }
     if run.load_servers.iter().any(|s| s == "ours-axum") {

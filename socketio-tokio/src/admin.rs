@@ -27,7 +27,9 @@
 //!   cluster-wide) and, broadcast as they happen, `socket_connected`, `socket_disconnected`,
 //!   `room_joined`, `room_left` and `event_received`; every socket's `socket.data` carries
 //!   `_admin: {clientId, transport}` first, as the package writes it, so that Node.js nodes
-//!   show ours;
+//!   show ours; on a server that is not clustered, these reports are made only while an admin
+//!   is connected (nobody else could receive them), so an instrumented server costs nothing
+//!   more per event until somebody watches;
 //! * the commands `emit`, `join`, `leave` and `_disconnect` (with their room filter), applied
 //!   cluster-wide through the adapter, unless read-only.
 //!
