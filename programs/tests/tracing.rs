@@ -95,6 +95,17 @@ impl Recorder {
     }
 }
 
+/// The parent of a new span or event: none for a root, the explicit one, or the span entered
+/// on this thread.
+fn parent_of(is_root: bool, explicit: Option<&Id>) -> Option<u64> {
+    if is_root {
+        return None;
+    }
+    explicit
+        .map(Id::into_u64)
+        .or_else(|| ENTERED.with(|entered| entered.borrow().last().copied()))
+}
+
 /// The subscriber, shared with the test through an `Arc`.
 struct Recording(Arc<Recorder>);
 
@@ -107,13 +118,7 @@ impl Subscriber for Recording {
         let id = self.0.next.fetch_add(1, Ordering::Relaxed) + 1;
         let mut fields = Fields::default();
         attributes.record(&mut fields);
-        let parent = if attributes.is_root() {
-            None
-        } else if let Some(parent) = attributes.parent() {
-            Some(parent.into_u64())
-        } else {
-            ENTERED.with(|entered| entered.borrow().last().copied())
-        };
+        let parent = parent_of(attributes.is_root(), attributes.parent());
         let record = SpanRecord {
             metadata: attributes.metadata(),
             name: attributes.metadata().name(),
@@ -137,13 +142,7 @@ impl Subscriber for Recording {
     fn event(&self, event: &Event<'_>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let span = if event.is_root() {
-            None
-        } else if let Some(parent) = event.parent() {
-            Some(parent.into_u64())
-        } else {
-            ENTERED.with(|entered| entered.borrow().last().copied())
-        };
+        let span = parent_of(event.is_root(), event.parent());
         let record = EventRecord {
             message: fields.message,
             fields: fields.fields,
