@@ -93,7 +93,13 @@ impl Generator<'_, '_> {
             if key == "_placeholder" {
                 key.push('_');
             }
-            members.push((key, self.arg(depth)?));
+            let value = self.arg(depth)?;
+            // A JavaScript object holds each key once; with a duplicate key, the overridden
+            // value and the binaries in it are not part of the object (the decode targets
+            // and the msgpack vectors cover duplicate keys in received JSON).
+            if members.iter().all(|(k, _)| *k != key) {
+                members.push((key, value));
+            }
         }
         Ok(Arg::Object(members))
     }
