@@ -116,7 +116,7 @@ impl Peer {
             self.main.socket(namespace).unwrap()
         };
         let record = self.recorder.clone();
-        client.on_any(move |client: Client, event: Event, ack: Ack| {
+        client.on_fallback(move |client: Client, event: Event, ack: Ack| {
             let namespace = client.namespace().as_str().to_owned();
             let packet = event.into_packet();
             let _ = record.send(Seen::Event {

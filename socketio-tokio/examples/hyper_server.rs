@@ -22,7 +22,7 @@ async fn main() -> std::io::Result<()> {
         let address = socket.handshake().map(|h| h.address().to_owned());
         println!("{} connected from {address:?}", socket.id());
         // Every event goes back to the sender, acknowledgement included.
-        socket.on_any(|socket: Socket, event: Event, ack: socketio_tokio::Ack| {
+        socket.on_fallback(|socket: Socket, event: Event, ack: socketio_tokio::Ack| {
             if ack.is_requested() {
                 let _ = ack.send(&event);
             } else if let Some(name) = event.name() {

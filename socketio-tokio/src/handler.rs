@@ -15,6 +15,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use crate::args::{ArgsError, Event, FromEvent};
@@ -197,3 +198,10 @@ impl<S: Target, H: AsyncEventHandler<S, M>, M> ErasedEventHandler<S> for AsyncHa
 
 /// A boxed future, for the async middlewares.
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// An `on_any` listener: sees every event before its handler.
+pub(crate) type Listener<C> = Arc<dyn Fn(&C, &Event) + Send + Sync>;
+
+/// What one received event runs: the `on_any` listener and the handler (the event's own, or
+/// the fallback).
+pub(crate) type EventHandlers<C> = (Option<Listener<C>>, Option<Arc<dyn ErasedEventHandler<C>>>);

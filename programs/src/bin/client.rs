@@ -20,7 +20,7 @@ default: until Ctrl-C).";
 
 /// Prints every event of a namespace as `NSP event NAME: JSON attachments [...]`.
 fn print_events(client: &Client) {
-    client.on_any(|client: Client, event: Event| {
+    client.on_any(|client: &Client, event: &Event| {
         let name = event.name().map(|n| n.into_owned()).unwrap_or_default();
         let json = event.packet().raw_json().map_or("", |j| j.as_str());
         let binary: Vec<Vec<u8>> = event.attachments().iter().map(|a| a.to_vec()).collect();

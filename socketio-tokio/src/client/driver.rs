@@ -314,16 +314,24 @@ impl Driver {
             }
             ManagerEvent::Event { namespace, packet } => {
                 let name = packet.event_name().map(|name| name.as_str().to_owned());
-                let handler = state.ns(&namespace).handler(name.as_deref());
+                let (listener, handler) = state.ns(&namespace).handlers(name.as_deref());
                 drop(state);
-                let (Some(handler), Some(client)) = (handler, handle(&self.life, &namespace))
-                else {
+                if listener.is_none() && handler.is_none() {
+                    return;
+                }
+                let Some(client) = handle(&self.life, &namespace) else {
                     return;
                 };
-                let ack = Ack {
-                    target: packet.ack_id().map(|id| (client.clone(), id)),
-                };
-                handler.call(client, Event::new(packet), ack);
+                let event = Event::new(packet);
+                if let Some(listener) = listener {
+                    listener(&client, &event);
+                }
+                if let Some(handler) = handler {
+                    let ack = Ack {
+                        target: event.packet().ack_id().map(|id| (client.clone(), id)),
+                    };
+                    handler.call(client, event, ack);
+                }
             }
             ManagerEvent::Ack {
                 namespace,

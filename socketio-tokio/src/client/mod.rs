@@ -25,8 +25,8 @@
 //! * A [`Client`] is one namespace on one connection (socket.io-client's `Socket`): cheap to
 //!   clone, `Send + Sync`, usable from any task. [`Client::socket`] joins another namespace
 //!   over the same connection (the JavaScript `Manager`).
-//! * Handlers ([`Client::on`], [`on_async`](Client::on_async), [`on_any`](Client::on_any)
-//!   and the lifecycle ones) take the [`Client`], typed or raw arguments
+//! * Handlers ([`Client::on`], [`on_async`](Client::on_async),
+//!   [`on_fallback`](Client::on_fallback) and the lifecycle ones) take the [`Client`], typed or raw arguments
 //!   ([`Data<T>`](crate::Data), [`Event`]) and, if they want it, the [`Ack`] the server asked
 //!   for; returning a [`Reply`](crate::Reply) answers it too. Sync handlers run on the
 //!   client's task, in the order the events came.
@@ -61,8 +61,8 @@ pub use socketio_proto::client::{DisconnectReason, ManagerConfig};
 
 use crate::args::{ArgsError, Event, IntoArgs, read_args};
 use crate::handler::{
-    AsyncEventHandler, AsyncHandler, ErasedEventHandler, EventHandler, Responder, SyncHandler,
-    Target,
+    AsyncEventHandler, AsyncHandler, ErasedEventHandler, EventHandler, EventHandlers, Listener,
+    Responder, SyncHandler, Target,
 };
 
 /// What the client's task and its handles share.
@@ -130,7 +130,8 @@ struct NsState {
     /// `auth` computed before each attempt.
     auth_fn: Option<AuthFn>,
     events: Vec<(Box<str>, Arc<dyn ErasedEventHandler<Client>>)>,
-    any: Option<Arc<dyn ErasedEventHandler<Client>>>,
+    fallback: Option<Arc<dyn ErasedEventHandler<Client>>>,
+    any: Option<Listener<Client>>,
     connect: Option<ClientHandler>,
     disconnect: Option<Arc<dyn Fn(Client, DisconnectReason) + Send + Sync>>,
     connect_error: Option<Arc<dyn Fn(Client, ConnectError) + Send + Sync>>,
@@ -148,6 +149,7 @@ impl NsState {
             options: SocketOptions::default(),
             auth_fn: None,
             events: Vec::new(),
+            fallback: None,
             any: None,
             connect: None,
             disconnect: None,
@@ -159,14 +161,14 @@ impl NsState {
         }
     }
 
-    fn handler(&self, name: Option<&str>) -> Option<Arc<dyn ErasedEventHandler<Client>>> {
-        name.and_then(|name| {
-            self.events
-                .iter()
-                .find(|(event, _)| **event == *name)
-                .map(|(_, handler)| handler.clone())
-        })
-        .or_else(|| self.any.clone())
+    /// What an event named `name` runs: the [`on_any`](Client::on_any) listener, and the
+    /// event's handler or else the fallback.
+    fn handlers(&self, name: Option<&str>) -> EventHandlers<Client> {
+        let handler = name
+            .and_then(|name| self.events.iter().find(|(event, _)| **event == *name))
+            .map(|(_, handler)| handler.clone())
+            .or_else(|| self.fallback.clone());
+        (self.any.clone(), handler)
     }
 
     /// The options of the next CONNECT, `auth` computed now when it is a function.
@@ -330,11 +332,21 @@ impl Client {
         self.set_handler(event, Arc::new(AsyncHandler(handler, PhantomData)));
     }
 
-    /// Calls `handler` for the events no [`on`](Self::on) handler takes (`socket.onAny`, for
-    /// the unhandled ones; [`Event::name`] tells them apart).
-    pub fn on_any<H: EventHandler<Client, M>, M: 'static>(&self, handler: H) {
+    /// Calls `listener` for every event the namespace receives, before the event's handler
+    /// (`socket.onAny`): to log or count them. It only looks; answering an acknowledgement is
+    /// the handler's ([`on`](Self::on), [`on_fallback`](Self::on_fallback)). One listener: a
+    /// later one replaces it.
+    pub fn on_any(&self, listener: impl Fn(&Client, &Event) + Send + Sync + 'static) {
+        let listener: Listener<Client> = Arc::new(listener);
+        self.with_ns(|ns| ns.any = Some(listener));
+    }
+
+    /// Calls `handler` for the events no [`on`](Self::on) handler takes ([`Event::name`]
+    /// tells them apart). Without one, such an event is dropped, and an acknowledgement it
+    /// asks for never comes, as with socket.io-client.
+    pub fn on_fallback<H: EventHandler<Client, M>, M: 'static>(&self, handler: H) {
         let handler = Arc::new(SyncHandler(handler, PhantomData));
-        self.with_ns(|ns| ns.any = Some(handler));
+        self.with_ns(|ns| ns.fallback = Some(handler));
     }
 
     fn set_handler(&self, event: &str, handler: Arc<dyn ErasedEventHandler<Client>>) {

@@ -23,7 +23,7 @@ use super::socket::{Ack, Socket};
 use super::socket::{ConnectionHandler, DisconnectHandler};
 use crate::args::Event;
 use crate::driver::{Machine, Shard};
-use crate::handler::ErasedEventHandler;
+use crate::handler::EventHandlers;
 
 /// A command run on the endpoint after every lock (a cluster adapter's driver draining its
 /// commands).
@@ -63,7 +63,7 @@ impl std::fmt::Debug for Server {
 enum Job {
     Connect(Connecting, Arc<NamespaceEntry>),
     Connected(Socket, ConnectionHandler),
-    Event(Socket, Event, Arc<dyn ErasedEventHandler<Socket>>),
+    Event(Socket, Event, EventHandlers<Socket>),
     Disconnected(Socket, DisconnectReason, DisconnectHandler),
     ServerSideEmit(ServerSideEmit, Arc<dyn Fn(ServerSideEmit) + Send + Sync>),
     Watched(Arc<dyn Monitor>, Watched),
@@ -256,12 +256,13 @@ impl Server {
                         ack = packet.ack_id().is_some(),
                         "event"
                     );
-                    let handler = name.and_then(|name| handle.handlers().for_event(&name));
-                    if let Some(handler) = handler {
-                        let handle = handle.clone();
-                        self.jobs
-                            .push(Job::Event(handle, Event::new(packet), handler));
+                    let handlers = handle.handlers().for_event(name.as_deref());
+                    if let (None, None) = handlers {
+                        continue;
                     }
+                    let handle = handle.clone();
+                    self.jobs
+                        .push(Job::Event(handle, Event::new(packet), handlers));
                 }
                 ServerEvent::Ack { socket, packet } => {
                     if let Some(id) = packet.ack_id() {
@@ -473,9 +474,14 @@ impl Machine for Server {
                 match job {
                     Job::Connect(connecting, entry) => run_middlewares(shard, connecting, entry),
                     Job::Connected(socket, handler) => handler(socket),
-                    Job::Event(socket, event, handler) => {
-                        let ack = Ack::new(socket.clone(), event.packet().ack_id());
-                        handler.call(socket, event, ack);
+                    Job::Event(socket, event, (listener, handler)) => {
+                        if let Some(listener) = listener {
+                            listener(&socket, &event);
+                        }
+                        if let Some(handler) = handler {
+                            let ack = Ack::new(socket.clone(), event.packet().ack_id());
+                            handler.call(socket, event, ack);
+                        }
                     }
                     Job::Disconnected(socket, reason, handler) => handler(socket, reason),
                     Job::ServerSideEmit(emit, handler) => handler(emit),

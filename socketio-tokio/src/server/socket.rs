@@ -16,8 +16,8 @@ use super::operators::Operators;
 use crate::args::{ArgsError, Event, IntoArgs, read_args};
 use crate::driver::Shard;
 use crate::handler::{
-    AsyncEventHandler, AsyncHandler, ErasedEventHandler, EventHandler, Responder, SyncHandler,
-    Target,
+    AsyncEventHandler, AsyncHandler, ErasedEventHandler, EventHandler, EventHandlers, Listener,
+    Responder, SyncHandler, Target,
 };
 
 /// One client in one namespace (the reference's `socket`): cheap to clone, `Send + Sync`, usable
@@ -42,18 +42,20 @@ pub(crate) struct SocketInner {
 #[derive(Default)]
 pub(crate) struct Handlers {
     pub(crate) events: Vec<(Box<str>, Arc<dyn ErasedEventHandler<Socket>>)>,
-    pub(crate) any: Option<Arc<dyn ErasedEventHandler<Socket>>>,
+    pub(crate) fallback: Option<Arc<dyn ErasedEventHandler<Socket>>>,
+    pub(crate) any: Option<Listener<Socket>>,
     pub(crate) disconnect: Option<DisconnectHandler>,
 }
 
 impl Handlers {
-    /// The handler for `name`, else the catch-all.
-    pub(crate) fn for_event(&self, name: &str) -> Option<Arc<dyn ErasedEventHandler<Socket>>> {
-        self.events
-            .iter()
-            .find(|(event, _)| **event == *name)
+    /// What an event named `name` runs: the [`on_any`](Socket::on_any) listener, and the
+    /// event's handler or else the fallback.
+    pub(crate) fn for_event(&self, name: Option<&str>) -> EventHandlers<Socket> {
+        let handler = name
+            .and_then(|name| self.events.iter().find(|(event, _)| **event == *name))
             .map(|(_, handler)| handler.clone())
-            .or_else(|| self.any.clone())
+            .or_else(|| self.fallback.clone());
+        (self.any.clone(), handler)
     }
 }
 
@@ -159,10 +161,19 @@ impl Socket {
         self.set_handler(event, handler);
     }
 
-    /// Calls `handler` for the events no [`on`](Self::on) handler takes (a catch-all, with
-    /// [`Event::name`] to tell them apart).
-    pub fn on_any<H: EventHandler<Socket, M>, M: 'static>(&self, handler: H) {
-        self.handlers().any = Some(Arc::new(SyncHandler(handler, PhantomData)));
+    /// Calls `listener` for every event the socket receives, before the event's handler
+    /// (`socket.onAny`): to log or count them. It only looks; answering an acknowledgement is
+    /// the handler's ([`on`](Self::on), [`on_fallback`](Self::on_fallback)). One listener: a
+    /// later one replaces it.
+    pub fn on_any(&self, listener: impl Fn(&Socket, &Event) + Send + Sync + 'static) {
+        self.handlers().any = Some(Arc::new(listener));
+    }
+
+    /// Calls `handler` for the events no [`on`](Self::on) handler takes (socketioxide's
+    /// `on_fallback`; [`Event::name`] tells them apart). Without one, such an event is
+    /// dropped, and an acknowledgement it asks for never comes, as in the reference.
+    pub fn on_fallback<H: EventHandler<Socket, M>, M: 'static>(&self, handler: H) {
+        self.handlers().fallback = Some(Arc::new(SyncHandler(handler, PhantomData)));
     }
 
     /// Calls `handler` when the socket leaves, with the reason (its rooms are already gone).
