@@ -39,11 +39,13 @@
 //!   0.5 on the Node.js nodes), on the database of `--postgres URL` (skipped without).
 //!
 //! Rounds are interleaved (server A, B, C, then again) and the median is reported. Options:
-//! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,ours-admin,ours-axum,socketioxide,socketioxide-axum,node`
+//! `--rounds N` (3), `--seconds N` (5, per timed scenario), `--servers ours,ours-1,ours-admin,ours-admin-watched,ours-axum,socketioxide,socketioxide-axum,node`
 //! (`ours` runs on 2 shards, `--threads 2`; `ours-1` on one, for the scaling row;
 //! `ours-axum` and `socketioxide-axum` are each server's tower layer inside an axum 0.8
 //! router, the way an application mounts it, served by this program; `ours-admin` is `ours-1`
-//! instrumented for the Admin UI in development mode, for the cost of its reports), `--only
+//! instrumented for the Admin UI in development mode, with nobody watching;
+//! `ours-admin-watched` the same with an admin connected to `/admin` all along, reading
+//! every report, for the cost of watching), `--only
 //! idle,echo,fanout,burst,heartbeat,connect,cluster,cluster-sharded,cluster-streams,cluster-postgres`
 //! (a subset
 //! of the scenarios), `--ours PATH` (the
@@ -107,7 +109,8 @@ fn main() {
     let idle: usize = flag(&args, "--idle").map_or(2000, |v| v.parse().unwrap_or(2000));
     let servers: Vec<String> = flag(&args, "--servers")
         .unwrap_or_else(|| {
-            "ours,ours-1,ours-admin,ours-axum,socketioxide,socketioxide-axum,node".into()
+            "ours,ours-1,ours-admin,ours-admin-watched,ours-axum,socketioxide,socketioxide-axum,node"
+                .into()
         })
         .split(',')
         .map(str::to_owned)
@@ -180,10 +183,15 @@ struct Server {
     child: Child,
     addr: SocketAddr,
     pid: u32,
+    /// The admin of `ours-admin-watched`, reading every report while the server runs.
+    watcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
         let _ = self.child.start_kill();
     }
 }
@@ -200,12 +208,12 @@ async fn start_with(
     redis: Option<(&str, &str)>,
 ) -> Result<Server, String> {
     let mut command = match name {
-        "ours" | "ours-1" | "ours-admin" => {
+        "ours" | "ours-1" | "ours-admin" | "ours-admin-watched" => {
             let mut c = Command::new(&config.ours);
             let threads = if name == "ours" { "2" } else { "1" };
             c.args(["--mode", "sio", "--port", "0", "--threads", threads]);
             c.args(["--ping-interval-ms", interval, "--ping-timeout-ms", timeout]);
-            if name == "ours-admin" {
+            if name.starts_with("ours-admin") {
                 // The Admin UI in development mode: every socket, room and event reported.
                 c.arg("--admin-ui");
             }
@@ -271,7 +279,21 @@ async fn start_with(
             .map_err(|e| format!("{e}: {line:?}"))?
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(Server { child, addr, pid })
+    let watcher = if name == "ours-admin-watched" {
+        // As the Admin UI does: joins `/admin` (no auth configured) and reads what comes.
+        let mut admin = join_namespace(addr, 1, "/admin").await?;
+        Some(tokio::spawn(async move {
+            while next_text(&mut admin).await.is_ok() {}
+        }))
+    } else {
+        None
+    };
+    Ok(Server {
+        child,
+        addr,
+        pid,
+        watcher,
+    })
 }
 
 /// Runs every scenario; each memory reading on a fresh server process, so that what earlier
@@ -361,6 +383,11 @@ async fn run_server(name: &str, config: &Config) -> Result<Vec<(String, f64)>, S
 /// Opens a WebSocket session, joins `/`, and returns it. `source` picks a loopback source
 /// address (127.0.0.x), so that more than one port range of clients fits.
 async fn join(addr: SocketAddr, source: u8) -> Result<Ws, String> {
+    join_namespace(addr, source, "/").await
+}
+
+/// [`join`] for any namespace.
+async fn join_namespace(addr: SocketAddr, source: u8, namespace: &str) -> Result<Ws, String> {
     let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
     socket
         .bind(SocketAddr::from(([127, 0, 0, source.max(1)], 0)))
@@ -373,13 +400,21 @@ async fn join(addr: SocketAddr, source: u8) -> Result<Ws, String> {
     if !open.starts_with('0') {
         return Err(format!("no open packet: {open}"));
     }
-    ws.send(Message::text("40"))
+    let connect = if namespace == "/" {
+        "40".to_owned()
+    } else {
+        format!("40{namespace},")
+    };
+    ws.send(Message::text(connect.as_str()))
         .await
         .map_err(|e| e.to_string())?;
     loop {
         let reply = next_text(&mut ws).await?;
-        if reply.starts_with("40") {
+        if reply.starts_with(&connect) {
             return Ok(ws);
+        }
+        if reply.starts_with("44") {
+            return Err(format!("refused by {namespace}: {reply}"));
         }
     }
 }
