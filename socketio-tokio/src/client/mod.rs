@@ -26,10 +26,11 @@
 //!   clone, `Send + Sync`, usable from any task. [`Client::socket`] joins another namespace
 //!   over the same connection (the JavaScript `Manager`).
 //! * Handlers ([`Client::on`], [`on_async`](Client::on_async),
-//!   [`on_fallback`](Client::on_fallback) and the lifecycle ones) take the [`Client`], typed or raw arguments
-//!   ([`Data<T>`](crate::Data), [`Event`]) and, if they want it, the [`Ack`] the server asked
-//!   for; returning a [`Reply`](crate::Reply) answers it too. Sync handlers run on the
-//!   client's task, in the order the events came.
+//!   [`on_fallback`](Client::on_fallback) and the lifecycle ones) take the [`Client`], typed
+//!   or raw arguments ([`Data<T>`](crate::Data), [`Event`]) and, if they want it, the [`Ack`]
+//!   the server asked for; returning a [`Reply`](crate::Reply) answers it too. Sync handlers
+//!   run on the client's task, in the order the events came; an
+//!   [`on_any`](Client::on_any) listener sees each event first.
 //! * Emits made while the namespace is not connected wait in the send buffer and go out, in
 //!   order, once it is ([`ManagerConfig::max_buffered`] at most); volatile ones are dropped.
 //!
