@@ -341,11 +341,9 @@ impl Wire for StreamsWire {
     type Command = RedisCommand;
 
     fn add_member(&mut self, member: &Member) {
-        {
-            let ns = member.namespace.as_str();
-            self.channels
-                .push(Channels::new(&self.prefix, ns, &member.uid));
-        }
+        let ns = member.namespace.as_str();
+        self.channels
+            .push(Channels::new(&self.prefix, ns, &member.uid));
     }
 
     fn send(

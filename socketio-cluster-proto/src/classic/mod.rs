@@ -49,7 +49,6 @@ pub struct ClassicWire {
     key: String,
     channels: Vec<Channels>,
     uids: Vec<String>,
-    namespaces: Vec<String>,
     members: Vec<socketio_proto::Namespace>,
     limits: Limits,
     commands: VecDeque<RedisCommand>,
@@ -62,7 +61,6 @@ impl ClassicWire {
             key: key.to_owned(),
             channels: Vec::new(),
             uids: Vec::new(),
-            namespaces: Vec::new(),
             members: Vec::new(),
             limits: Limits::default(),
             commands: VecDeque::new(),
@@ -96,8 +94,8 @@ impl ClassicWire {
     ) -> Option<Decoded> {
         let channels = &self.channels[at];
         let uid = &self.uids[at];
-        let ns = self.namespaces[at].as_str();
         let namespace = &self.members[at];
+        let ns = namespace.as_str();
         let decoded = |from: String, message: ClusterMessage| Decoded::Message {
             namespace: namespace.clone(),
             from,
@@ -177,7 +175,7 @@ impl ClassicWire {
     /// broadcast (type 9). Every node hears every response; the adapter keeps its own.
     fn response(&self, at: usize, payload: bytes::Bytes) -> Option<Decoded> {
         let message = if payload.first() != Some(&b'{') {
-            let ns = self.namespaces[at].as_str();
+            let ns = self.members[at].as_str();
             match crate::envelope::msgpack_ack(&payload, &payload, ns, &self.limits) {
                 Ok(Some(message @ ClusterMessage::BroadcastAck { .. })) => message,
                 _ => return None,
@@ -223,14 +221,11 @@ impl Wire for ClassicWire {
     type Command = RedisCommand;
 
     fn add_member(&mut self, member: &Member) {
-        {
-            let ns = member.namespace.as_str();
-            self.channels
-                .push(Channels::new(&self.key, ns, &member.uid));
-            self.uids.push(member.uid.clone());
-            self.namespaces.push(ns.to_owned());
-            self.members.push(member.namespace.clone());
-        }
+        let ns = member.namespace.as_str();
+        self.channels
+            .push(Channels::new(&self.key, ns, &member.uid));
+        self.uids.push(member.uid.clone());
+        self.members.push(member.namespace.clone());
     }
 
     fn send(
